@@ -1,0 +1,188 @@
+"""The `play` command line: parse options, call the stage that does the work, turn
+errors into the exit statuses of the spec. Imports are lazy so that `play --version`
+and `play graph` start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
+
+from engine import __version__
+from engine.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, InputError
+
+if TYPE_CHECKING:
+    from engine.inventory import Inventory
+    from engine.plan import Plan
+
+SUBCOMMANDS = ("graph", "inventory", "lab")
+DEFAULT_INVENTORY = "inventory/lab.yml"
+
+
+class _Parser(argparse.ArgumentParser):
+    """Option mistakes are invalid input: exit 4 like any other, not argparse's 2."""
+
+    def error(self, message: str) -> NoReturn:
+        raise InputError(f"{message} (see {self.prog} --help)", None)
+
+
+def _inventory_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-i", "--inventory", action="append", default=[], metavar="INV",
+                        help="inventory file or folder; repeatable (default: $PLAY_INVENTORY, "
+                             f"else {DEFAULT_INVENTORY})")
+
+
+def _selection_options(parser: argparse.ArgumentParser) -> None:
+    _inventory_options(parser)
+    parser.add_argument("-l", "--limit", metavar="PATTERN", help="narrow every play to these hosts")
+    parser.add_argument("-e", "--extra-vars", action="append", default=[], metavar="K=V|@FILE",
+                        help="extra variables, highest precedence; repeatable")
+    parser.add_argument("-t", "--tags", default="", help="run only steps with these tags (a,b)")
+    parser.add_argument("--skip-tags", default="", help="skip steps with these tags (a,b)")
+
+
+def _run_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="play", description="Deploy containers and register services "
+                     "over SSH. Subcommands: graph, inventory, lab (play SUBCOMMAND --help).")
+    parser.add_argument("--version", action="version", version=f"play {__version__}")
+    parser.add_argument("playbook", help="the playbook to run")
+    _selection_options(parser)
+    parser.add_argument("--check", action="store_true", help="change nothing, show what would")
+    parser.add_argument("--diff", action="store_true", help="show how files would change")
+    parser.add_argument("-f", "--forks", type=int, default=50, help="hosts worked on at once")
+    parser.add_argument("--json", action="store_true", help="one JSON event per line")
+    parser.add_argument("--log", metavar="FILE", help="append plain progress lines to FILE")
+    parser.add_argument("--lock-timeout", type=float, default=60.0, metavar="SECONDS")
+    return parser
+
+
+def _graph_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="play graph", description="print the plan of a playbook")
+    parser.add_argument("playbook")
+    _selection_options(parser)
+    parser.add_argument("--format", choices=("text", "dot", "json"), default="text")
+    return parser
+
+
+def _inventory_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="play inventory", description="show the inventory")
+    _inventory_options(parser)
+    shown = parser.add_mutually_exclusive_group()
+    shown.add_argument("--list", action="store_true", help="all hosts and groups as JSON")
+    shown.add_argument("--host", metavar="NAME", help="one host's variables as JSON")
+    shown.add_argument("--graph", action="store_true", help="the group tree")
+    return parser
+
+
+def _lab_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="play lab", description="local lab hosts in network namespaces")
+    actions = parser.add_subparsers(dest="action", required=True)
+    up = actions.add_parser("up", help="create or resize the lab")
+    up.add_argument("--hosts", type=int, default=3)
+    up.add_argument("--inventory-out", default=DEFAULT_INVENTORY, metavar="PATH")
+    actions.add_parser("down", help="remove every lab host and its data")
+    actions.add_parser("status", help="show the lab hosts")
+    return parser
+
+
+def _load_inventory(sources: Sequence[str]) -> Inventory:
+    from engine.inventory import load_inventory
+
+    if not sources:
+        default = os.environ.get("PLAY_INVENTORY") or DEFAULT_INVENTORY
+        if not Path(default).exists():
+            raise InputError(f"no inventory given and {default} does not exist; pass -i "
+                             "INVENTORY (or run `play lab up` to make the lab's)", None)
+        sources = [default]
+    return load_inventory(sources)
+
+
+def _split_tags(text: str) -> list[str]:
+    return [tag.strip() for tag in text.split(",") if tag.strip()]
+
+
+def _plan(options: argparse.Namespace) -> tuple[Plan, Inventory]:
+    from engine.checks import check_variables
+    from engine.plan import plan_run
+    from engine.playbook import load_playbook
+    from engine.variables import parse_extra_vars
+
+    playbook = load_playbook(options.playbook)
+    inventory = _load_inventory(options.inventory)
+    extra_vars = parse_extra_vars(options.extra_vars)
+    plan = plan_run(playbook, inventory, options.limit, _split_tags(options.tags),
+                    _split_tags(options.skip_tags))
+    check_variables(plan, inventory, extra_vars)
+    return plan, inventory
+
+
+def _graph(argv: Sequence[str]) -> int:
+    from engine.output.graph import render_graph
+
+    options = _graph_parser().parse_args(argv)
+    plan, _ = _plan(options)
+    sys.stdout.write(render_graph(plan, options.format))
+    return EXIT_OK
+
+
+def _inventory(argv: Sequence[str]) -> int:
+    from engine.output.inventory import ansible_list, graph_text, host_vars_json
+
+    options = _inventory_parser().parse_args(argv)
+    inventory = _load_inventory(options.inventory)
+    if options.host:
+        sys.stdout.write(json.dumps(host_vars_json(inventory, options.host), indent=2) + "\n")
+    elif options.graph:
+        sys.stdout.write(graph_text(inventory))
+    else:
+        sys.stdout.write(json.dumps(ansible_list(inventory), indent=2) + "\n")
+    return EXIT_OK
+
+
+def _lab(argv: Sequence[str]) -> int:
+    from engine.lab import LabError, format_status, lab_down, lab_status, lab_up
+
+    options = _lab_parser().parse_args(argv)
+    try:
+        if options.action == "up":
+            if options.hosts < 1:
+                raise InputError("--hosts must be at least 1", None)
+            sys.stdout.write(format_status(lab_up(options.hosts, Path(options.inventory_out))))
+            print(f"inventory written to {options.inventory_out}")
+        elif options.action == "down":
+            lab_down()
+            print("lab is down")
+        else:
+            sys.stdout.write(format_status(lab_status()))
+    except LabError as error:
+        print(f"play lab: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _run(argv: Sequence[str]) -> int:
+    options = _run_parser().parse_args(argv)
+    _plan(options)
+    print("play: running playbooks is not built yet; `play graph` shows the plan",
+          file=sys.stderr)
+    return EXIT_FAILED
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if arguments and arguments[0] in SUBCOMMANDS:
+            command = {"graph": _graph, "inventory": _inventory, "lab": _lab}[arguments[0]]
+            return command(arguments[1:])
+        return _run(arguments)
+    except InputError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_INVALID
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED

@@ -1,0 +1,1 @@
+"""Output stage: render plans, inventories and run events for people and tools."""

@@ -1,0 +1,261 @@
+"""The plan: one networkx DiGraph over the whole playbook whose nodes are
+(host, step id) pairs and whose edges say "must finish first" (SPEC: Ordering).
+
+Pure: it takes the loaded playbook and inventory and touches nothing remote.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import networkx as nx
+
+from engine.errors import InputError
+from engine.playbook import ContainerSpec, Play, Playbook, ServiceSpec, Step, TaskSpec, step_id
+
+if TYPE_CHECKING:
+    from engine.inventory import Inventory
+
+Node = tuple[str, str]  # (host name, step id)
+
+
+@dataclass(frozen=True)
+class PlayPlacement:
+    """Which hosts a play runs on, in rolling batches."""
+
+    play: int
+    hosts: tuple[str, ...]
+    batches: tuple[tuple[str, ...], ...]
+
+
+@dataclass(frozen=True, eq=False)
+class Plan:
+    playbook: Playbook
+    graph: Any                      # nx.DiGraph of Node; node attribute "step" is the Step
+    placements: tuple[PlayPlacement, ...]
+    steps: dict[str, Step] = field(default_factory=dict)
+
+    def levels(self) -> list[list[Node]]:
+        """Nodes grouped so that each group can start once the groups above it are done."""
+        return [sorted(generation, key=self.node_order)
+                for generation in nx.topological_generations(self.graph)]
+
+    def node_order(self, node: Node) -> tuple[int, int, str]:
+        step = self.steps[node[1]]
+        play = self.playbook.plays[step.play]
+        return (step.play, play.steps.index(step), node[0])
+
+
+def plan_run(playbook: Playbook, inventory: Inventory, limit: str | None = None,
+             tags: Iterable[str] = (), skip_tags: Iterable[str] = ()) -> Plan:
+    """Build and check the plan; a cycle or a conflict raises `InputError`."""
+    limited = {host.name for host in inventory.select(limit)} if limit else None
+    placements = tuple(_place(play, inventory, limited) for play in playbook.plays)
+    graph = nx.DiGraph()
+    builder = _Builder(playbook, placements, graph)
+    builder.build()
+    _check_container_conflicts(playbook, placements)
+    _check_acyclic(graph, builder.steps)
+    _drop_untagged(graph, builder.steps, frozenset(tags), frozenset(skip_tags))
+    return Plan(playbook, graph, placements, builder.steps)
+
+
+def _place(play: Play, inventory: Inventory, limited: set[str] | None) -> PlayPlacement:
+    hosts = tuple(host.name for host in inventory.select(play.hosts, play.source)
+                  if limited is None or host.name in limited)
+    return PlayPlacement(play.index, hosts, split_batches(hosts, play.serial))
+
+
+def split_batches(hosts: Sequence[str], serial: Sequence[Any]) -> tuple[tuple[str, ...], ...]:
+    """Ansible's `serial`: batch sizes in order, the last size repeating; "30%" of the hosts
+    rounds down but is at least 1."""
+    if not hosts:
+        return ()
+    if not serial:
+        return (tuple(hosts),)
+    batches = []
+    position = 0
+    index = 0
+    while position < len(hosts):
+        size_spec = serial[min(index, len(serial) - 1)]
+        if isinstance(size_spec, str) and size_spec.endswith("%"):
+            size = max(1, math.floor(len(hosts) * int(size_spec[:-1]) / 100))
+        else:
+            size = int(size_spec)
+        batches.append(tuple(hosts[position:position + size]))
+        position += size
+        index += 1
+    return tuple(batches)
+
+
+class _Builder:
+    def __init__(self, playbook: Playbook, placements: Sequence[PlayPlacement],
+                 graph: Any) -> None:
+        self.playbook = playbook
+        self.placements = placements
+        self.graph = graph
+        self.steps: dict[str, Step] = playbook.steps
+        # container name -> every node that runs it, across plays
+        self.container_nodes: dict[str, list[Node]] = {}
+
+    def build(self) -> None:
+        for play, placement in zip(self.playbook.plays, self.placements, strict=True):
+            for batch in placement.batches:
+                self._add_batch(play, batch)
+        for play, placement in zip(self.playbook.plays, self.placements, strict=True):
+            for host in placement.hosts:
+                self._add_host_edges(play, host)
+            self._add_batch_edges(play, placement)
+        self._add_play_edges()
+
+    def _node(self, host: str, step: Step) -> Node:
+        return (host, step.id)
+
+    def _add_batch(self, play: Play, batch: tuple[str, ...]) -> None:
+        for step in play.steps:
+            runs_once = isinstance(step.body, TaskSpec) and step.body.run_once
+            for host in batch[:1] if runs_once else batch:
+                node = self._node(host, step)
+                self.graph.add_node(node, step=step)
+                if step.kind == "container":
+                    self.container_nodes.setdefault(step.name, []).append(node)
+
+    def _runs_on(self, host: str, step: Step) -> Node:
+        """The node that stands for `step` on `host`: a run_once task runs on its batch's first
+        host, and every host of the batch waits for that one node."""
+        node = self._node(host, step)
+        if node in self.graph:
+            return node
+        placement = self.placements[step.play]
+        batch = next(batch for batch in placement.batches if host in batch)
+        return self._node(batch[0], step)
+
+    def _add_host_edges(self, play: Play, host: str) -> None:
+        tasks = play.steps_of("task")
+        for before, after in itertools.pairwise(tasks):
+            self.graph.add_edge(self._runs_on(host, before), self._runs_on(host, after))
+        handlers = play.steps_of("handler")
+        for before, after in itertools.pairwise(handlers):
+            self.graph.add_edge(self._runs_on(host, before), self._runs_on(host, after))
+        if tasks and handlers:
+            self.graph.add_edge(self._runs_on(host, tasks[-1]), self._runs_on(host, handlers[0]))
+        for step in play.steps:
+            node = self._runs_on(host, step)
+            for other in step.after:
+                self.graph.add_edge(self._runs_on(host, self.steps[other]), node)
+            self._add_body_edges(play, host, step, node)
+
+    def _add_body_edges(self, play: Play, host: str, step: Step, node: Node) -> None:
+        body = step.body
+        if isinstance(body, TaskSpec):
+            for target in body.notify:
+                container = next((s for s in play.steps_of("container") if s.name == target),
+                                 None)
+                if container is not None:  # a notified container restarts after the task
+                    self.graph.add_edge(node, self._node(host, container))
+        elif isinstance(body, ContainerSpec):
+            for dependency in body.depends_on:
+                for provider in self.container_nodes.get(dependency, []):
+                    self.graph.add_edge(provider, node)
+        elif isinstance(body, ServiceSpec):
+            container = next(s for s in play.steps_of("container") if s.name == body.container)
+            self.graph.add_edge(self._node(host, container), node)
+
+    def _nodes_of(self, play: int, hosts: Iterable[str]) -> list[Node]:
+        wanted = set(hosts)
+        return [node for node, step in self.graph.nodes(data="step")
+                if step.play == play and node[0] in wanted]
+
+    def _add_batch_edges(self, play: Play, placement: PlayPlacement) -> None:
+        for earlier, later in itertools.pairwise(placement.batches):
+            self._connect(self._nodes_of(play.index, earlier), self._nodes_of(play.index, later))
+
+    def _add_play_edges(self) -> None:
+        for play in self.playbook.plays:
+            waits_for = play.after if play.after is not None else (
+                (play.index - 1,) if play.index > 0 else ())
+            entries = self._nodes_of(play.index, self.placements[play.index].hosts)
+            for earlier in waits_for:
+                self._connect(self._play_exits(earlier, set()), entries)
+
+    def _play_exits(self, play: int, seen: set[int]) -> list[Node]:
+        """The last nodes of a play; a play with no hosts passes on what it waited for."""
+        nodes = self._nodes_of(play, self.placements[play].hosts)
+        if nodes or play in seen:
+            return nodes
+        seen.add(play)
+        own = self.playbook.plays[play]
+        waits_for = own.after if own.after is not None else ((play - 1,) if play > 0 else ())
+        return [node for earlier in waits_for for node in self._play_exits(earlier, seen)]
+
+    def _connect(self, earlier: list[Node], later: list[Node]) -> None:
+        """Every node of `later` waits for every node of `earlier`; only the sinks and
+        sources need an edge, the rest follows through the graph."""
+        if not earlier or not later:
+            return
+        later_set = set(later)
+        sinks = [node for node in earlier
+                 if not any(succ in set(earlier) for succ in self.graph.successors(node))]
+        sources = [node for node in later
+                   if not any(pred in later_set for pred in self.graph.predecessors(node))]
+        self.graph.add_edges_from((sink, source) for sink in sinks for source in sources)
+
+
+def _check_container_conflicts(playbook: Playbook, placements: Sequence[PlayPlacement]) -> None:
+    owner: dict[tuple[str, str], Step] = {}
+    for play, placement in zip(playbook.plays, placements, strict=True):
+        for step in play.steps_of("container"):
+            for host in placement.hosts:
+                other = owner.setdefault((host, step.name), step)
+                if other is not step:
+                    raise InputError(
+                        f"container {step.name!r} is defined twice for host {host!r} (also at "
+                        f"{other.source}); a host can run one container of a name", step.source)
+
+
+def _check_acyclic(graph: Any, steps: dict[str, Step]) -> None:
+    try:
+        cycle = nx.find_cycle(graph)
+    except nx.NetworkXNoCycle:
+        return
+    names: list[str] = []
+    for (host, cycle_step), _ in cycle:
+        step = steps[cycle_step]
+        names.append(f"{step.label} on {host} ({step.source})")
+    first = steps[cycle[0][0][1]]
+    raise InputError("these steps wait for each other in a cycle, so none can start: "
+                     + " -> ".join([*names, names[0]])
+                     + "; remove one of the depends_on / after / notify links", first.source)
+
+
+def _drop_untagged(graph: Any, steps: dict[str, Step], tags: frozenset[str],
+                   skip_tags: frozenset[str]) -> None:
+    """Remove steps deselected by --tags / --skip-tags, keeping the order they imposed:
+    whatever waited for a removed step now waits for what it waited for."""
+    if not tags and not skip_tags:
+        return
+
+    def is_selected(step: Step) -> bool:
+        effective = step.tags | {"all"}
+        if "always" in step.tags:
+            return not ({"always"} & skip_tags)
+        if tags and not (effective & tags):
+            return False
+        return not (effective & skip_tags) if skip_tags else True
+
+    for node in list(graph.nodes):
+        if not is_selected(_selection_owner(steps[node[1]], steps)):
+            graph.add_edges_from((pred, succ) for pred in graph.predecessors(node)
+                                 for succ in graph.successors(node))
+            graph.remove_node(node)
+
+
+def _selection_owner(step: Step, steps: dict[str, Step]) -> Step:
+    """Services have registry tags, not step tags: they follow their container."""
+    if isinstance(step.body, ServiceSpec):
+        return steps[step_id(step.play, "container", step.body.container)]
+    return step

@@ -1,0 +1,290 @@
+"""Read a playbook file into a `Playbook`, rejecting every mistake with its line.
+
+Parsing a play checks its own keys and types; `engine/playbook/references.py`
+then checks the names that point across steps and plays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from engine.errors import InputError, Location, did_you_mean
+from engine.playbook.model import (
+    ContainerSpec,
+    HealthCheck,
+    Play,
+    Playbook,
+    ServiceSpec,
+    Step,
+    StepKind,
+    TaskSpec,
+)
+from engine.playbook.references import check_references
+from engine.playbook.task_args import ACTION_ARGS, LOCAL_FILE_ARGS
+from engine.schema import Fields, is_templated, type_name
+from engine.yamlfile import load_yaml_file, where
+
+PLAY_KEYS = ("name", "hosts", "serial", "max_fail_percentage", "vars", "vars_files", "tasks",
+             "handlers", "containers", "services", "after", "registry", "any_errors_fatal",
+             "become", "tags")
+TASK_KEYWORDS = ("name", "when", "loop", "register", "notify", "after", "retries", "until",
+                 "delay", "timeout", "ignore_errors", "changed_when", "failed_when", "become",
+                 "run_once", "tags", "no_log")
+CONTAINER_KEYS = ("name", "image", "pull", "command", "entrypoint", "env", "env_file", "ports",
+                  "volumes", "network", "restart", "labels", "healthcheck", "user", "workdir",
+                  "cpus", "memory", "stop_timeout", "depends_on", "after", "state",
+                  "keep_images", "when", "tags")
+SERVICE_KEYS = ("name", "container", "port", "tags", "meta", "drain", "after", "when")
+HEALTHCHECK_KEYS = ("cmd", "interval", "timeout", "retries", "start_period")
+RESTART_POLICIES = ("no", "always", "unless-stopped", "on-failure")
+
+StepParser = Callable[[int, StepKind, Any, Path, Location], Step]
+
+
+def load_playbook(path: str | Path) -> Playbook:
+    """Load and validate a playbook; any mistake raises `InputError` with file:line."""
+    path = Path(path)
+    document = load_yaml_file(path)
+    here = Location(str(path), 1)
+    if not isinstance(document, list) or not document:
+        raise InputError("a playbook is a non-empty list of plays; start each play with "
+                         "'- name: ...' and 'hosts: ...'", where(document, default=here))
+    plays = tuple(_parse_play(index, raw, path, where(document, index, here))
+                  for index, raw in enumerate(document))
+    playbook = Playbook(str(path), plays)
+    return check_references(playbook, document)
+
+
+def _parse_play(index: int, raw: Any, path: Path, at: Location) -> Play:
+    fields = Fields(raw, "a play", at)
+    fields.reject_unknown(PLAY_KEYS)
+    name = fields.string("name", required=True)
+    play_tags = frozenset(fields.string_list("tags"))
+    steps: list[Step] = []
+    sections: tuple[tuple[StepKind, str, StepParser], ...] = (
+        ("task", "tasks", _parse_task), ("handler", "handlers", _parse_task),
+        ("container", "containers", _parse_container), ("service", "services", _parse_service))
+    for kind, key, parse in sections:
+        for position, item in enumerate(_step_list(fields, key)):
+            item_at = where(fields.raw(key), position, fields.at(key))
+            step = parse(index, kind, item, path, item_at)
+            steps.append(Step(step.play, step.kind, step.name, step.source, step.body,
+                              step.after, step.tags | play_tags))
+    return Play(
+        index=index,
+        name=name,
+        hosts=_hosts_pattern(fields),
+        source=fields.location,
+        steps=tuple(steps),
+        vars=fields.mapping_of("vars"),
+        vars_files=tuple(str(_resolve(path, file)) for file in fields.string_list("vars_files")),
+        serial=_serial(fields),
+        max_fail_percentage=fields.number("max_fail_percentage"),
+        any_errors_fatal=bool(fields.boolean("any_errors_fatal", False)),
+        after=None,  # play names, resolved to indexes by check_references
+        registry=fields.mapping_of("registry"),
+        become=fields.boolean("become"),
+    )
+
+
+def _step_list(fields: Fields, key: str) -> list[Any]:
+    value = fields.raw(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise InputError(f"{key!r} of a play must be a list of steps, each starting with "
+                         f"'- name: ...', not {type_name(value)}", fields.at(key))
+    return value
+
+
+def _hosts_pattern(fields: Fields) -> str:
+    value = fields.required("hosts")
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return ":".join(value)  # Ansible accepts a list of patterns: their union
+    return str(fields.string("hosts"))
+
+
+def _serial(fields: Fields) -> tuple[Any, ...]:
+    value = fields.raw("serial")
+    if value is None:
+        return ()
+    sizes = value if isinstance(value, list) else [value]
+    for size in sizes:
+        is_count = isinstance(size, int) and not isinstance(size, bool) and size > 0
+        is_percent = isinstance(size, str) and size.endswith("%") and size[:-1].isdigit() \
+            and 0 < int(size[:-1]) <= 100
+        if not (is_count or is_percent or is_templated(size)):
+            raise InputError(f"'serial' must be a number of hosts (1, 2, ...), a percentage "
+                             f"such as \"30%\", or a list of those, not {size!r}",
+                             fields.at("serial"))
+    return tuple(sizes)
+
+
+def _resolve(playbook: Path, relative: str) -> Path:
+    candidate = Path(relative).expanduser()
+    return candidate if candidate.is_absolute() else (playbook.parent / candidate).resolve()
+
+
+def _step_name(fields: Fields) -> str:
+    name = fields.string("name", required=True)
+    if not name.strip():
+        raise InputError(f"{fields.what} needs a non-empty 'name'", fields.at("name"))
+    return str(name)
+
+
+def _parse_task(play: int, kind: StepKind, raw: Any, path: Path, at: Location) -> Step:
+    fields = Fields(raw, f"a {kind}", at)
+    actions = [key for key in fields.mapping if key in ACTION_ARGS]
+    unknown = [key for key in fields.mapping if key not in ACTION_ARGS and key not in TASK_KEYWORDS]
+    if unknown:
+        key = unknown[0]
+        raise InputError(
+            f"unknown key {key!r} in a {kind}{did_you_mean(key, (*ACTION_ARGS, *TASK_KEYWORDS))}"
+            f" (actions: {', '.join(ACTION_ARGS)}; keywords: {', '.join(TASK_KEYWORDS)})",
+            fields.at(key))
+    name = _step_name(fields)
+    if len(actions) != 1:
+        found = ", ".join(actions) if actions else "none"
+        raise InputError(f"{kind} {name!r} must have exactly one action ({', '.join(ACTION_ARGS)})"
+                         f"; found {found}", fields.location)
+    action = actions[0]
+    body = TaskSpec(
+        action=action,
+        args=_action_args(action, fields, path),
+        when=_condition(fields, "when"),
+        loop=fields.raw("loop"),
+        register=fields.string("register"),
+        notify=fields.string_list("notify"),
+        retries=fields.integer("retries"),
+        until=_condition(fields, "until"),
+        delay=fields.duration("delay"),
+        timeout=fields.duration("timeout"),
+        ignore_errors=fields.boolean("ignore_errors", False),
+        changed_when=_condition(fields, "changed_when"),
+        failed_when=_condition(fields, "failed_when"),
+        become=fields.boolean("become"),
+        run_once=bool(fields.boolean("run_once", False)),
+        no_log=fields.boolean("no_log", False),
+    )
+    loop = body.loop
+    if loop is not None and not isinstance(loop, list) and not is_templated(loop):
+        raise InputError(f"'loop' of {kind} {name!r} must be a list or a template that "
+                         "renders to one", fields.at("loop"))
+    return Step(play, kind, name, fields.location, body, fields.string_list("after"),
+                frozenset(fields.string_list("tags")))
+
+
+def _condition(fields: Fields, key: str) -> Any:
+    """when / until / changed_when / failed_when: a Jinja2 expression, a boolean, or a list of
+    expressions that must all hold (as in Ansible)."""
+    value = fields.raw(key)
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, list) and all(isinstance(item, (str, bool)) for item in value):
+        return " and ".join(f"({item})" for item in value)
+    raise InputError(f"{key!r} of {fields.what} must be an expression such as "
+                     f"\"result.rc == 0\", not {type_name(value)}", fields.at(key))
+
+
+def _action_args(action: str, fields: Fields, path: Path) -> Any:
+    spec = ACTION_ARGS[action]
+    value = fields.raw(action)
+    at = fields.at(action)
+    if isinstance(value, str) and spec.free_form:
+        return value
+    if value is None and spec.free_form is None and not spec.required and not spec.one_of:
+        return {}
+    arguments = Fields(value, f"the {action!r} action", at)
+    arguments.reject_unknown(spec.allowed)
+    for key in spec.required:
+        arguments.required(key)
+    if spec.one_of and not any(arguments.has(key) for key in spec.one_of):
+        raise InputError(f"the {action!r} action needs one of: {', '.join(spec.one_of)}", at)
+    resolved = dict(arguments.mapping)
+    if action in LOCAL_FILE_ARGS:
+        key, folder = LOCAL_FILE_ARGS[action]
+        source = resolved.get(key)
+        if isinstance(source, str) and not is_templated(source):
+            resolved[key] = str(find_local_file(path, folder, source, arguments.at(key)))
+    return resolved
+
+
+def find_local_file(playbook: Path, folder: str, name: str, at: Location) -> Path:
+    """Look up a template or file next to the playbook: `<dir>/<folder>/`, then
+    `<dir>/../<folder>/` (the shipped layout), then `<dir>/` itself."""
+    base = playbook.parent
+    candidates = [Path(name).expanduser()] if Path(name).expanduser().is_absolute() else [
+        base / folder / name, base.parent / folder / name, base / name]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate.resolve()
+    looked = ", ".join(str(candidate) for candidate in candidates)
+    raise InputError(f"file {name!r} not found (looked in: {looked})", at)
+
+
+def _parse_container(play: int, kind: StepKind, raw: Any, path: Path, at: Location) -> Step:
+    fields = Fields(raw, "a container", at)
+    fields.reject_unknown(CONTAINER_KEYS)
+    name = _step_name(fields)
+    restart = fields.string("restart")
+    if restart is not None and not is_templated(restart) and \
+            restart.split(":")[0] not in RESTART_POLICIES:
+        raise InputError(f"'restart' of container {name!r} must be one of "
+                         f"{', '.join(RESTART_POLICIES)} (on-failure:N allowed), not {restart!r}"
+                         f"{did_you_mean(restart, RESTART_POLICIES)}", fields.at("restart"))
+    body = ContainerSpec(
+        image=fields.string("image", required=True),
+        pull=fields.choice("pull", ("missing", "always", "never"), "missing"),
+        command=fields.command("command"),
+        entrypoint=fields.command("entrypoint"),
+        env=fields.string_map("env"),
+        env_file=tuple(str(_resolve(path, file)) for file in fields.string_list("env_file")),
+        ports=fields.string_list("ports", one_allowed=False),
+        volumes=fields.string_list("volumes", one_allowed=False),
+        network=fields.string("network"),
+        restart=restart,
+        labels=fields.string_map("labels"),
+        healthcheck=_healthcheck(fields, name),
+        user=fields.string("user"),
+        workdir=fields.string("workdir"),
+        cpus=fields.number("cpus"),
+        memory=fields.string("memory"),
+        stop_timeout=fields.duration("stop_timeout"),
+        depends_on=fields.string_list("depends_on"),
+        state=fields.choice("state", ("started", "stopped", "absent"), "started"),
+        keep_images=fields.integer("keep_images", minimum=1),
+        when=_condition(fields, "when"),
+    )
+    return Step(play, "container", name, fields.location, body, fields.string_list("after"),
+                frozenset(fields.string_list("tags")))
+
+
+def _healthcheck(fields: Fields, container: str) -> HealthCheck | None:
+    if fields.raw("healthcheck") is None:
+        return None
+    check = Fields(fields.raw("healthcheck"), f"the healthcheck of container {container!r}",
+                   fields.at("healthcheck"))
+    check.reject_unknown(HEALTHCHECK_KEYS)
+    check.required("cmd")
+    return HealthCheck(cmd=check.command("cmd"), interval=check.duration("interval"),
+                       timeout=check.duration("timeout"),
+                       retries=check.integer("retries", minimum=1),
+                       start_period=check.duration("start_period"))
+
+
+def _parse_service(play: int, kind: StepKind, raw: Any, path: Path, at: Location) -> Step:
+    fields = Fields(raw, "a service", at)
+    fields.reject_unknown(SERVICE_KEYS)
+    name = _step_name(fields)
+    port = fields.integer("port", minimum=1)
+    fields.required("port")
+    if isinstance(port, int) and port > 65535:
+        raise InputError(f"'port' of service {name!r} must be 1..65535, not {port}",
+                         fields.at("port"))
+    body = ServiceSpec(container=fields.string("container", required=True), port=port,
+                       tags=fields.string_list("tags"), meta=fields.string_map("meta"),
+                       drain=fields.duration("drain", 0.0), when=_condition(fields, "when"))
+    return Step(play, "service", name, fields.location, body, fields.string_list("after"))
+

@@ -1,0 +1,139 @@
+"""The playbook as plain frozen data: plays, and their steps (tasks, handlers,
+containers, services). Values that hold Jinja2 templates stay strings here; they
+are rendered per host when a step runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from engine.errors import Location
+
+StepKind = Literal["task", "handler", "container", "service"]
+STEP_KINDS: tuple[StepKind, ...] = ("task", "handler", "container", "service")
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """An imperative task (or handler): one action with its arguments, plus keywords."""
+
+    action: str
+    args: Any                       # a mapping, or a free-form string for command/shell
+    when: str | None = None
+    loop: Any = None
+    register: str | None = None
+    notify: tuple[str, ...] = ()
+    retries: Any = None
+    until: str | None = None
+    delay: Any = None
+    timeout: Any = None
+    ignore_errors: Any = False
+    changed_when: Any = None
+    failed_when: Any = None
+    become: Any = None
+    run_once: bool = False
+    no_log: Any = False
+
+
+@dataclass(frozen=True)
+class HealthCheck:
+    cmd: Any                        # a shell string or an argument list
+    interval: Any = None            # seconds
+    timeout: Any = None
+    retries: Any = None
+    start_period: Any = None
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    """The desired state of one container on each host of its play."""
+
+    image: str
+    pull: str = "missing"
+    command: Any = None
+    entrypoint: Any = None
+    env: dict[str, Any] = field(default_factory=dict)
+    env_file: tuple[str, ...] = ()
+    ports: tuple[str, ...] = ()
+    volumes: tuple[str, ...] = ()
+    network: str | None = None
+    restart: str | None = None
+    labels: dict[str, Any] = field(default_factory=dict)
+    healthcheck: HealthCheck | None = None
+    user: str | None = None
+    workdir: str | None = None
+    cpus: Any = None
+    memory: Any = None
+    stop_timeout: Any = None
+    depends_on: tuple[str, ...] = ()
+    state: str = "started"
+    keep_images: Any = None
+    when: str | None = None
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """A service instance registered for a container once it is healthy."""
+
+    container: str
+    port: Any
+    tags: tuple[str, ...] = ()
+    meta: dict[str, Any] = field(default_factory=dict)
+    drain: Any = 0.0
+    when: str | None = None
+
+
+@dataclass(frozen=True)
+class Step:
+    """One named step of a play; the planner makes one graph node per (host, step)."""
+
+    play: int                       # index of its play in the playbook
+    kind: StepKind
+    name: str
+    source: Location
+    body: TaskSpec | ContainerSpec | ServiceSpec
+    after: tuple[str, ...] = ()     # ids of steps in the same play that must finish first
+    tags: frozenset[str] = frozenset()
+
+    @property
+    def id(self) -> str:
+        return step_id(self.play, self.kind, self.name)
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind} {self.name}"
+
+
+def step_id(play: int, kind: StepKind, name: str) -> str:
+    return f"{play}/{kind}/{name}"
+
+
+@dataclass(frozen=True)
+class Play:
+    index: int
+    name: str
+    hosts: str                      # a host pattern
+    source: Location
+    steps: tuple[Step, ...]         # tasks in order, then handlers, containers, services
+    vars: dict[str, Any] = field(default_factory=dict)
+    vars_files: tuple[str, ...] = ()  # resolved paths, in precedence order
+    serial: tuple[Any, ...] = ()    # batch sizes: ints or "30%" strings; () = all at once
+    max_fail_percentage: Any = None
+    any_errors_fatal: bool = False
+    after: tuple[int, ...] | None = None  # indexes of plays it waits for; None = the one above
+    registry: dict[str, Any] = field(default_factory=dict)
+    become: Any = None
+
+    def steps_of(self, kind: StepKind) -> tuple[Step, ...]:
+        return tuple(step for step in self.steps if step.kind == kind)
+
+
+@dataclass(frozen=True)
+class Playbook:
+    path: str
+    plays: tuple[Play, ...]
+
+    @property
+    def steps(self) -> dict[str, Step]:
+        return {step.id: step for play in self.plays for step in play.steps}

@@ -1,0 +1,79 @@
+"""Variables: `-e` extra vars, `vars_files`, and the per-host scope in precedence
+order (lowest first): inventory (group < host), play `vars`, play `vars_files`,
+registered results, extra vars.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections import ChainMap
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from engine.errors import InputError, Location
+from engine.yamlfile import load_yaml, load_yaml_file, where
+
+
+def parse_extra_vars(options: Sequence[str]) -> dict[str, Any]:
+    """`-e KEY=VALUE` (a string), `-e @file.yml` (YAML or JSON), `-e '{"k": 1}'`; later wins."""
+    merged: dict[str, Any] = {}
+    for option in options:
+        at = Location(f"-e {option}")
+        if option.startswith("@"):
+            merged.update(_vars_mapping(load_yaml_file(option[1:]), Location(option[1:])))
+        elif option.lstrip().startswith("{"):
+            merged.update(_vars_mapping(load_yaml(option, "-e"), at))
+        elif "=" in option:
+            for pair in _split_pairs(option):
+                key, _, value = pair.partition("=")
+                _check_name(key, at)
+                merged[key] = value
+        else:
+            raise InputError("an extra var is KEY=VALUE, @file.yml or a JSON mapping, "
+                             f"not {option!r}", at)
+    return merged
+
+
+def _split_pairs(option: str) -> list[str]:
+    """`-e "a=1 b=2"` sets two vars as in Ansible; a value may contain spaces if quoted."""
+    try:
+        pairs = shlex.split(option)
+    except ValueError as error:
+        raise InputError(f"cannot parse extra vars: {error}", Location(f"-e {option}")) from None
+    if not all("=" in pair for pair in pairs):
+        return [option]  # one value with spaces: `-e "motd=hello world"` is not two pairs
+    return pairs
+
+
+def _check_name(name: str, at: Location) -> None:
+    if not name.isidentifier():
+        raise InputError(f"{name!r} is not a valid variable name (letters, digits and _, "
+                         "not starting with a digit)", at)
+
+
+def _vars_mapping(document: Any, at: Location) -> dict[str, Any]:
+    if document is None:
+        return {}
+    if not isinstance(document, dict):
+        raise InputError("a vars file must hold a mapping of variable names to values",
+                         where(document, default=at))
+    for key in document:
+        _check_name(key, where(document, key, at))
+    return dict(document)
+
+
+def load_vars_files(paths: Sequence[str]) -> dict[str, Any]:
+    """Read a play's `vars_files` in order, later files overriding earlier ones."""
+    merged: dict[str, Any] = {}
+    for path in paths:
+        merged.update(_vars_mapping(load_yaml_file(path), Location(path)))
+    return merged
+
+
+def host_scope(inventory_vars: Mapping[str, Any], play_vars: Mapping[str, Any],
+               file_vars: Mapping[str, Any], extra_vars: Mapping[str, Any],
+               registered: Mapping[str, Any] | None = None) -> ChainMap[str, Any]:
+    """The variables one host sees in one play, highest precedence first."""
+    return ChainMap(dict(extra_vars), dict(registered or {}), dict(file_vars),
+                    dict(play_vars), dict(inventory_vars))
+

@@ -1,0 +1,156 @@
+"""Safe YAML loading that remembers where every mapping key and list item was written.
+
+Loaders (inventory, playbook, vars files) parse with `load_yaml` and get plain
+dicts and lists back, subclassed only to carry line numbers, so validation
+errors can say `file:line`. Only YAML's safe types are constructed; aliases are
+bounded so that a "billion laughs" document is refused instead of expanded.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from engine.errors import InputError, Location
+
+# A document may expand to at most this many nodes once aliases are followed.
+# Real playbooks and inventories are a few thousand nodes; an alias bomb is billions.
+MAX_EXPANDED_NODES = 1_000_000
+
+_BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class YamlMap(dict[str, Any]):
+    """A mapping from a YAML file; `line` is where it starts, `key_lines[key]` where each key is."""
+
+    file: str = ""
+    line: int = 0
+    key_lines: dict[str, int]
+
+    def where(self, key: str | None = None) -> Location:
+        line = self.key_lines.get(key, self.line) if key is not None else self.line
+        return Location(self.file, line)
+
+
+class YamlList(list[Any]):
+    """A sequence from a YAML file; `item_lines[i]` is where item i starts."""
+
+    file: str = ""
+    line: int = 0
+    item_lines: list[int]
+
+    def where(self, index: int | None = None) -> Location:
+        if index is not None and index < len(self.item_lines):
+            return Location(self.file, self.item_lines[index])
+        return Location(self.file, self.line)
+
+
+def where(value: object, key: str | int | None = None, default: Location | None = None) -> Location:
+    """The location of `value` (or of its `key`), when it came from a YAML file."""
+    if isinstance(value, YamlMap):
+        return value.where(key if isinstance(key, str) else None)
+    if isinstance(value, YamlList):
+        return value.where(key if isinstance(key, int) else None)
+    return default or Location("<unknown>")
+
+
+class _LineLoader(_BaseLoader):  # type: ignore[misc,valid-type]
+    file_name = "<string>"
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> YamlMap:
+        self.flatten_mapping(node)
+        result = YamlMap()
+        result.file = self.file_name
+        result.line = node.start_mark.line + 1
+        result.key_lines = {}
+        for key_node, value_node in node.value:
+            key = self.construct_object(key_node, deep=True)
+            where = Location(self.file_name, key_node.start_mark.line + 1)
+            if not isinstance(key, (str, int, float, bool)) or key is None:
+                raise InputError(f"a mapping key must be a plain scalar, got {key!r}", where)
+            key = str(key) if not isinstance(key, str) else key
+            if key in result:
+                raise InputError(f"duplicate key {key!r} in this mapping", where)
+            result[key] = self.construct_object(value_node, deep=deep)
+            result.key_lines[key] = where.line
+        return result
+
+    def construct_yaml_map(self, node: yaml.MappingNode) -> Any:
+        data = YamlMap()
+        yield data  # yielded first so that recursive aliases can refer to it
+        built = self.construct_mapping(node, deep=True)
+        data.update(built)
+        data.file, data.line, data.key_lines = built.file, built.line, built.key_lines
+
+    def construct_yaml_seq(self, node: yaml.SequenceNode) -> Any:
+        data = YamlList()
+        data.file = self.file_name
+        data.line = node.start_mark.line + 1
+        data.item_lines = [item.start_mark.line + 1 for item in node.value]
+        yield data
+        data.extend(self.construct_sequence(node, deep=True))
+
+
+_LineLoader.add_constructor("tag:yaml.org,2002:map", _LineLoader.construct_yaml_map)
+_LineLoader.add_constructor("tag:yaml.org,2002:seq", _LineLoader.construct_yaml_seq)
+
+
+def _expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:
+    """How many nodes `node` becomes with aliases followed; shared nodes are counted per use."""
+    known = memo.get(id(node))
+    if known is not None:
+        return known
+    memo[id(node)] = 1  # a recursive alias counts once instead of looping forever
+    size = 1
+    if isinstance(node, yaml.SequenceNode):
+        size += sum(_expanded_size(child, memo) for child in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        size += sum(_expanded_size(k, memo) + _expanded_size(v, memo) for k, v in node.value)
+    size = min(size, MAX_EXPANDED_NODES + 1)
+    memo[id(node)] = size
+    return size
+
+
+def load_yaml(text: str, file_name: str) -> Any:
+    """Parse one YAML document safely; errors become `InputError` with the file and line."""
+    loader = _LineLoader(text)
+    loader.file_name = file_name
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if _expanded_size(node, {}) > MAX_EXPANDED_NODES:
+            raise InputError(
+                "this YAML document expands to more than "
+                f"{MAX_EXPANDED_NODES:,} values through aliases; refusing it "
+                "(an alias bomb?) - write the values out or use fewer nested aliases",
+                Location(file_name, node.start_mark.line + 1),
+            )
+        return loader.construct_document(node)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        line = mark.line + 1 if mark else 0
+        problem = error.problem or str(error)
+        if error.context and error.context_mark and error.context_mark is not mark:
+            problem += f" ({error.context} that starts on line {error.context_mark.line + 1})"
+        if "could not determine a constructor" in str(error):
+            problem = (f"unsupported YAML tag ({problem.strip()}); only plain YAML types "
+                       "are allowed: maps, lists, strings, numbers, booleans, null")
+        raise InputError(f"invalid YAML: {problem}", Location(file_name, line)) from None
+    except yaml.YAMLError as error:
+        raise InputError(f"invalid YAML: {error}", Location(file_name)) from None
+    finally:
+        loader.dispose()
+
+
+def load_yaml_file(path: str | Path) -> Any:
+    """Read and parse a YAML file; a missing or unreadable file is an `InputError`."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError("file not found", Location(str(path))) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputError(f"cannot read this file: {error}", Location(str(path))) from None
+    return load_yaml(text, str(path))

@@ -1,0 +1,73 @@
+"""Undefined variables are errors before anything runs, with file and line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from engine.checks import check_variables
+from engine.errors import InputError
+from engine.inventory import load_inventory
+from engine.plan import plan_run
+from engine.playbook import load_playbook
+
+PLAYBOOKS = Path(__file__).parent.parent / "data" / "playbooks"
+
+
+def _check(playbook_text: str, tmp_path: Path, extra: dict[str, object] | None = None) -> None:
+    (tmp_path / "templates").mkdir(exist_ok=True)
+    for template in (PLAYBOOKS / "templates").iterdir():
+        (tmp_path / "templates" / template.name).write_text(template.read_text())
+    path = tmp_path / "play.yml"
+    path.write_text(playbook_text)
+    inventory = load_inventory([PLAYBOOKS / "hosts.yml"])
+    check_variables(plan_run(load_playbook(path), inventory), inventory, extra or {})
+
+
+def test_defined_variables_pass(tmp_path: Path) -> None:
+    _check("- name: p\n  hosts: web\n  vars: {v: 1}\n  tasks:\n"
+           "    - {name: a, command: 'echo {{ v }} {{ image }} {{ inventory_hostname }}'}\n",
+           tmp_path)
+
+
+def test_undefined_variable_is_named_with_its_step_line_and_a_suggestion(tmp_path: Path) -> None:
+    with pytest.raises(InputError) as caught:
+        _check("- name: p\n  hosts: web\n  vars: {version: 1}\n  tasks:\n"
+               "    - {name: a, command: 'echo {{ verison }}'}\n", tmp_path)
+    message = str(caught.value)
+    assert message.startswith(f"{tmp_path / 'play.yml'}:5: ")
+    assert "undefined variable 'verison'" in message
+    assert "did you mean 'version'?" in message
+
+
+def test_extra_vars_define_variables(tmp_path: Path) -> None:
+    _check("- name: p\n  hosts: web\n  tasks:\n    - {name: a, command: 'echo {{ x }}'}\n",
+           tmp_path, {"x": "1"})
+
+
+def test_undefined_variable_inside_a_template_file_points_at_its_line(tmp_path: Path) -> None:
+    with pytest.raises(InputError) as caught:
+        _check("- name: p\n  hosts: web\n  vars: {version: 1}\n  tasks:\n"
+               "    - {name: a, template: {src: typo.conf.j2, dest: /tmp/x}}\n", tmp_path)
+    assert str(caught.value).startswith(f"{tmp_path / 'templates' / 'typo.conf.j2'}:3: ")
+    assert "'prot'" in str(caught.value)
+
+
+def test_variable_whose_value_uses_an_undefined_variable_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="undefined variable 'missing'"):
+        _check("- name: p\n  hosts: web\n  vars: {url: 'http://{{ missing }}'}\n  tasks:\n"
+               "    - {name: a, command: 'echo {{ url }}'}\n", tmp_path)
+
+
+def test_registered_loop_and_guarded_names_are_allowed(tmp_path: Path) -> None:
+    _check("- name: p\n  hosts: web\n  tasks:\n"
+           "    - {name: a, command: 'echo {{ item }}', loop: [1, 2], register: out}\n"
+           "    - {name: b, command: 'echo {{ out.rc }}', when: 'maybe is defined'}\n"
+           "    - {name: c, command: \"echo {{ other | default('x') }}\"}\n", tmp_path)
+
+
+def test_template_syntax_error_is_input_error(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="template syntax error"):
+        _check("- name: p\n  hosts: web\n  tasks:\n    - {name: a, command: 'echo {{ x '}\n",
+               tmp_path)

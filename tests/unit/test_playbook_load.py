@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine.playbook import ContainerSpec, ServiceSpec, TaskSpec, load_playbook
+
+
+def test_valid_playbook_loads_every_kind_of_step(data_dir: Path) -> None:
+    playbook = load_playbook(data_dir / "playbooks" / "valid.yml")
+    database, web = playbook.plays
+    assert [step.label for step in database.steps] == ["container db", "service db"]
+    assert [step.label for step in web.steps] == [
+        "task config dir", "task config", "task check", "handler say done", "container app",
+        "service app"]
+    assert web.serial == (2,)
+    assert web.vars == {"version": "2"}
+    check = web.steps[2]
+    assert isinstance(check.body, TaskSpec)
+    assert check.body.register == "check_result"
+    assert check.tags == frozenset({"checks"})
+    container = web.steps[4].body
+    assert isinstance(container, ContainerSpec)
+    assert container.depends_on == ("db",)
+    assert container.pull == "missing" and container.state == "started"
+    service = web.steps[5]
+    assert isinstance(service.body, ServiceSpec)
+    assert service.after == ("1/task/config",)
+
+
+def test_template_source_is_found_in_the_templates_folder(data_dir: Path) -> None:
+    playbook = load_playbook(data_dir / "playbooks" / "valid.yml")
+    body = playbook.plays[1].steps[1].body
+    assert isinstance(body, TaskSpec)
+    assert body.args["src"] == str((data_dir / "playbooks" / "templates" / "app.conf.j2")
+                                   .resolve())
+
+
+def test_steps_remember_their_line(data_dir: Path) -> None:
+    playbook = load_playbook(data_dir / "playbooks" / "valid.yml")
+    assert playbook.plays[1].steps[1].source.line == 20
+
+
+def test_shipped_demo_playbook_loads() -> None:
+    demo = Path(__file__).parent.parent.parent / "playbooks" / "deploy.yml"
+    playbook = load_playbook(demo)
+    assert [play.name for play in playbook.plays] == ["store", "api tier", "gateway"]
