@@ -1,0 +1,212 @@
+"""`play lab up | down | status`: bring the lab to the asked size, take it all away, report.
+
+Each step checks what is already there first, so `up` can be repeated, and
+`down` works from the state file plus whatever lab namespaces it finds.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pwd
+import shutil
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from engine.lab import access, hosts, images, net
+from engine.lab.inventory import write_inventory
+from engine.lab.layout import (
+    MARKER,
+    MAX_HOSTS,
+    NETNS_PREFIX,
+    USER,
+    VETH_PREFIX,
+    LabPaths,
+    host_index,
+    state_dir,
+)
+from engine.lab.model import LabError, LabHost, LabStatus
+from engine.lab.preconditions import check_preconditions
+from engine.lab.proc import Process, run, stop
+from engine.lab.registry import start_registry
+from engine.lab.state import HostRecord, LabState, load_state, save_state
+
+LOCK_FILE = Path("/run/play-lab.lock")
+
+
+@contextmanager
+def _exclusive() -> Iterator[None]:
+    """One `up` or `down` at a time: both rewrite the same namespaces and state."""
+    with LOCK_FILE.open("w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise LabError("another `play lab up` or `down` is running; wait for it") from exc
+        yield
+
+
+def lab_up(count: int, inventory_path: Path) -> LabStatus:
+    """Make hosts lab1..labN (N = count) and write their inventory; hosts above N are removed."""
+    if not 1 <= count <= MAX_HOSTS:
+        raise LabError(f"--hosts must be between 1 and {MAX_HOSTS}, not {count}")
+    paths = LabPaths(state_dir())
+    check_preconditions(paths.root)
+    with _exclusive():
+        try:
+            _bring_up(paths, count)
+        except LabError as exc:
+            raise LabError(f"{exc}\nthe lab is partly up; `play lab down` removes it") from exc
+        lab_hosts = [paths.host(i) for i in range(1, count + 1)]
+        write_inventory(inventory_path, paths, [(host.name, host.address) for host in lab_hosts])
+        access.hand_to_invoking_user(
+            [paths.client_key, Path(f"{paths.client_key}.pub"), paths.known_hosts, inventory_path]
+        )
+    return lab_status()
+
+
+def _bring_up(paths: LabPaths, count: int) -> None:
+    paths.root.mkdir(mode=0o755, parents=True, exist_ok=True)
+    paths.marker.touch()
+    state = load_state(paths.state_file)
+    access.ensure_deploy_user()
+    access.ensure_client_key(paths)
+    net.ensure_bridge()
+    extras = [i for i in sorted(set(state.hosts) | _found_host_indexes()) if i > count]
+    _remove_hosts(paths, [state.hosts.get(i, HostRecord(i)) for i in extras])
+    for index in extras:
+        state = state.without_host(index)
+    save_state(paths.state_file, state)
+    started: list[tuple[int, Process]] = []
+    for index in range(1, count + 1):
+        record = state.hosts.get(index)
+        if record is not None and _is_healthy(paths, record):
+            continue
+        _remove_hosts(paths, [record or HostRecord(index)])
+        dockerd = _create_host(paths, index)
+        state = state.with_host(HostRecord(index, dockerd))
+        save_state(paths.state_file, state)
+        started.append((index, dockerd))
+    deadline = time.monotonic() + hosts.READY_TIMEOUT
+    for index, dockerd in started:
+        sshd = hosts.wait_until_ready(paths.host(index), dockerd, deadline)
+        state = state.with_host(HostRecord(index, dockerd, sshd))
+        save_state(paths.state_file, state)
+    access.write_known_hosts(paths, [paths.host(i) for i in range(1, count + 1)])
+    if state.registry is None or not state.registry.is_alive():
+        state = LabState(state.hosts, start_registry(paths))
+        save_state(paths.state_file, state)
+    images.load_images(paths, count)
+
+
+def _create_host(paths: LabPaths, index: int) -> Process:
+    host = paths.host(index)
+    deploy = pwd.getpwnam(USER)
+    hosts.prepare_host_dirs(host, (deploy.pw_uid, deploy.pw_gid))
+    access.make_host_key(host)
+    access.write_sshd_config(paths, host)
+    net.create_host_network(host)
+    return hosts.start_host(host)
+
+
+def _is_healthy(paths: LabPaths, record: HostRecord) -> bool:
+    running = [proc for proc in (record.dockerd, record.sshd) if proc is not None]
+    return (
+        len(running) == 2
+        and all(proc.is_alive() for proc in running)
+        and paths.host(record.index).netns_file.exists()
+    )
+
+
+def _found_host_indexes() -> set[int]:
+    """Hosts that exist as a namespace or a link, whether or not the state file knows them."""
+    names = [ns.removeprefix(NETNS_PREFIX) for ns in net.lab_namespaces()]
+    names += [veth.removeprefix(VETH_PREFIX) for veth in net.lab_veths()]
+    found = set()
+    for name in names:
+        try:
+            found.add(host_index(name))
+        except ValueError:
+            continue
+    return found
+
+
+def _remove_hosts(paths: LabPaths, records: list[HostRecord]) -> None:
+    _stop_hosts(paths, records)
+    for record in records:
+        host = paths.host(record.index)
+        net.remove_host_network(host.netns, host.veth)
+        _remove_tree(host.root)
+
+
+def _stop_hosts(paths: LabPaths, records: list[HostRecord]) -> None:
+    """Stop every engine together (each takes about a second), then sweep each namespace."""
+    for record in records:
+        if record.dockerd is not None and record.dockerd.is_alive():
+            hosts.remove_all_containers(paths.host(record.index))
+    daemons = [proc for r in records for proc in (r.dockerd, r.sshd) if proc is not None]
+    stop(daemons, grace=30)
+    for record in records:
+        hosts.kill_leftovers(paths.host(record.index))
+
+
+def lab_down() -> None:
+    """Stop and remove everything `up` made; quiet when the lab is already down."""
+    if os.geteuid() != 0:
+        raise LabError("play lab needs root: run it with sudo")
+    paths = LabPaths(state_dir())
+    with _exclusive():
+        state = load_state(paths.state_file) if paths.marker.exists() else LabState()
+        indexes = sorted(set(state.hosts) | _found_host_indexes())
+        _remove_hosts(paths, [state.hosts.get(i, HostRecord(i)) for i in indexes])
+        if state.registry is not None:
+            stop([state.registry], grace=10)
+        net.remove_bridge()
+        net.release_netns_dir()
+        _remove_state_dir(paths)
+
+
+def _remove_state_dir(paths: LabPaths) -> None:
+    if not paths.root.exists():
+        return
+    if not paths.marker.exists():
+        if any(paths.root.iterdir()):
+            raise LabError(
+                f"{paths.root} has no {MARKER} file, so play lab did not make it; not deleting it"
+            )
+        paths.root.rmdir()
+        return
+    _remove_tree(paths.root)
+
+
+def _remove_tree(root: Path) -> None:
+    """Delete a directory, unmounting first anything mounted below it."""
+    mounts = [line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()]
+    below = [m for m in mounts if m == str(root) or m.startswith(f"{root}/")]
+    for mount_point in sorted(below, key=len, reverse=True):
+        run(["umount", "--lazy", mount_point])
+    if root.exists():
+        shutil.rmtree(root)
+
+
+def lab_status() -> LabStatus:
+    """What the state file says is up, checked against the live processes."""
+    paths = LabPaths(state_dir())
+    state = load_state(paths.state_file) if paths.marker.exists() else LabState()
+    records = sorted(state.hosts.values(), key=lambda record: record.index)
+    return LabStatus(
+        hosts=tuple(_host_status(paths, record) for record in records),
+        registry_alive=state.registry is not None and state.registry.is_alive(),
+        state_dir=str(paths.root),
+    )
+
+
+def _host_status(paths: LabPaths, record: HostRecord) -> LabHost:
+    has_netns = paths.host(record.index).netns_file.exists()
+    return LabHost(
+        name=record.name,
+        address=record.address,
+        sshd_alive=has_netns and record.sshd is not None and record.sshd.is_alive(),
+        docker_alive=has_netns and record.dockerd is not None and record.dockerd.is_alive(),
+    )

@@ -1,0 +1,42 @@
+"""The session-wide lab: three real hosts brought up once for all end-to-end tests.
+
+Tests reach the hosts the way a user does, with the OpenSSH client, the lab key
+and the lab known_hosts file. The lab is taken down when the session ends.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+from lab_client import LAB_HOSTS, Lab, lab_from_inventory
+
+from engine.lab import lab_down, lab_up
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "lab_teardown: takes the session lab down; runs after every other test"
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # There is one lab per machine: the test that takes it down must come last.
+    items.sort(key=lambda item: item.get_closest_marker("lab_teardown") is not None)
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    if os.geteuid() != 0:
+        pytest.fail(
+            "the lab end-to-end tests need root (network namespaces, sshd, dockerd): "
+            "run them with sudo, or deselect them with -m 'not lab'",
+            pytrace=False,
+        )
+    inventory = tmp_path_factory.mktemp("inventory") / "lab.yml"
+    try:
+        lab_up(LAB_HOSTS, inventory)
+        yield lab_from_inventory(inventory)
+    finally:
+        lab_down()

@@ -1,0 +1,63 @@
+"""How the end-to-end tests reach lab hosts: as deploy, with the OpenSSH client.
+
+Shared by every e2e test module; the `lab` fixture in conftest.py returns a `Lab`.
+"""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+LAB_HOSTS = 3  # the session lab's size
+
+
+@dataclass(frozen=True)
+class LabMachine:
+    name: str
+    address: str
+
+
+@dataclass(frozen=True)
+class Lab:
+    hosts: tuple[LabMachine, ...]
+    key: Path
+    known_hosts: Path
+    inventory: Path
+
+    def host(self, name: str) -> LabMachine:
+        return next(host for host in self.hosts if host.name == name)
+
+    def ssh_argv(self, host: LabMachine, command: str) -> list[str]:
+        return [
+            "ssh", "-i", str(self.key),
+            "-o", f"UserKnownHostsFile={self.known_hosts}",
+            "-o", "StrictHostKeyChecking=yes",
+            "-o", "BatchMode=yes",
+            "-o", "ConnectTimeout=10",
+            f"deploy@{host.address}", command,
+        ]  # fmt: skip
+
+    def sh(self, host: LabMachine, script: str) -> subprocess.CompletedProcess[str]:
+        """Run a shell command line on a lab host as deploy; never raises on failure."""
+        return subprocess.run(
+            self.ssh_argv(host, script), capture_output=True, text=True, timeout=120
+        )
+
+    def run(self, host: LabMachine, *argv: str) -> subprocess.CompletedProcess[str]:
+        """Run one command on a lab host, every argument quoted."""
+        return self.sh(host, shlex.join(argv))
+
+
+def lab_from_inventory(inventory: Path) -> Lab:
+    """The lab as its inventory describes it: what `play` itself will read."""
+    group = yaml.safe_load(inventory.read_text())["all"]["children"]["lab"]
+    return Lab(
+        hosts=tuple(LabMachine(name, v["address"]) for name, v in group["hosts"].items()),
+        key=Path(group["vars"]["ssh_key"]),
+        known_hosts=Path(group["vars"]["known_hosts"]),
+        inventory=inventory,
+    )
