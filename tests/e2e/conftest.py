@@ -35,8 +35,12 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
             pytrace=False,
         )
     inventory = tmp_path_factory.mktemp("inventory") / "lab.yml"
+    # While developing, PLAY_TEST_KEEP_LAB=1 reuses a running lab and leaves it up
+    # (deselect the teardown test with -m 'not lab_teardown'); CI never sets it.
+    keep = os.environ.get("PLAY_TEST_KEEP_LAB") == "1"
     try:
         lab_up(LAB_HOSTS, inventory)
         yield lab_from_inventory(inventory)
     finally:
-        lab_down()
+        if not keep:
+            lab_down()
