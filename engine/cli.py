@@ -18,7 +18,7 @@ from engine.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, 
 
 if TYPE_CHECKING:
     from engine.inventory import Inventory
-    from engine.plan import Plan
+    from engine.run import Prepared, RunOptions
 
 SUBCOMMANDS = ("graph", "inventory", "lab")
 DEFAULT_INVENTORY = "inventory/lab.yml"
@@ -106,27 +106,31 @@ def _split_tags(text: str) -> list[str]:
     return [tag.strip() for tag in text.split(",") if tag.strip()]
 
 
-def _plan(options: argparse.Namespace) -> tuple[Plan, Inventory]:
-    from engine.checks import check_variables
-    from engine.plan import plan_run
-    from engine.playbook import load_playbook
-    from engine.variables import parse_extra_vars
+def _run_options(options: argparse.Namespace) -> RunOptions:
+    from engine.run import RunOptions
 
-    playbook = load_playbook(options.playbook)
-    inventory = _load_inventory(options.inventory)
-    extra_vars = parse_extra_vars(options.extra_vars)
-    plan = plan_run(playbook, inventory, options.limit, _split_tags(options.tags),
-                    _split_tags(options.skip_tags))
-    check_variables(plan, inventory, extra_vars)
-    return plan, inventory
+    return RunOptions(
+        playbook=options.playbook, inventories=tuple(options.inventory), limit=options.limit,
+        extra_vars=tuple(options.extra_vars), tags=tuple(_split_tags(options.tags)),
+        skip_tags=tuple(_split_tags(options.skip_tags)),
+        check=getattr(options, "check", False), diff=getattr(options, "diff", False),
+        forks=getattr(options, "forks", 50), json=getattr(options, "json", False),
+        log=getattr(options, "log", None))
+
+
+def _prepare(options: argparse.Namespace) -> tuple[RunOptions, Prepared]:
+    from engine.run import prepare
+
+    run_options = _run_options(options)
+    return run_options, prepare(run_options, _load_inventory)
 
 
 def _graph(argv: Sequence[str]) -> int:
     from engine.output.graph import render_graph
 
     options = _graph_parser().parse_args(argv)
-    plan, _ = _plan(options)
-    sys.stdout.write(render_graph(plan, options.format))
+    _, prepared = _prepare(options)
+    sys.stdout.write(render_graph(prepared.plan, options.format))
     return EXIT_OK
 
 
@@ -166,11 +170,14 @@ def _lab(argv: Sequence[str]) -> int:
 
 
 def _run(argv: Sequence[str]) -> int:
+    from engine.run import execute
+
     options = _run_parser().parse_args(argv)
-    _plan(options)
-    print("play: running playbooks is not built yet; `play graph` shows the plan",
-          file=sys.stderr)
-    return EXIT_FAILED
+    if options.forks < 1:
+        raise InputError(f"--forks must be at least 1, not {options.forks}", None)
+    run_options, prepared = _prepare(options)
+    prepared.connection_settings  # noqa: B018 - bad connection vars are exit 4 before anything runs
+    return execute(prepared, run_options)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -134,19 +134,31 @@ class _Builder:
         batch = next(batch for batch in placement.batches if host in batch)
         return self._node(batch[0], step)
 
+    def _add(self, before: Node, after: Node, is_hard: bool = True) -> None:
+        """`after` waits for `before`. A hard edge also needs `before` to succeed; a soft
+        one (ordering across hosts: play order, serial batches, the way into a run_once
+        node) only needs it finished, so one host's failure stops only that host."""
+        if self.graph.has_edge(before, after):
+            is_hard = is_hard or self.graph.edges[before, after]["hard"]
+        self.graph.add_edge(before, after, hard=is_hard)
+
+    def _add_chain(self, host: str, steps: Sequence[Step]) -> None:
+        for before, after in itertools.pairwise(steps):
+            before_node, after_node = self._runs_on(host, before), self._runs_on(host, after)
+            # other hosts only line up for a run_once node; everyone needs its result
+            self._add(before_node, after_node, is_hard=after_node[0] == host)
+
     def _add_host_edges(self, play: Play, host: str) -> None:
         tasks = play.steps_of("task")
-        for before, after in itertools.pairwise(tasks):
-            self.graph.add_edge(self._runs_on(host, before), self._runs_on(host, after))
         handlers = play.steps_of("handler")
-        for before, after in itertools.pairwise(handlers):
-            self.graph.add_edge(self._runs_on(host, before), self._runs_on(host, after))
+        self._add_chain(host, tasks)
+        self._add_chain(host, handlers)
         if tasks and handlers:
-            self.graph.add_edge(self._runs_on(host, tasks[-1]), self._runs_on(host, handlers[0]))
+            self._add_chain(host, (tasks[-1], handlers[0]))
         for step in play.steps:
             node = self._runs_on(host, step)
             for other in step.after:
-                self.graph.add_edge(self._runs_on(host, self.steps[other]), node)
+                self._add(self._runs_on(host, self.steps[other]), node)
             self._add_body_edges(play, host, step, node)
 
     def _add_body_edges(self, play: Play, host: str, step: Step, node: Node) -> None:
@@ -156,14 +168,14 @@ class _Builder:
                 container = next((s for s in play.steps_of("container") if s.name == target),
                                  None)
                 if container is not None:  # a notified container restarts after the task
-                    self.graph.add_edge(node, self._node(host, container))
+                    self._add(node, self._node(host, container))
         elif isinstance(body, ContainerSpec):
             for dependency in body.depends_on:
                 for provider in self.container_nodes.get(dependency, []):
-                    self.graph.add_edge(provider, node)
+                    self._add(provider, node)
         elif isinstance(body, ServiceSpec):
             container = next(s for s in play.steps_of("container") if s.name == body.container)
-            self.graph.add_edge(self._node(host, container), node)
+            self._add(self._node(host, container), node)
 
     def _nodes_of(self, play: int, hosts: Iterable[str]) -> list[Node]:
         wanted = set(hosts)
@@ -202,7 +214,9 @@ class _Builder:
                  if not any(succ in set(earlier) for succ in self.graph.successors(node))]
         sources = [node for node in later
                    if not any(pred in later_set for pred in self.graph.predecessors(node))]
-        self.graph.add_edges_from((sink, source) for sink in sinks for source in sources)
+        for sink in sinks:
+            for source in sources:
+                self._add(sink, source, is_hard=sink[0] == source[0])
 
 
 def _check_container_conflicts(playbook: Playbook, placements: Sequence[PlayPlacement]) -> None:
@@ -249,8 +263,12 @@ def _drop_untagged(graph: Any, steps: dict[str, Step], tags: frozenset[str],
 
     for node in list(graph.nodes):
         if not is_selected(_selection_owner(steps[node[1]], steps)):
-            graph.add_edges_from((pred, succ) for pred in graph.predecessors(node)
-                                 for succ in graph.successors(node))
+            for pred in graph.predecessors(node):
+                for succ in graph.successors(node):
+                    is_hard = graph.edges[pred, node]["hard"] and graph.edges[node, succ]["hard"]
+                    if graph.has_edge(pred, succ):
+                        is_hard = is_hard or graph.edges[pred, succ]["hard"]
+                    graph.add_edge(pred, succ, hard=is_hard)
             graph.remove_node(node)
 
 

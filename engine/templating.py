@@ -5,13 +5,16 @@ analysis that finds which variables a template needs before anything runs.
 from __future__ import annotations
 
 import functools
+import itertools
 import os
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import jinja2
 import jinja2.meta
 import jinja2.nodes
+from jinja2.nativetypes import NativeEnvironment
 
 # Names a template may always use: magic variables set per host at run time.
 MAGIC_VARIABLES = frozenset({
@@ -31,10 +34,26 @@ def _lookup_file(path: str) -> str:
     return Path(path).expanduser().read_text(encoding="utf-8").rstrip("\n")
 
 
+def _concat(values: Iterator[Any]) -> Any:
+    """A template that is one expression keeps its value's type (`{{ ports }}` stays a
+    list); anything else is text. Unlike Jinja's native mode, text is never re-parsed
+    as a Python literal, so "0644" or "1.10" stay strings."""
+    head = list(itertools.islice(values, 2))
+    if not head:
+        return ""
+    if len(head) == 1:
+        return head[0]
+    return "".join(str(value) for value in itertools.chain(head, values))
+
+
+class PlayEnvironment(NativeEnvironment):
+    concat = staticmethod(_concat)  # type: ignore[assignment]
+
+
 @functools.cache
 def environment() -> jinja2.Environment:
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
-                             autoescape=False)
+    env = PlayEnvironment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+                          autoescape=False)
     env.globals["env"] = _lookup_env
     env.globals["file"] = _lookup_file
     # services() needs the registry; it is bound per run by the executor.
@@ -87,3 +106,34 @@ def names_in_expression(expression: str) -> tuple[tuple[str, int], ...]:
 
 def is_template(value: object) -> bool:
     return isinstance(value, str) and ("{{" in value or "{%" in value or "{#" in value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _compiled(text: str) -> jinja2.Template:
+    return environment().from_string(text)
+
+
+def render_text(text: str, scope: Mapping[str, Any]) -> Any:
+    """Render one template string against `scope` without copying it (a lazy `Scope`
+    must stay lazy). Raises `jinja2.TemplateError` on undefined names."""
+    template = _compiled(text)
+    context = template.new_context(scope, shared=True)  # type: ignore[arg-type]
+    return environment().concat(template.root_render_func(context))
+
+
+def render(value: Any, scope: Mapping[str, Any]) -> Any:
+    """Render every template string inside `value` (mappings and lists included)."""
+    if isinstance(value, str):
+        return render_text(value, scope) if is_template(value) else value
+    if isinstance(value, Mapping):
+        return {render(key, scope): render(item, scope) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [render(item, scope) for item in value]
+    return value
+
+
+def evaluate(expression: str | bool, scope: Mapping[str, Any]) -> Any:
+    """The value of a bare expression (`when: result.rc == 0`)."""
+    if isinstance(expression, bool):
+        return expression
+    return render_text("{{ (" + expression + ") }}", scope)

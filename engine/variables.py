@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import shlex
 from collections import ChainMap
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from engine.errors import InputError, Location
@@ -77,3 +77,57 @@ def host_scope(inventory_vars: Mapping[str, Any], play_vars: Mapping[str, Any],
     return ChainMap(dict(extra_vars), dict(registered or {}), dict(file_vars),
                     dict(play_vars), dict(inventory_vars))
 
+
+
+class Scope(Mapping[str, Any]):
+    """Variables as a template sees them: a value that is itself a template is rendered
+    when read, against the same scope (Ansible's lazy variables), once."""
+
+    def __init__(self, layers: Mapping[str, Any]) -> None:
+        self._layers = layers
+        self._rendered: dict[str, Any] = {}
+        self._resolving: set[str] = set()
+
+    def __getitem__(self, name: str) -> Any:
+        if name in self._rendered:
+            return self._rendered[name]
+        value = self._layers[name]
+        if not _has_template(value):
+            return value
+        from engine.templating import render
+
+        if name in self._resolving:
+            raise InputError(f"variable {name!r} refers to itself through its own value")
+        self._resolving.add(name)
+        try:
+            self._rendered[name] = render(value, self)
+        finally:
+            self._resolving.discard(name)
+        return self._rendered[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._layers)
+
+    def __len__(self) -> int:
+        return len(self._layers)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._layers
+
+    def raw(self, name: str) -> Any:
+        """The value as written, templates unrendered."""
+        return self._layers[name]
+
+    def child(self, values: Mapping[str, Any]) -> Scope:
+        """This scope with `values` on top (a loop's `item`, a just-registered result)."""
+        return Scope(ChainMap(dict(values), self._layers))  # type: ignore[arg-type]
+
+
+def _has_template(value: Any) -> bool:
+    if isinstance(value, str):
+        return "{{" in value or "{%" in value
+    if isinstance(value, Mapping):
+        return any(_has_template(item) for item in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_has_template(item) for item in value)
+    return False

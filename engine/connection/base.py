@@ -1,0 +1,72 @@
+"""What every connection offers the actions: run an argument list, write a file,
+close. Results are plain data; counting, timing and redaction live here and in the
+executor, never in the actions.
+"""
+
+from __future__ import annotations
+
+import shlex
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    command: str            # the exact line the remote shell received
+    exit_status: int        # -1 when the command timed out or the channel broke
+    stdout: str
+    stderr: str
+    duration: float
+
+    @property
+    def is_ok(self) -> bool:
+        return self.exit_status == 0
+
+    def stderr_tail(self, lines: int = 5) -> str:
+        return "\n".join((self.stderr or self.stdout).strip().splitlines()[-lines:])
+
+
+class UnreachableError(Exception):
+    """The host cannot be reached or refused us (auth, host key): its steps are skipped."""
+
+
+class Connection(ABC):
+    """One host's connection, opened once per run and shared by its steps (thread-safe)."""
+
+    host: str
+    commands_run: int = 0
+
+    @abstractmethod
+    def run(self, argv: Sequence[str], *, stdin: bytes | None = None,
+            timeout: float | None = None, become: bool = False) -> CommandResult:
+        """Run one command, given as arguments: they are quoted here, never by the caller."""
+
+    def run_shell(self, script: str, *, stdin: bytes | None = None,
+                  timeout: float | None = None, become: bool = False) -> CommandResult:
+        """Run a shell script (the `shell` action, compound commands) under /bin/sh -c."""
+        return self.run(["/bin/sh", "-c", script], stdin=stdin, timeout=timeout, become=become)
+
+    def put(self, content: bytes, path: str, *, mode: str | None = None,
+            become: bool = False) -> CommandResult:
+        """Write a file atomically: a temporary file beside it, then rename."""
+        script = ('set -e; dest=$1; mode=$2; tmp="$dest.play-tmp.$$"; '
+                  'trap \'rm -f "$tmp"\' EXIT; cat > "$tmp"; '
+                  'if [ -n "$mode" ]; then chmod "$mode" "$tmp"; '
+                  'elif [ -e "$dest" ]; then chmod "$(stat -c %a "$dest")" "$tmp"; fi; '
+                  'mv -f "$tmp" "$dest"; trap - EXIT')
+        return self.run(["/bin/sh", "-c", script, "play-put", path, mode or ""], stdin=content,
+                        become=become)
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+
+def command_line(argv: Sequence[str], become: bool, become_password: bool = False) -> str:
+    """The single line a remote shell receives; every argument is quoted."""
+    if not argv:
+        raise ValueError("empty command")
+    if become:
+        prefix = ["sudo", "-S", "-p", "", "--"] if become_password else ["sudo", "-n", "--"]
+        argv = [*prefix, *argv]
+    return shlex.join(argv)

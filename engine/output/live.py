@@ -1,0 +1,74 @@
+"""The console on a terminal: a live table (per host: the step in flight and the counts
+so far) redrawn by rich, failures and diffs printed above it as they happen, and the
+recap at the end. Only imported when stdout is a TTY.
+"""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from engine.results import STATUSES, Event, Recap
+
+STYLES = {"ok": "green", "changed": "yellow", "failed": "red", "skipped": "cyan",
+          "unreachable": "magenta"}
+
+
+class LiveConsole:
+    def __init__(self) -> None:
+        self.console = Console()
+        self.current: dict[str, str] = {}
+        self.recap = Recap()
+        self.live = Live(self._table(), console=self.console, refresh_per_second=8,
+                         transient=True)
+        self.live.start()
+
+    def _table(self) -> Table:
+        table = Table(box=None, show_header=True, header_style="bold")
+        table.add_column("host")
+        table.add_column("now")
+        for status in STATUSES:
+            table.add_column(status, justify="right", style=STYLES[status])
+        for host in sorted(set(self.current) | set(self.recap.counts)):
+            counts = self.recap.counts.get(host, dict.fromkeys(STATUSES, 0))
+            table.add_row(host, self.current.get(host, ""), *(str(counts[s]) for s in STATUSES))
+        return table
+
+    def handle(self, event: Event) -> None:
+        if event.kind == "step_start" and event.host:
+            self.current[event.host] = event.step or ""
+        elif event.kind == "step_end" and event.result and not event.result.is_hidden:
+            result = event.result
+            self.recap.add(result)
+            self.current[result.host] = ""
+            if result.status in ("failed", "unreachable"):
+                label = "ignored" if result.is_ignored else result.status
+                self.console.print(f"[{STYLES[result.status]}]{label}[/] {result.host} "
+                                   f"{event.step} [{event.play}]: {result.msg}", markup=True,
+                                   highlight=False)
+            if result.diff:
+                self.console.print(f"{result.host} {event.step}:", highlight=False)
+                self.console.print(result.diff.rstrip("\n"), markup=False, highlight=False)
+        elif event.kind == "warning":
+            self.console.print(f"warning: {event.data['msg']}", markup=False)
+        elif event.kind == "recap":
+            self.live.stop()
+            self._print_recap(event.data["recap"], event.data["wall_time"])
+            return
+        self.live.update(self._table())
+
+    def _print_recap(self, recap: Recap, wall_time: float) -> None:
+        table = Table(title="recap", box=None, header_style="bold")
+        table.add_column("host")
+        for status in STATUSES:
+            table.add_column(status, justify="right")
+        for host in sorted(recap.counts):
+            counts = recap.counts[host]
+            table.add_row(host, *(f"[{STYLES[s]}]{counts[s]}[/]" if counts[s] else "0"
+                                  for s in STATUSES))
+        self.console.print(table)
+        self.console.print(f"wall time {wall_time:.2f} s")
+
+    def close(self) -> None:
+        self.live.stop()

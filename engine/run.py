@@ -1,0 +1,253 @@
+"""A whole run: validate everything (exit 4 before anything runs), then schedule the
+plan over the hosts' connections, report events, and turn the results into the
+spec's exit status.
+"""
+
+from __future__ import annotations
+
+import functools
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from types import FrameType
+from typing import TYPE_CHECKING, Any, TextIO
+
+from engine.errors import (
+    EXIT_DRIFT,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_STEP_FAILED,
+    EXIT_UNREACHABLE,
+    InputError,
+)
+from engine.execute import Limits, Node, Scheduler
+from engine.output.events import Redactor, Reporter, Sink
+from engine.results import Event, Recap, StepResult
+
+if TYPE_CHECKING:
+    from engine.connection import ConnectionSettings
+    from engine.inventory import Inventory
+    from engine.plan import Plan
+    from engine.steps import StepRunner
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    playbook: str
+    inventories: tuple[str, ...] = ()
+    limit: str | None = None
+    extra_vars: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    skip_tags: tuple[str, ...] = ()
+    check: bool = False
+    diff: bool = False
+    forks: int = 50
+    per_host: int = 8
+    json: bool = False
+    log: str | None = None
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Everything a run needs, all validated."""
+
+    plan: Plan
+    inventory: Inventory
+    extra_vars: Mapping[str, Any]
+
+    @functools.cached_property
+    def connection_settings(self) -> dict[str, ConnectionSettings]:
+        """How to reach every host of the plan; a bad connection var raises `InputError`."""
+        from engine.connection import settings_for
+
+        hosts = sorted({host for host, _ in self.plan.graph.nodes})
+        return {host: settings_for(self.inventory.hosts[host]) for host in hosts}
+
+
+def prepare(options: RunOptions, load_inventory: Callable[[tuple[str, ...]], Inventory]
+            ) -> Prepared:
+    """Load, plan and check; any user mistake raises `InputError` here, before any I/O
+    on a host."""
+    from engine.checks import check_variables
+    from engine.plan import plan_run
+    from engine.playbook import load_playbook
+    from engine.variables import parse_extra_vars
+
+    playbook = load_playbook(options.playbook)
+    inventory = load_inventory(options.inventories)
+    extra_vars = parse_extra_vars(options.extra_vars)
+    plan = plan_run(playbook, inventory, options.limit, options.tags, options.skip_tags)
+    check_variables(plan, inventory, extra_vars)
+    return Prepared(plan, inventory, extra_vars)
+
+
+def _sinks(options: RunOptions, stdout: TextIO) -> list[Sink]:
+    sinks: list[Sink] = []
+    if options.json:
+        from engine.output.jsonlines import JsonWriter
+
+        sinks.append(JsonWriter(stdout))
+    elif stdout.isatty():
+        from engine.output.live import LiveConsole
+
+        sinks.append(LiveConsole())
+    else:
+        from engine.output.plain import PlainWriter
+
+        sinks.append(PlainWriter(stdout))
+    if options.log:
+        from engine.output.plain import PlainWriter
+
+        # the writer owns the file and closes it when the run ends
+        log = open(options.log, "a", encoding="utf-8")  # noqa: SIM115
+        sinks.append(PlainWriter(log, owns_stream=True))
+    return sinks
+
+
+@contextmanager
+def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """SIGINT / SIGTERM stop scheduling; steps in flight finish (never cut mid-way)."""
+    def handler(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {signum: signal.signal(signum, handler)
+                for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+
+
+def execute(prepared: Prepared, options: RunOptions, stdout: TextIO = sys.stdout) -> int:
+    from engine.pool import ConnectionPool
+    from engine.steps import StepOptions, StepRunner
+
+    plan = prepared.plan
+    settings = prepared.connection_settings
+    pool = ConnectionPool(settings)
+    runner = StepRunner(plan, prepared.inventory, prepared.extra_vars, pool,
+                        StepOptions(check=options.check, diff=options.diff))
+    reporter = Reporter(_sinks(options, stdout), Redactor(_secrets(prepared, runner)))
+    recap = Recap()
+    rollout = _Rollout(plan)
+    stop = threading.Event()
+    started = time.monotonic()
+
+    def label(node: Node) -> tuple[str, str]:
+        step = plan.steps[node[1]]
+        return plan.playbook.plays[step.play].name, step.label
+
+    def on_start(node: Node) -> None:
+        play, step = label(node)
+        reporter.emit(Event("step_start", host=node[0], play=play, step=step))
+
+    def on_end(result: StepResult) -> None:
+        recap.add(result)
+        rollout.record(result)
+        play, step = label((result.host, result.step))
+        reporter.step_result(result, play, step)
+
+    reporter.emit(Event("run_start", data={"playbook": plan.playbook.path,
+                                           "hosts": sorted(settings),
+                                           "check": options.check}))
+    scheduler = Scheduler(plan.graph, runner, Limits(options.forks, options.per_host),
+                          on_start=on_start, on_end=on_end, veto=rollout.veto,
+                          describe=lambda node: plan.steps[node[1]].label, stop=stop)
+    try:
+        with _stop_on_signals(stop):
+            scheduler.run()
+    finally:
+        pool.close()
+        wall_time = time.monotonic() - started
+        reporter.emit(Event("recap", data={"recap": recap, "wall_time": round(wall_time, 3),
+                                           "commands": pool.commands_run()}))
+        reporter.close()
+    return exit_status(recap, interrupted=stop.is_set(), check=options.check)
+
+
+def exit_status(recap: Recap, interrupted: bool, check: bool) -> int:
+    """130 interrupted; 2 a step failed; 3 a host unreachable; 6 drift under --check."""
+    if interrupted:
+        return EXIT_INTERRUPTED
+    if recap.total("failed"):
+        return EXIT_STEP_FAILED
+    if recap.total("unreachable"):
+        return EXIT_UNREACHABLE
+    if check and recap.total("changed"):
+        return EXIT_DRIFT
+    return EXIT_OK
+
+
+class _Rollout:
+    """Stops a play's later batches once too many hosts failed (max_fail_percentage; by
+    default only when a whole batch failed, as in Ansible) and a whole play on the
+    first failure when it says any_errors_fatal."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        self.failed: dict[int, set[str]] = {}
+        self.lock = threading.Lock()
+
+    def record(self, result: StepResult) -> None:
+        if (result.status == "failed" and not result.is_ignored) or \
+                result.status == "unreachable":
+            play = self.plan.steps[result.step].play
+            with self.lock:
+                self.failed.setdefault(play, set()).add(result.host)
+
+    def veto(self, node: Node) -> str | None:
+        play_index = self.plan.steps[node[1]].play
+        play = self.plan.playbook.plays[play_index]
+        with self.lock:
+            failed = set(self.failed.get(play_index, set()))
+        if play.any_errors_fatal and failed:
+            return f"skipped: any_errors_fatal and {', '.join(sorted(failed))} failed"
+        for batch in self.plan.placements[play_index].batches:
+            if node[0] in batch:
+                return None
+            failed_here = len(failed & set(batch))
+            limit = play.max_fail_percentage
+            too_many = failed_here == len(batch) if limit is None else (
+                failed_here * 100 / len(batch) > float(limit))
+            if too_many:
+                return (f"skipped: rollout stopped, {failed_here} of {len(batch)} hosts failed "
+                        f"in an earlier batch (max_fail_percentage: {limit})")
+        return None
+
+
+def _secrets(prepared: Prepared, runner: StepRunner) -> set[str]:
+    """Rendered values of every variable named in a `secret_vars` list, on every host."""
+    import jinja2
+
+    secrets: set[str] = set()
+    for placement in prepared.plan.placements:
+        play = prepared.plan.playbook.plays[placement.play]
+        for host in placement.hosts:
+            scope = runner.scope(host, play)
+            names = scope.get("secret_vars") or []
+            for name in [names] if isinstance(names, str) else names:
+                if name in scope:
+                    try:
+                        value = scope[name]
+                    except (jinja2.TemplateError, InputError):
+                        value = scope.raw(name)  # still hide what we have
+                    secrets.update(_leaf_strings(value))
+    return secrets
+
+
+def _leaf_strings(value: Any) -> Iterator[str]:
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        text = str(value)
+        if len(text) >= 3:  # masking "1" or "no" everywhere would garble every line
+            yield text
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from _leaf_strings(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _leaf_strings(item)

@@ -1,0 +1,202 @@
+"""What one (host, step) node does when the scheduler starts it: render the task for
+that host, honour when / loop / retries / until / changed_when / failed_when, call the
+action, register and notify. Containers and services have their own runners.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os.path
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import jinja2
+
+from engine.actions import ActionContext, ActionError, Outcome, find_action
+from engine.execute import Node
+from engine.playbook import Play, Step, TaskSpec
+from engine.pool import ConnectionPool
+from engine.results import Status, StepResult
+from engine.templating import evaluate, render, render_text
+from engine.variables import Scope, host_scope, load_vars_files
+
+if TYPE_CHECKING:
+    from engine.inventory import Inventory
+    from engine.plan import Plan
+
+HIDDEN = "(output hidden by no_log)"
+
+
+@dataclass(frozen=True)
+class StepOptions:
+    check: bool = False
+    diff: bool = False
+
+
+@dataclass
+class RunState:
+    """What steps learn while the run goes on, per host."""
+
+    registered: dict[str, dict[str, Any]] = field(default_factory=dict)
+    notified: dict[str, set[str]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def register(self, host: str, name: str, value: Any) -> None:
+        with self.lock:
+            self.registered.setdefault(host, {})[name] = value
+
+    def notify(self, host: str, names: tuple[str, ...]) -> None:
+        with self.lock:
+            self.notified.setdefault(host, set()).update(names)
+
+    def is_notified(self, host: str, name: str) -> bool:
+        with self.lock:
+            return name in self.notified.get(host, set())
+
+
+class StepRunner:
+    """Runs plan nodes; the scheduler's `run_node` callback."""
+
+    def __init__(self, plan: Plan, inventory: Inventory, extra_vars: Mapping[str, Any],
+                 pool: ConnectionPool, options: StepOptions,
+                 other_kinds: Mapping[str, Callable[[Node, Scope], StepResult]] | None = None
+                 ) -> None:
+        self.plan = plan
+        self.inventory = inventory
+        self.extra_vars = extra_vars
+        self.pool = pool
+        self.options = options
+        self.state = RunState()
+        self.other_kinds = other_kinds or {}
+        self._file_vars = {play.index: load_vars_files(play.vars_files)
+                           for play in plan.playbook.plays}
+        self._groups = {name: list(group.hosts) for name, group in inventory.groups.items()}
+        self._hostvars = {name: host.vars for name, host in inventory.hosts.items()}
+
+    def scope(self, host: str, play: Play) -> Scope:
+        placement = self.plan.placements[play.index]
+        batch = next((batch for batch in placement.batches if host in batch), ())
+        inventory_host = self.inventory.hosts[host]
+        magic = {
+            "inventory_hostname": host, "inventory_hostname_short": host.split(".")[0],
+            "groups": self._groups, "group_names": [g for g in inventory_host.groups
+                                                    if g not in ("all", "ungrouped")],
+            "hostvars": self._hostvars,
+            "play_hosts": list(batch), "ansible_play_hosts": list(placement.hosts),
+            "ansible_play_batch": list(batch),
+            "playbook_dir": str(_parent(self.plan.playbook.path)),
+        }
+        with self.state.lock:
+            registered = dict(self.state.registered.get(host, {}))
+        layers = host_scope({**magic, **inventory_host.vars}, play.vars,
+                            self._file_vars[play.index], self.extra_vars, registered)
+        return Scope(layers)
+
+    def __call__(self, node: Node) -> StepResult:
+        host, step_id = node
+        step = self.plan.steps[step_id]
+        play = self.plan.playbook.plays[step.play]
+        started = time.monotonic()
+        scope = self.scope(host, play)
+        if not isinstance(step.body, TaskSpec):
+            return self.other_kinds[step.kind](node, scope)
+        if step.kind == "handler" and not self.state.is_notified(host, step.name):
+            return StepResult(host, step_id, "skipped", msg="not notified", is_hidden=True)
+        try:
+            result = self._run_task(host, step, play, step.body, scope)
+        except (jinja2.TemplateError, ActionError, ValueError, TypeError) as error:
+            message = HIDDEN if step.body.no_log else _template_message(error)
+            result = StepResult(host, step_id, "failed", msg=message,
+                                is_ignored=bool(step.body.ignore_errors))
+        return _with_duration(result, time.monotonic() - started)
+
+    def _run_task(self, host: str, step: Step, play: Play, task: TaskSpec,
+                  scope: Scope) -> StepResult:
+        if task.when is not None and not evaluate(task.when, scope):
+            return StepResult(host, step.id, "skipped", msg="condition is false")
+        items = render(task.loop, scope) if task.loop is not None else None
+        if items is not None and not isinstance(items, list):
+            raise ValueError(f"loop must give a list, not {type(items).__name__}")
+        outcomes = [self._attempts(host, play, task, scope.child({"item": item}))
+                    for item in items] if items is not None else [
+            self._attempts(host, play, task, scope)]
+        changed = any(outcome.changed for outcome in outcomes)
+        failed = any(outcome.failed for outcome in outcomes)
+        if task.register:
+            value = outcomes[0].registered() if items is None else {
+                "changed": changed, "failed": failed,
+                "results": [outcome.registered() for outcome in outcomes]}
+            self.state.register(host, task.register, value)
+        if changed and not failed:
+            self.state.notify(host, task.notify)
+        status: Status = "failed" if failed else "changed" if changed else (
+            "skipped" if all(outcome.skipped for outcome in outcomes) else "ok")
+        message = "; ".join(outcome.msg for outcome in outcomes if outcome.msg)
+        diff = "".join(outcome.diff for outcome in outcomes if outcome.diff) or None
+        if task.no_log:
+            message, diff = HIDDEN, None
+        return StepResult(host, step.id, status, msg=message, diff=diff,
+                          is_ignored=failed and bool(render(task.ignore_errors, scope)))
+
+    def _attempts(self, host: str, play: Play, task: TaskSpec, scope: Scope) -> Outcome:
+        """retries / until / delay as in Ansible (retries defaults to 3 with `until`)."""
+        retries = render(task.retries, scope) if task.retries is not None else (
+            3 if task.until else 0)
+        delay = float(render(task.delay, scope)) if task.delay is not None else 5.0
+        for attempt in range(int(retries) + 1):
+            outcome = self._once(host, play, task, scope)
+            if task.until is None:
+                return outcome
+            own = scope.child({task.register: outcome.registered()} if task.register else {})
+            if evaluate(task.until, own):
+                return outcome
+            if attempt < int(retries):
+                time.sleep(delay)
+        return Outcome(changed=outcome.changed, failed=True, msg=f"still failing the `until` "
+                       f"condition after {int(retries) + 1} attempts: {outcome.msg}",
+                       rc=outcome.rc, stdout=outcome.stdout, stderr=outcome.stderr)
+
+    def _once(self, host: str, play: Play, task: TaskSpec, scope: Scope) -> Outcome:
+        become = _first_set(task.become, play.become, self.inventory.hosts[host].become)
+        context = ActionContext(
+            connection=self.pool.get(host), check=self.options.check, diff=self.options.diff,
+            become=bool(render(become, scope)),
+            timeout=float(render(task.timeout, scope)) if task.timeout is not None else None,
+            render_file=lambda path: str(render_text(_read(path), scope)))
+        outcome = find_action(task.action)(render(task.args, scope), context)
+        if task.changed_when is None and task.failed_when is None:
+            return outcome
+        own = scope.child({task.register: outcome.registered()} if task.register else {})
+        changed = outcome.changed if task.changed_when is None else bool(
+            evaluate(task.changed_when, own))
+        failed = outcome.failed if task.failed_when is None else bool(
+            evaluate(task.failed_when, own))
+        return Outcome(changed=changed, failed=failed, skipped=outcome.skipped, msg=outcome.msg,
+                       diff=outcome.diff, rc=outcome.rc, stdout=outcome.stdout,
+                       stderr=outcome.stderr, facts=outcome.facts)
+
+
+def _first_set(*values: Any) -> Any:
+    return next((value for value in values if value is not None), False)
+
+
+def _read(path: str) -> str:
+    with open(path, encoding="utf-8") as source:
+        return source.read()
+
+
+def _parent(path: str) -> str:
+    return os.path.dirname(os.path.abspath(path))
+
+
+def _template_message(error: Exception) -> str:
+    if isinstance(error, jinja2.UndefinedError):
+        return f"undefined variable: {error.message}"
+    return str(error)
+
+
+def _with_duration(result: StepResult, duration: float) -> StepResult:
+    return dataclasses.replace(result, duration=duration)
