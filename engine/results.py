@@ -10,6 +10,8 @@ from typing import Any, Literal
 
 Status = Literal["ok", "changed", "failed", "skipped", "unreachable"]
 STATUSES: tuple[Status, ...] = ("ok", "changed", "failed", "skipped", "unreachable")
+# the recap's columns: the statuses, plus failures that `ignore_errors` let through
+RECAP_COLUMNS = (*STATUSES, "ignored")
 
 
 @dataclass(frozen=True)
@@ -59,10 +61,10 @@ class Recap:
     def add(self, result: StepResult) -> None:
         if result.is_hidden:
             return
-        host = self.counts.setdefault(result.host, dict.fromkeys(STATUSES, 0))
-        host[result.status] += 1
+        host = self.counts.setdefault(result.host, dict.fromkeys(RECAP_COLUMNS, 0))
+        host["ignored" if result.is_ignored else result.status] += 1
 
-    def total(self, status: Status) -> int:
+    def total(self, status: str) -> int:
         return sum(host[status] for host in self.counts.values())
 
     def failed_hosts(self) -> set[str]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import itertools
 import os
+from collections import ChainMap
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from jinja2.nativetypes import NativeEnvironment
 MAGIC_VARIABLES = frozenset({
     "inventory_hostname", "inventory_hostname_short", "hostvars", "groups", "group_names",
     "play_hosts", "ansible_play_hosts", "ansible_play_batch", "playbook_dir", "omit",
+    "services",  # the registry lookup, bound per run into each host's scope
 })
 
 
@@ -56,13 +58,7 @@ def environment() -> jinja2.Environment:
                           autoescape=False)
     env.globals["env"] = _lookup_env
     env.globals["file"] = _lookup_file
-    # services() needs the registry; it is bound per run by the executor.
-    env.globals["services"] = _unbound_services
     return env
-
-
-def _unbound_services(name: str) -> list[dict[str, Any]]:
-    raise jinja2.UndefinedError("services() is only available while a playbook runs")
 
 
 def global_names() -> frozenset[str]:
@@ -117,7 +113,10 @@ def render_text(text: str, scope: Mapping[str, Any]) -> Any:
     """Render one template string against `scope` without copying it (a lazy `Scope`
     must stay lazy). Raises `jinja2.TemplateError` on undefined names."""
     template = _compiled(text)
-    context = template.new_context(scope, shared=True)  # type: ignore[arg-type]
+    # shared=True keeps the scope lazy but also hides the environment's globals,
+    # so they are layered under the scope here
+    layered = ChainMap(scope, environment().globals)  # type: ignore[arg-type]
+    context = template.new_context(layered, shared=True)  # type: ignore[arg-type]
     return environment().concat(template.root_render_func(context))
 
 

@@ -9,10 +9,10 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from engine.results import STATUSES, Event, Recap
+from engine.results import RECAP_COLUMNS, Event, Recap
 
 STYLES = {"ok": "green", "changed": "yellow", "failed": "red", "skipped": "cyan",
-          "unreachable": "magenta"}
+          "unreachable": "magenta", "ignored": "blue"}
 
 
 class LiveConsole:
@@ -28,11 +28,12 @@ class LiveConsole:
         table = Table(box=None, show_header=True, header_style="bold")
         table.add_column("host")
         table.add_column("now")
-        for status in STATUSES:
+        for status in RECAP_COLUMNS:
             table.add_column(status, justify="right", style=STYLES[status])
         for host in sorted(set(self.current) | set(self.recap.counts)):
-            counts = self.recap.counts.get(host, dict.fromkeys(STATUSES, 0))
-            table.add_row(host, self.current.get(host, ""), *(str(counts[s]) for s in STATUSES))
+            counts = self.recap.counts.get(host, dict.fromkeys(RECAP_COLUMNS, 0))
+            cells = (str(counts[column]) for column in RECAP_COLUMNS)
+            table.add_row(host, self.current.get(host, ""), *cells)
         return table
 
     def handle(self, event: Event) -> None:
@@ -61,12 +62,12 @@ class LiveConsole:
     def _print_recap(self, recap: Recap, wall_time: float) -> None:
         table = Table(title="recap", box=None, header_style="bold")
         table.add_column("host")
-        for status in STATUSES:
+        for status in RECAP_COLUMNS:
             table.add_column(status, justify="right")
         for host in sorted(recap.counts):
             counts = recap.counts[host]
             table.add_row(host, *(f"[{STYLES[s]}]{counts[s]}[/]" if counts[s] else "0"
-                                  for s in STATUSES))
+                                  for s in RECAP_COLUMNS))
         self.console.print(table)
         self.console.print(f"wall time {wall_time:.2f} s")
 

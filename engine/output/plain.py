@@ -6,16 +6,16 @@ from __future__ import annotations
 import time
 from typing import TextIO
 
-from engine.results import STATUSES, Event, Recap
+from engine.results import RECAP_COLUMNS, Event, Recap
 
 
 def recap_lines(recap: Recap, wall_time: float) -> list[str]:
     width = max([len("host"), *(len(host) for host in recap.counts)])
-    header = f"{'RECAP':<{width}}  " + " ".join(f"{status:>11}" for status in STATUSES)
+    header = f"{'RECAP':<{width}}  " + " ".join(f"{status:>11}" for status in RECAP_COLUMNS)
     lines = [header]
     for host in sorted(recap.counts):
         counts = recap.counts[host]
-        lines.append(f"{host:<{width}}  " + " ".join(f"{counts[s]:>11}" for s in STATUSES))
+        lines.append(f"{host:<{width}}  " + " ".join(f"{counts[s]:>11}" for s in RECAP_COLUMNS))
     lines.append(f"wall time {wall_time:.2f} s")
     return lines
 

@@ -61,3 +61,21 @@ def lab_from_inventory(inventory: Path) -> Lab:
         known_hosts=Path(group["vars"]["known_hosts"]),
         inventory=inventory,
     )
+
+
+ROOT = Path(__file__).parent.parent.parent
+E2E_DATA = ROOT / "tests" / "data" / "e2e"
+
+
+def play(*arguments: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    """Run the `play` command as a user would (without a TTY: plain lines)."""
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "engine", *arguments], capture_output=True,
+                          text=True, cwd=ROOT, timeout=timeout, check=False)
+
+
+def json_events(stdout: str) -> list[dict[str, object]]:
+    import json
+
+    return [json.loads(line) for line in stdout.splitlines() if line.strip()]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Callable
@@ -45,7 +46,7 @@ class FakeSteps:
 
 
 def chain(graph: nx.DiGraph, host: str, steps: list[str]) -> None:
-    for before, after in zip(steps, steps[1:], strict=False):
+    for before, after in itertools.pairwise(steps):
         graph.add_edge((host, before), (host, after), hard=True)
     for step in steps:
         graph.add_node((host, step))
