@@ -50,13 +50,16 @@ class Connection(ABC):
     def put(self, content: bytes, path: str, *, mode: str | None = None,
             become: bool = False) -> CommandResult:
         """Write a file atomically: a temporary file beside it, then rename."""
-        script = ('set -e; dest=$1; mode=$2; tmp="$dest.play-tmp.$$"; '
+        # the size check keeps a transfer cut short from replacing a good file
+        script = ('set -e; dest=$1; mode=$2; size=$3; tmp="$dest.play-tmp.$$"; '
                   'trap \'rm -f "$tmp"\' EXIT; cat > "$tmp"; '
+                  '[ "$(wc -c < "$tmp")" -eq "$size" ] || '
+                  '{ echo "short write: $(wc -c < "$tmp") of $size bytes" >&2; exit 1; }; '
                   'if [ -n "$mode" ]; then chmod "$mode" "$tmp"; '
                   'elif [ -e "$dest" ]; then chmod "$(stat -c %a "$dest")" "$tmp"; fi; '
                   'mv -f "$tmp" "$dest"; trap - EXIT')
-        return self.run(["/bin/sh", "-c", script, "play-put", path, mode or ""], stdin=content,
-                        become=become)
+        return self.run(["/bin/sh", "-c", script, "play-put", path, mode or "",
+                         str(len(content))], stdin=content, become=become)
 
     @abstractmethod
     def close(self) -> None: ...

@@ -12,7 +12,10 @@ import pwd
 from pathlib import Path
 
 from engine.lab.layout import GROUP, USER, USER_HOME, HostPaths, LabPaths
-from engine.lab.proc import run
+from engine.lab.proc import run, tool
+
+# Lets deploy use `become` (passwordless sudo) on lab hosts; `lab down` removes it.
+SUDOERS_FILE = Path("/etc/sudoers.d/play-lab")
 
 
 def ensure_deploy_user() -> None:
@@ -35,6 +38,25 @@ def ensure_deploy_user() -> None:
         USER_HOME.mkdir(mode=0o755, parents=True)
         user = pwd.getpwnam(USER)
         os.chown(USER_HOME, user.pw_uid, user.pw_gid)
+
+
+def ensure_sudo_rule() -> None:
+    """Install the rule only after `visudo -cf` accepts it: a broken sudoers.d file breaks sudo."""
+    rule = ("# Written by `play lab up`; removed by `play lab down`.\n"
+            f"{USER} ALL=(ALL) NOPASSWD: ALL\n")
+    if SUDOERS_FILE.exists() and SUDOERS_FILE.read_text() == rule:
+        return
+    staged = SUDOERS_FILE.with_name(f".{SUDOERS_FILE.name}.new")  # sudo skips names with a dot
+    _write_root_file(staged, rule, 0o440)
+    try:
+        run([tool("visudo"), "-cf", str(staged)])
+        staged.replace(SUDOERS_FILE)
+    finally:
+        staged.unlink(missing_ok=True)
+
+
+def remove_sudo_rule() -> None:
+    SUDOERS_FILE.unlink(missing_ok=True)
 
 
 def chown_to_deploy(path: Path) -> None:

@@ -71,6 +71,7 @@ def _bring_up(paths: LabPaths, count: int) -> None:
     paths.marker.touch()
     state = load_state(paths.state_file)
     access.ensure_deploy_user()
+    access.ensure_sudo_rule()
     access.ensure_client_key(paths)
     net.ensure_bridge()
     extras = [i for i in sorted(set(state.hosts) | _found_host_indexes()) if i > count]
@@ -164,6 +165,7 @@ def lab_down() -> None:
             stop([state.registry], grace=10)
         net.remove_bridge()
         net.release_netns_dir()
+        access.remove_sudo_rule()
         _remove_state_dir(paths)
 
 

@@ -1,0 +1,173 @@
+"""`copy` and `template`: make a remote file hold given bytes, mode, owner and group.
+
+One command reads the destination's checksum and attributes (and, under --diff, its old
+content only when it differs); `connection.put` writes atomically; chown only if needed.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import posixpath
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from engine.actions.base import Action, ActionContext, ActionError, Change, Outcome
+from engine.actions.files import (
+    DIFF_LIMIT,
+    STAT_FORMAT,
+    Attributes,
+    PathState,
+    attribute_commands,
+    attributes_from,
+    chained,
+    parse_stat,
+    run_checked,
+    unified_diff,
+)
+
+# $1 dest, $2 file name to use when dest is a directory, $3 desired sha256 (set only when
+# a diff will be shown: then differing old content comes back, base64 for binary safety).
+# Output lines: "into"|"as", writer's "uid gid", stat line (empty: absent), sha256, base64.
+READ_SCRIPT = f"""p=$1
+if [ -d "$p" ] && [ -n "$2" ]; then p="${{p%/}}/$2"; echo into; else echo as; fi
+echo "$(id -u) $(id -g)"
+if [ ! -e "$p" ] && [ ! -L "$p" ]; then echo; exit 0; fi
+stat -c '{STAT_FORMAT}' -- "$p" || exit
+if [ -L "$p" ] || [ ! -f "$p" ]; then exit 0; fi
+sum=$(sha256sum < "$p") || exit
+sum=${{sum%% *}}; echo "$sum"
+if [ -n "$3" ] && [ "$sum" != "$3" ] && [ "$(stat -c %s -- "$p")" -le {DIFF_LIMIT} ]; then
+  base64 < "$p"
+fi"""
+
+
+@dataclass(frozen=True)
+class Destination:
+    """What the read found at the destination."""
+
+    path: str
+    state: PathState
+    sha256: str | None
+    old_content: bytes | None    # only fetched for --diff
+    writer: tuple[str, str]      # uid, gid a newly written file gets
+
+
+@dataclass(frozen=True)
+class Desired:
+    content: bytes
+    attributes: Attributes
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.content).hexdigest()
+
+
+def is_content_changed(current: Destination, desired: Desired) -> bool:
+    return current.state.kind != "file" or current.sha256 != desired.sha256
+
+
+def plan_copy(current: Destination, desired: Desired, with_diff: bool = False) -> Change:
+    """Pure: what writing `desired` to `current` would change."""
+    if current.state.kind == "directory":
+        raise ActionError(f"{current.path} is a directory")
+    what: list[str] = []
+    if not current.state.exists:
+        what.append(f"create {current.path}")
+    elif is_content_changed(current, desired):
+        what.append(f"update content of {current.path}")
+    what += desired.attributes.describe(current.state)
+    diff = None
+    if with_diff and is_content_changed(current, desired):
+        old = current.old_content if current.state.exists else None
+        diff = unified_diff(current.path, old, desired.content)
+    return Change(tuple(what), diff)
+
+
+def accounts_after_write(current: Destination, desired: Desired) -> Attributes:
+    """The owner and group to chown to after `put`, which leaves the writer as owner: the
+    desired ones, else the old file's (a rewrite keeps them), when the writer's differ."""
+    owner, group = desired.attributes.owner, desired.attributes.group
+    if current.state.exists:
+        owner = owner if owner is not None else current.state.uid
+        group = group if group is not None else current.state.gid
+    written = PathState("file", "", *current.writer)
+    return Attributes(owner=owner, group=group).differing(written)
+
+
+def parse_read(output: str, dest: str, name: str) -> Destination:
+    lines = output.split("\n")
+    path = f"{dest.rstrip('/')}/{name}" if lines[0] == "into" else dest
+    uid, gid = lines[1].split()
+    state = parse_stat(lines[2])
+    sha256 = lines[3] if len(lines) > 3 and lines[3] else None
+    encoded = "".join(lines[4:])
+    old = base64.b64decode(encoded) if encoded else None
+    return Destination(path, state, sha256, old, (uid, gid))
+
+
+def read_destination(context: ActionContext, dest: str, name: str,
+                     desired: Desired) -> Destination:
+    wanted = desired.sha256 if context.diff else ""
+    output = run_checked(context, ["/bin/sh", "-c", READ_SCRIPT, "play-copy", dest, name,
+                                   wanted], f"reading {dest}")
+    return parse_read(output, dest, name)
+
+
+def write(context: ActionContext, current: Destination, desired: Desired) -> None:
+    """Content through `put` (which also sets the mode), then one chown/chmod if needed."""
+    path = current.path
+    if is_content_changed(current, desired):
+        written = context.connection.put(desired.content, path, mode=desired.attributes.mode,
+                                         become=context.become)
+        if not written.is_ok:
+            raise ActionError(f"writing {path} failed: {written.stderr_tail()}")
+        todo = accounts_after_write(current, desired)
+    else:
+        todo = desired.attributes.differing(current.state)
+    if not todo.is_empty:
+        run_checked(context, chained(attribute_commands(path, todo)),
+                    f"setting attributes of {path}")
+
+
+def converge(args: Mapping[str, Any], context: ActionContext, content: bytes,
+             name: str) -> Outcome:
+    """Shared by copy and template once the desired content is known."""
+    dest = str(args["dest"])
+    if dest.endswith("/"):
+        if not name:
+            raise ActionError(f"dest {dest!r} is a directory; give a file name with content")
+        dest, name = f"{dest}{name}", ""
+    desired = Desired(content, attributes_from(args))
+    current = read_destination(context, dest, name, desired)
+    change = plan_copy(current, desired, context.diff)
+    facts = {"dest": current.path, "checksum": desired.sha256}
+    if not change.is_needed:
+        return Outcome(msg=f"{current.path} is up to date", facts=facts)
+    summary = "; ".join(change.what)
+    if context.check:
+        return Outcome(changed=True, msg=f"would {summary}", diff=change.diff, facts=facts)
+    write(context, current, desired)
+    return Outcome(changed=True, msg=summary, diff=change.diff, facts=facts)
+
+
+def copy(args: Mapping[str, Any], context: ActionContext) -> Outcome:
+    if args.get("content") is not None:
+        content = args["content"]
+        data = content.encode() if isinstance(content, str) else str(content).encode()
+        return converge(args, context, data, "")
+    source = Path(str(args["src"]))
+    if not source.is_file():
+        raise ActionError(f"src {source} is not a file on the control node")
+    return converge(args, context, source.read_bytes(), source.name)
+
+
+def template(args: Mapping[str, Any], context: ActionContext) -> Outcome:
+    source = str(args["src"])
+    return converge(args, context, context.render_file(source).encode(),
+                    posixpath.basename(source))
+
+
+ACTIONS: dict[str, Action] = {"copy": copy, "template": template}

@@ -1,0 +1,159 @@
+"""`user`: a local account present with the given attributes, or absent.
+
+One command reads `getent passwd` and `id -Gn` (plus the shadow hash when a password is
+managed); one useradd, usermod or userdel applies the difference.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from engine.actions.base import Action, ActionContext, ActionError, Change, Outcome
+from engine.actions.files import optional_text, run_checked
+
+# $1 name, $2 "1" to read the password hash. Output: the passwd line, the groups (primary
+# first), the hash; nothing at all when the user does not exist.
+READ_SCRIPT = """getent passwd -- "$1" || exit 0
+id -Gn -- "$1" || exit
+if [ "$2" = 1 ]; then getent shadow -- "$1" | cut -d: -f2; fi
+exit 0"""
+
+
+@dataclass(frozen=True)
+class Account:
+    """A user as the host has it."""
+
+    name: str
+    uid: str
+    gid: str
+    home: str
+    shell: str
+    primary_group: str
+    groups: frozenset[str]        # supplementary groups only
+    password: str | None = None
+
+
+@dataclass(frozen=True)
+class DesiredUser:
+    name: str
+    state: str = "present"
+    uid: str | None = None
+    group: str | None = None
+    groups: frozenset[str] | None = None   # None: not managed
+    append: bool = False
+    shell: str | None = None
+    home: str | None = None
+    system: bool = False
+    create_home: bool = True
+    password: str | None = None
+
+
+def parse_read(output: str) -> Account | None:
+    lines = output.split("\n")
+    if not lines[0].strip():
+        return None
+    name, _, uid, gid, _, home, shell = lines[0].split(":", 6)
+    groups = lines[1].split() if len(lines) > 1 else []
+    primary = groups[0] if groups else gid
+    password = lines[2] if len(lines) > 2 and lines[2] else None
+    return Account(name, uid, gid, home, shell, primary, frozenset(groups[1:]) - {primary},
+                   password)
+
+
+def differences(current: Account, desired: DesiredUser) -> dict[str, tuple[str, str]]:
+    """Pure: attribute name -> (current, desired), for what differs."""
+    found: dict[str, tuple[str, str]] = {}
+    for name, have, want in (("uid", current.uid, desired.uid),
+                             ("shell", current.shell, desired.shell),
+                             ("home", current.home, desired.home)):
+        if want is not None and have != want:
+            found[name] = (have, want)
+    if desired.group is not None and desired.group not in (current.primary_group, current.gid):
+        found["group"] = (current.primary_group, desired.group)
+    if desired.groups is not None:
+        wanted = desired.groups | current.groups if desired.append else desired.groups
+        if wanted != current.groups:
+            found["groups"] = (",".join(sorted(current.groups)), ",".join(sorted(wanted)))
+    if desired.password is not None and current.password != desired.password:
+        found["password"] = ("(hidden)", "(hidden)")
+    return found
+
+
+def plan_user(current: Account | None, desired: DesiredUser) -> Change:
+    """Pure: create, change or remove the account."""
+    if desired.state == "absent":
+        return Change((f"remove user {desired.name}",) if current else ())
+    if current is None:
+        return Change((f"create user {desired.name}",))
+    return Change(tuple(f"{name} {have or '(none)'} -> {want or '(none)'}"
+                        if name != "password" else "change password"
+                        for name, (have, want) in differences(current, desired).items()))
+
+
+def apply_command(current: Account | None, desired: DesiredUser) -> list[str]:
+    if desired.state == "absent":
+        return ["userdel", "--", desired.name]
+    if current is None:
+        return ["useradd", *_create_flags(desired), "--", desired.name]
+    changed = differences(current, desired)
+    flags: list[str] = []
+    for name, flag in (("uid", "-u"), ("group", "-g"), ("shell", "-s"), ("home", "-d"),
+                       ("password", "-p")):
+        if name in changed:
+            flags += [flag, str(getattr(desired, name))]
+    if "groups" in changed:
+        flags += ["-G", changed["groups"][1]]
+    return ["usermod", *flags, "--", desired.name]
+
+
+def _create_flags(desired: DesiredUser) -> list[str]:
+    flags: list[str] = []
+    for flag, value in (("-u", desired.uid), ("-g", desired.group), ("-s", desired.shell),
+                        ("-d", desired.home), ("-p", desired.password)):
+        if value is not None:
+            flags += [flag, value]
+    if desired.groups:
+        flags += ["-G", ",".join(sorted(desired.groups))]
+    if desired.system:
+        flags.append("-r")
+    flags.append("-m" if desired.create_home else "-M")
+    return flags
+
+
+def desired_from(args: Mapping[str, Any]) -> DesiredUser:
+    state = str(args.get("state") or "present")
+    if state not in ("present", "absent"):
+        raise ActionError(f"state must be present or absent, not {state!r}")
+    name = str(args["name"])
+    if not name or name.startswith("-") or ":" in name:
+        raise ActionError(f"{name!r} is not a valid user name")
+    raw_groups = args.get("groups")
+    groups = None if raw_groups is None else frozenset(
+        str(group).strip() for group in (raw_groups if isinstance(raw_groups, list)
+                                    else str(raw_groups).split(",")) if str(group).strip())
+    return DesiredUser(
+        name, state, optional_text(args, "uid"), optional_text(args, "group"),
+        groups, bool(args.get("append")), optional_text(args, "shell"),
+        optional_text(args, "home"), bool(args.get("system")),
+        bool(args.get("create_home", True)), optional_text(args, "password"))
+
+
+def user(args: Mapping[str, Any], context: ActionContext) -> Outcome:
+    desired = desired_from(args)
+    read_hash = "1" if desired.password is not None else ""
+    current = parse_read(run_checked(
+        context, ["/bin/sh", "-c", READ_SCRIPT, "play-user", desired.name, read_hash],
+        f"reading user {desired.name}"))
+    change = plan_user(current, desired)
+    if not change.is_needed:
+        return Outcome(msg=f"user {desired.name} is already {desired.state}")
+    summary = "; ".join(change.what)
+    if context.check:
+        return Outcome(changed=True, msg=f"would {summary}")
+    run_checked(context, apply_command(current, desired), summary)
+    return Outcome(changed=True, msg=summary)
+
+
+ACTIONS: dict[str, Action] = {"user": user}

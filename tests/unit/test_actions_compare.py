@@ -1,0 +1,324 @@
+"""The pure halves of the task actions: what each would change, decided without a host."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from engine.actions import ActionError
+from engine.actions.command import GUARD_SCRIPT, command_argv, guarded, outcome_of, stdin_bytes
+from engine.actions.copy import Desired, Destination, accounts_after_write, parse_read, plan_copy
+from engine.actions.docker_image import DesiredImage, plan_image
+from engine.actions.fetch import local_path, plan_fetch
+from engine.actions.file import Current, apply_commands, drift_finder, plan_file
+from engine.actions.file import Desired as DesiredPath
+from engine.actions.files import (
+    Attributes,
+    PathState,
+    attribute_commands,
+    chained,
+    normalize_mode,
+    parse_stat,
+    unified_diff,
+)
+from engine.actions.package import PackageFacts, pending, plan_packages
+from engine.actions.package import apply_commands as package_commands
+from engine.actions.package import parse_read as parse_packages
+from engine.actions.user import Account, DesiredUser, apply_command, plan_user
+from engine.actions.user import parse_read as parse_user
+from engine.actions.wait_for import plan_wait, proc_net_addresses
+from engine.connection import CommandResult
+
+FILE = PathState("file", "0644", "1000", "1000", "deploy", "deploy")
+
+
+# --- modes and attributes -----------------------------------------------------------
+
+@pytest.mark.parametrize(("given", "expected"), [
+    ("0644", "0644"), ("644", "0644"), ("1777", "1777"), (0o644, "0644"), (None, None),
+])
+def test_modes_are_normalized_to_four_octal_digits(given: object, expected: str | None) -> None:
+    assert normalize_mode(given) == expected
+
+
+@pytest.mark.parametrize("bad", ["u+rwx", "0689", "12345"])
+def test_a_mode_that_is_not_octal_is_refused(bad: str) -> None:
+    with pytest.raises(ActionError, match="octal"):
+        normalize_mode(bad)
+
+
+def test_stat_lines_parse_into_a_path_state() -> None:
+    assert parse_stat("644 0 0 root root regular empty file") == PathState(
+        "file", "0644", "0", "0", "root", "root")
+    assert parse_stat("") == PathState()
+    assert parse_stat("777 0 0 root root symbolic link").kind == "link"
+
+
+def test_only_differing_attributes_are_reported() -> None:
+    wanted = Attributes("0600", "deploy", "root")
+    assert wanted.describe(FILE) == ("mode 0644 -> 0600", "group deploy -> root")
+    assert wanted.differing(FILE) == Attributes("0600", None, "root")
+
+
+def test_owner_may_be_given_by_number() -> None:
+    assert Attributes(owner="1000", group="1000").describe(FILE) == ()
+
+
+def test_attribute_commands_chown_then_chmod() -> None:
+    assert attribute_commands("/srv/a b", Attributes("0600", None, "adm"), recurse=True) == [
+        ["chown", "-R", "--", ":adm", "/srv/a b"], ["chmod", "-R", "--", "0600", "/srv/a b"]]
+
+
+def test_chained_commands_quote_every_argument() -> None:
+    argv = chained([["touch", "--", "/srv/$(reboot); x"], ["rm", "-f", "--", "a'b"]])
+    assert argv[:2] == ["/bin/sh", "-c"]
+    assert argv[2] == "touch -- '/srv/$(reboot); x' && rm -f -- 'a'\"'\"'b'"
+
+
+# --- copy / template -----------------------------------------------------------------
+
+def destination(content: bytes | None, state: PathState = FILE) -> Destination:
+    if content is None:
+        return Destination("/srv/app.conf", PathState(), None, None, ("1000", "1000"))
+    return Destination("/srv/app.conf", state, hashlib.sha256(content).hexdigest(), content,
+                       ("1000", "1000"))
+
+
+def test_copy_of_identical_content_changes_nothing() -> None:
+    assert not plan_copy(destination(b"a\n"), Desired(b"a\n", Attributes())).is_needed
+
+
+def test_copy_to_a_missing_file_creates_it_with_a_diff_from_nothing() -> None:
+    change = plan_copy(destination(None), Desired(b"a\n", Attributes("0600")), with_diff=True)
+    assert change.what == ("create /srv/app.conf", "mode - -> 0600")
+    assert change.diff is not None and change.diff.startswith("--- /dev/null\n")
+    assert "+a\n" in change.diff
+
+
+def test_copy_diff_shows_old_and_new_lines() -> None:
+    change = plan_copy(destination(b"port 80\nname x\n"),
+                       Desired(b"port 8080\nname x\n", Attributes()), with_diff=True)
+    assert change.what == ("update content of /srv/app.conf",)
+    assert change.diff is not None
+    assert "-port 80\n+port 8080\n" in change.diff and " name x\n" in change.diff
+
+
+def test_copy_only_mode_differs() -> None:
+    change = plan_copy(destination(b"a"), Desired(b"a", Attributes("0640")), with_diff=True)
+    assert change.what == ("mode 0644 -> 0640",)
+    assert change.diff is None
+
+
+def test_copy_onto_a_directory_fails() -> None:
+    with pytest.raises(ActionError, match="is a directory"):
+        plan_copy(destination(b"", PathState("directory", "0755")), Desired(b"a", Attributes()))
+
+
+def test_a_rewrite_under_another_account_gives_the_file_back_to_its_owner() -> None:
+    current = Destination("/srv/f", FILE, "x", None, ("0", "0"))
+    assert accounts_after_write(current, Desired(b"a", Attributes())) == Attributes(
+        None, "1000", "1000")
+    mine = Destination("/srv/f", FILE, "x", None, ("1000", "1000"))
+    assert accounts_after_write(mine, Desired(b"a", Attributes())).is_empty
+
+
+def test_copy_read_output_parses_with_old_content() -> None:
+    output = "into\n0 0\n600 0 0 root root regular file\nabc\naGVsbG8K\n"
+    current = parse_read(output, "/srv/dir", "f.txt")
+    assert current.path == "/srv/dir/f.txt"
+    assert current.state.mode == "0600" and current.sha256 == "abc"
+    assert current.old_content == b"hello\n"
+
+
+def test_binary_and_huge_content_get_a_short_diff() -> None:
+    assert "binary" in unified_diff("/f", b"\xff\xfe", b"\x00\xff")
+    assert "too large" in unified_diff("/f", None, b"x" * 300_000)
+
+
+def test_diff_marks_a_missing_final_newline() -> None:
+    assert "\\ No newline at end of file" in unified_diff("/f", b"a\n", b"b")
+
+
+# --- file ----------------------------------------------------------------------------
+
+def test_directory_is_created_with_its_mode() -> None:
+    desired = DesiredPath("/srv/d", "directory", Attributes("0750"))
+    change = plan_file(Current(PathState()), desired)
+    assert change.what == ("create directory /srv/d", "mode - -> 0750")
+    assert apply_commands(Current(PathState()), desired) == [
+        ["mkdir", "-p", "--", "/srv/d"], ["chmod", "--", "0750", "/srv/d"]]
+
+
+def test_existing_directory_with_right_attributes_is_left_alone() -> None:
+    current = Current(PathState("directory", "0750", "0", "0", "root", "root"))
+    assert not plan_file(current, DesiredPath("/srv/d", "directory",
+                                              Attributes("0750", "root"))).is_needed
+
+
+def test_recurse_reports_drift_below() -> None:
+    current = Current(PathState("directory", "0755"), has_drift_below=True)
+    desired = DesiredPath("/srv/d", "directory", Attributes("0755"), recurse=True)
+    assert plan_file(current, desired).is_needed
+    assert apply_commands(current, desired) == [["chmod", "-R", "--", "0755", "/srv/d"]]
+
+
+def test_drift_finder_skips_links_and_ors_the_tests() -> None:
+    assert drift_finder("/srv/d", Attributes("0755", "deploy")) == [
+        "find", "/srv/d", "!", "-type", "l", "(", "!", "-perm", "0755", "-o", "!", "-user",
+        "deploy", ")", "-print"]
+    assert drift_finder("rel", Attributes()) == []
+
+
+@pytest.mark.parametrize(("state", "kind", "message"), [
+    ("file", None, "does not exist"), ("file", "directory", "is a directory, not a file"),
+    ("directory", "file", "is a file, not a directory"), ("link", "file", "not a link"),
+])
+def test_impossible_file_states_fail_with_the_reason(state: str, kind: str | None,
+                                                     message: str) -> None:
+    with pytest.raises(ActionError, match=message):
+        plan_file(Current(PathState(kind, "0644")),
+                  DesiredPath("/srv/x", state, Attributes(), src="/srv/y"))
+
+
+def test_absent_removes_whatever_is_there() -> None:
+    assert plan_file(Current(FILE), DesiredPath("/srv/x", "absent", Attributes())).what == (
+        "remove file /srv/x",)
+    assert not plan_file(Current(PathState()), DesiredPath("/srv/x", "absent",
+                                                           Attributes())).is_needed
+
+
+def test_link_is_relinked_only_when_its_target_differs() -> None:
+    link = Current(PathState("link", "0777"), link_target="/srv/a")
+    assert not plan_file(link, DesiredPath("/srv/l", "link", Attributes(), "/srv/a")).is_needed
+    assert plan_file(link, DesiredPath("/srv/l", "link", Attributes(), "/srv/b")).what == (
+        "relink /srv/l: /srv/a -> /srv/b",)
+
+
+# --- command / shell ------------------------------------------------------------------
+
+def test_command_string_is_split_like_a_shell_but_never_run_by_one() -> None:
+    assert command_argv({"cmd": "echo 'a b' $(x)"}) == ["echo", "a b", "$(x)"]
+    assert command_argv({"argv": ["echo", 1]}) == ["echo", "1"]
+
+
+def test_guards_wrap_the_command_as_positional_parameters() -> None:
+    argv = guarded(["touch", "/srv/x"], {"creates": "/srv/x", "chdir": "/srv"}, "MARK")
+    assert argv == ["/bin/sh", "-c", GUARD_SCRIPT, "play-command", "/srv/x", "", "/srv", "MARK",
+                    "touch", "/srv/x"]
+    assert guarded(["true"], {}, "MARK") == ["true"]
+
+
+def test_stdin_gets_a_final_newline() -> None:
+    assert stdin_bytes({"stdin": "abc"}) == b"abc\n"
+    assert stdin_bytes({}) is None
+
+
+def test_marker_output_means_skipped_and_a_non_zero_exit_means_failed() -> None:
+    skipped = outcome_of(CommandResult("", 0, "MARK /srv/x exists\n", "", 0.0), "MARK")
+    assert skipped.skipped and not skipped.changed
+    failed = outcome_of(CommandResult("", 2, "", "no such file\n", 0.0), "MARK")
+    assert failed.failed and failed.rc == 2 and "no such file" in failed.msg
+
+
+# --- package -------------------------------------------------------------------------
+
+def test_package_plan_installs_only_the_missing() -> None:
+    facts = PackageFacts("apt", frozenset({"openssh-server"}))
+    todo = pending(["openssh-server", "cowsay"], "present", facts)
+    assert plan_packages(todo).what == ("install cowsay",)
+    assert package_commands("apt", todo) == [[
+        "env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "-y", "-q", "install", "--",
+        "cowsay"]]
+
+
+def test_package_plan_for_latest_and_absent() -> None:
+    facts = PackageFacts("dnf", frozenset({"curl", "vim"}), frozenset({"vim"}))
+    assert plan_packages(pending(["curl", "vim", "jq"], "latest", facts)).what == (
+        "install jq", "upgrade vim")
+    assert plan_packages(pending(["curl", "jq"], "absent", facts)).what == ("remove curl",)
+    assert not plan_packages(pending(["curl=7.1", "vim:amd64"], "present", facts)).is_needed
+
+
+def test_dpkg_and_apt_cache_output_parse() -> None:
+    output = ("apt\nopenssh-server\tii \nold\trc \n--\nopenssh-server:\n  Installed: 1:9.2\n"
+              "  Candidate: 1:9.3\n  Version table:\n")
+    facts = parse_packages(output, ["openssh-server", "old"])
+    assert facts.installed == {"openssh-server"}
+    assert facts.upgradable == {"openssh-server"}
+
+
+# --- user ----------------------------------------------------------------------------
+
+ACCOUNT = Account("app", "1001", "1001", "/home/app", "/bin/sh", "app", frozenset({"adm"}))
+
+
+def test_user_read_output_parses() -> None:
+    parsed = parse_user("app:x:1001:1001::/home/app:/bin/sh\napp adm\n")
+    assert parsed == ACCOUNT
+    assert parse_user("") is None
+
+
+def test_missing_user_is_created_with_every_given_flag() -> None:
+    desired = DesiredUser("app", uid="1001", groups=frozenset({"adm", "docker"}),
+                          create_home=False)
+    assert plan_user(None, desired).what == ("create user app",)
+    assert apply_command(None, desired) == [
+        "useradd", "-u", "1001", "-G", "adm,docker", "-M", "--", "app"]
+
+
+def test_existing_user_changes_only_what_differs() -> None:
+    desired = DesiredUser("app", shell="/bin/bash", groups=frozenset({"docker"}), append=True)
+    assert plan_user(ACCOUNT, desired).what == (
+        "shell /bin/sh -> /bin/bash", "groups adm -> adm,docker")
+    assert apply_command(ACCOUNT, desired) == [
+        "usermod", "-s", "/bin/bash", "-G", "adm,docker", "--", "app"]
+
+
+def test_user_with_matching_attributes_is_left_alone() -> None:
+    desired = DesiredUser("app", uid="1001", group="1001", groups=frozenset({"adm"}))
+    assert not plan_user(ACCOUNT, desired).is_needed
+
+
+def test_password_change_never_shows_the_hash() -> None:
+    change = plan_user(ACCOUNT, DesiredUser("app", password="$6$salt$hash"))
+    assert change.what == ("change password",)
+
+
+def test_absent_user_is_removed() -> None:
+    assert plan_user(ACCOUNT, DesiredUser("app", "absent")).what == ("remove user app",)
+    assert not plan_user(None, DesiredUser("app", "absent")).is_needed
+
+
+# --- wait_for, docker_image, fetch ----------------------------------------------------
+
+def test_port_addresses_in_proc_net_tcp_form() -> None:
+    forms = proc_net_addresses("127.0.0.1")
+    assert "0100007F" in forms and "00000000" in forms
+    assert "0000000000000000FFFF00000100007F" in forms   # ::ffff:127.0.0.1, little-endian
+    assert "0" * 32 in forms
+
+
+def test_wait_for_needs_exactly_one_target() -> None:
+    with pytest.raises(ActionError, match="exactly one"):
+        plan_wait({"port": 80, "path": "/x"})
+    wait = plan_wait({"port": 8080, "host": "db.internal", "timeout": 5})
+    assert (wait.addresses, wait.port, wait.timeout) == ("*", ":1F90", 5.0)
+    assert plan_wait({"container": "api"}).accepted == "healthy running"
+    assert plan_wait({"path": "/x", "state": "absent"}).accepted == "absent"
+
+
+def test_image_plan() -> None:
+    assert plan_image(None, DesiredImage("busybox")).what == ("pull image busybox",)
+    assert not plan_image("sha256:1", DesiredImage("busybox")).is_needed
+    assert plan_image("sha256:1", DesiredImage("busybox", force=True)).is_needed
+    assert plan_image("sha256:1", DesiredImage("busybox", "absent")).what == (
+        "remove image busybox",)
+
+
+def test_fetch_paths_stay_under_dest() -> None:
+    assert str(local_path("/etc/hosts", "out", "web1", False)) == "out/web1/etc/hosts"
+    assert str(local_path("/etc/hosts", "out/", "web1", True)) == "out/hosts"
+    with pytest.raises(ActionError, match="climbs out"):
+        local_path("../../etc/passwd", "out", "web1", False)
+    assert plan_fetch(local_path("/a", "o", "h", False), "x", "x").is_needed is False
