@@ -1,0 +1,215 @@
+"""The file backend: one JSON record per instance, `<root>/<service>/<instance>.json`, on
+the registry host, reached through a `Connection` like any other host. Each operation is
+one remote /bin/sh script whose names arrive as positional parameters, never as text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from engine.connection import CommandResult, Connection, UnreachableError
+from engine.registry.lock import LockRecord, describe_holder, is_stale, wait_for_lock
+from engine.registry.model import (
+    HeldLock,
+    Instance,
+    LockOwner,
+    RegistryError,
+    Scan,
+    check_name,
+    checked,
+)
+
+# Writes a temporary file beside the record, checks that every byte arrived (a channel
+# that breaks mid-transfer ends `cat` with a short file and status 0), then renames it
+# over the record: readers see the old record or the new one, never half of one.
+REGISTER = r"""set -e
+dir=$1/$2; dest=$dir/$3.json; size=$4
+mkdir -p "$dir"
+if [ -d "$dest" ]; then echo "$dest is a directory" >&2; exit 1; fi
+tmp=$dest.play-tmp.$$
+trap 'rm -f "$tmp"' EXIT
+cat > "$tmp"
+written=$(wc -c < "$tmp")
+if [ "$written" -ne "$size" ]; then echo "wrote $written of $size bytes" >&2; exit 1; fi
+chmod 0644 "$tmp"
+mv -f "$tmp" "$dest"
+trap - EXIT
+"""
+
+# Every record as `path NUL content NUL`. NUL bytes inside a record become \001 (it is
+# then broken JSON, reported as such) so they cannot shift the framing; \001 alone marks
+# a file or directory that could not be read.
+LIST = r"""root=$1; service=$2
+[ -e "$root" ] || exit 0
+[ -d "$root" ] && [ -r "$root" ] && [ -x "$root" ] || { echo "cannot read $root" >&2; exit 3; }
+if [ -n "$service" ]; then
+  [ -e "$root/$service" ] || exit 0
+  set -- "$root/$service"
+else
+  set -- "$root"/*
+fi
+for dir in "$@"; do
+  [ -d "$dir" ] || continue
+  if ! [ -r "$dir" ] || ! [ -x "$dir" ]; then printf '%s\0\001\0' "$dir"; continue; fi
+  for file in "$dir"/*.json; do
+    [ -f "$file" ] || continue
+    printf '%s\0' "$file"
+    tr '\000' '\001' < "$file" || printf '\001'
+    printf '\0'
+  done
+done
+"""
+
+# Locks: `<root>/.locks/<host>` is a directory holding owner.json. It is built under
+# .staging and renamed into place (`mv -T`, i.e. rename(2)), which fails while a
+# non-empty lock directory is there: no one ever sees a lock without its owner.
+ACQUIRE = r"""locks=$1/.locks; staging=$1/.staging; shift
+mkdir -p "$locks" "$staging" || exit 3
+record=$(cat)
+for host in "$@"; do
+  new=$(mktemp -d "$staging/lock.XXXXXX") || exit 3
+  printf '%s\n' "$record" > "$new/owner.json" || { rm -rf "$new"; exit 3; }
+  if ! mv -T "$new" "$locks/$host" 2>/dev/null; then
+    rm -rf "$new"
+    for taken in "$@"; do [ "$taken" = "$host" ] && break; rm -rf "$locks/$taken"; done
+    printf '%s\0' "$host"
+    cat "$locks/$host/owner.json" 2>/dev/null
+    exit 1
+  fi
+done
+"""
+
+# Moves the lock away only while it still holds our token, so a lock someone else
+# holds now is never removed.
+RELEASE = r"""locks=$1/.locks; staging=$1/.staging; token=$2; shift 2
+status=0
+for host in "$@"; do
+  grep -qF -e "$token" "$locks/$host/owner.json" 2>/dev/null || continue
+  trash=$(mktemp -d "$staging/released.XXXXXX") && mv -T "$locks/$host" "$trash/lock" \
+    && rm -rf "$trash" || status=1
+done
+exit $status
+"""
+
+# Two runs may find the same stale lock: the `takeover` mkdir lets one of them act, and
+# the compare makes sure it is still the owner that was judged gone.
+TAKE_OVER = r"""lock=$1/.locks/$2; staging=$1/.staging
+mkdir "$lock/takeover" 2>/dev/null || exit 1
+if cmp -s - "$lock/owner.json"; then
+  trash=$(mktemp -d "$staging/stale.XXXXXX") && mv -T "$lock" "$trash/lock" && rm -rf "$trash"
+  exit
+fi
+rmdir "$lock/takeover"
+exit 1
+"""
+
+
+class FileRegistry:
+    def __init__(self, connection: Connection, root: str, *, become: bool = False,
+                 owns_connection: bool = False) -> None:
+        self.connection = connection
+        self.root = root
+        self.become = become
+        self.owns_connection = owns_connection  # connections from the run's pool stay open
+        self.where = f"file registry {root} on {connection.host}"
+
+    def _run(self, what: str, script: str, *args: str, stdin: bytes | None = None,
+             ok: tuple[int, ...] = (0,)) -> CommandResult:
+        try:
+            result = self.connection.run(["/bin/sh", "-c", script, "play-registry", *args],
+                                         stdin=stdin, become=self.become)
+        except UnreachableError as error:
+            raise RegistryError(f"{self.where}: cannot {what}: {error}") from None
+        if result.exit_status not in ok:
+            raise RegistryError(f"{self.where}: cannot {what}: "
+                                f"{result.stderr_tail() or f'exit status {result.exit_status}'}")
+        return result
+
+    def register(self, instance: Instance) -> None:
+        content = instance.to_json().encode()
+        self._run(f"write {instance.service}/{instance.instance}.json", REGISTER, self.root,
+                  instance.service, instance.instance, str(len(content)), stdin=content)
+
+    def deregister(self, service: str, instance: str) -> None:
+        path = f"{self.root}/{check_name('service', service)}/{check_name('instance', instance)}"
+        self._run(f"remove {service}/{instance}.json", 'rm -f -- "$1.json"', path)
+
+    def scan(self, service: str | None = None) -> Scan:
+        if service is not None:
+            check_name("service", service)
+        result = self._run("list the records", LIST, self.root, service or "")
+        fields = result.stdout.split("\0")
+        instances: list[Instance] = []
+        problems: list[str] = []
+        for path, content in zip(fields[0:-1:2], fields[1::2], strict=False):
+            problem = None
+            if content.startswith("\x01"):
+                problem = f"{path}: cannot read it"
+            else:
+                try:
+                    record = Instance.from_json(content)
+                except ValueError as error:
+                    problem = f"{path}: {error}"
+                else:
+                    service_dir, _, name = path[len(self.root) + 1:].partition("/")
+                    if (record.service, record.instance + ".json") != (service_dir, name):
+                        problem = (f"{path}: holds {record.service}/{record.instance}, "
+                                   "which does not match its path")
+                    else:
+                        instances.append(record)
+            if problem:
+                problems.append(problem)
+        instances.sort(key=lambda record: (record.service, record.instance))
+        return Scan(instances, problems)
+
+    def instances(self, service: str | None = None) -> list[Instance]:
+        return checked(self.scan(service), self.where)
+
+    def lock(self, hosts: Sequence[str], owner: LockOwner, timeout: float,
+             on_wait: Callable[[str], None]) -> HeldLock:
+        names = sorted({check_name("host", host) for host in hosts})
+        record = LockRecord.new(owner)
+        return wait_for_lock(lambda: self._attempt(names, record, on_wait), timeout, on_wait)
+
+    def _attempt(self, hosts: list[str], record: LockRecord,
+                 on_wait: Callable[[str], None]) -> HeldLock | str:
+        while True:
+            result = self._run("take the deploy lock", ACQUIRE, self.root, *hosts,
+                               stdin=record.to_json().encode(), ok=(0, 1))
+            if result.exit_status == 0:
+                return FileLock(self, hosts, record.token)
+            host, _, holder = result.stdout.partition("\0")
+            try:
+                stale = is_stale(LockRecord.from_json(holder).owner)
+            except ValueError:
+                stale = False
+            if not stale:
+                return (f"deploy lock on {host} held by {describe_holder(holder)}; "
+                        f"lock directory {self.root}/.locks/{host} on {self.connection.host}")
+            taken = self._run("take over a stale lock", TAKE_OVER, self.root, host,
+                              stdin=holder.encode(), ok=(0, 1))
+            if not taken.is_ok:  # another run is taking it over: wait like any busy lock
+                return f"deploy lock on {host} is being taken over by another run"
+            on_wait(f"taking over stale deploy lock on {host} held by "
+                    f"{describe_holder(holder)}: that process is gone")
+
+    def close(self) -> None:
+        if self.owns_connection:
+            self.connection.close()
+
+
+class FileLock:
+    def __init__(self, registry: FileRegistry, hosts: list[str], token: str) -> None:
+        self.registry = registry
+        self.hosts = hosts
+        self.token = token
+        self.is_released = False
+
+    def lost(self) -> str | None:
+        return None  # only a person removing the directory takes a file lock away
+
+    def release(self) -> None:
+        if not self.is_released:
+            self.registry._run("release the deploy lock", RELEASE, self.registry.root,
+                               self.token, *self.hosts)
+            self.is_released = True

@@ -1,0 +1,41 @@
+"""`play registry ls`: the registered instances of the inventory's registry."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, TextIO
+
+from engine.errors import EXIT_OK, EXIT_UNREACHABLE, Location
+
+if TYPE_CHECKING:
+    from engine.inventory import Inventory
+
+
+def list_instances(inventory: Inventory, service: str | None, as_json: bool,
+                   out: TextIO) -> int:
+    from engine.connection import open_connection, settings_for
+    from engine.registry import RegistryError, hosts_registry, open_registry
+
+    where = Location(inventory.sources[0] if inventory.sources else "<inventory>")
+    config = hosts_registry({name: host.vars for name, host in inventory.hosts.items()}, where)
+    try:
+        registry = open_registry(config, lambda host: open_connection(
+            settings_for(inventory.hosts[host])))
+        try:
+            scan = registry.scan(service)
+        finally:
+            registry.close()
+    except RegistryError as error:
+        out.write(f"registry: {error}\n")
+        return EXIT_UNREACHABLE
+    if as_json:
+        out.write(json.dumps([json.loads(i.to_json()) for i in scan.instances], indent=2) + "\n")
+    else:
+        out.write(f"{'SERVICE':<16} {'INSTANCE':<28} {'ADDRESS':<22} {'TAGS':<16} IMAGE\n")
+        for instance in scan.instances:
+            address = f"{instance.address}:{instance.port}"
+            out.write(f"{instance.service:<16} {instance.instance:<28} {address:<22} "
+                      f"{','.join(instance.tags):<16} {instance.image_id[7:19]}\n")
+    for problem in scan.problems:
+        out.write(f"warning: {problem}\n")
+    return EXIT_OK

@@ -1,0 +1,167 @@
+"""What the registry stores and promises: instance records, lock owners, the backend
+protocol and its errors. Plain data, no I/O; the backends live beside this module.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import socket
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Protocol
+
+MAX_NAME = 200
+
+
+class RegistryError(Exception):
+    """The backend is unreachable or refused an operation; the message says which backend,
+    where, and what failed."""
+
+
+class LockBusy(RegistryError):
+    """Another run holds the deploy lock on one of our hosts (exit status 5)."""
+
+
+def check_name(kind: str, name: object) -> str:
+    """A name that is one safe path segment, both as a file name and an etcd key segment.
+
+    A leading dot is refused: it would hide the record from the file backend's listing
+    and could collide with the backends' own `.locks` and `.staging` entries."""
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"{kind} name must be a non-empty string, not {name!r}")
+    if len(name) > MAX_NAME:
+        raise ValueError(f"{kind} name is longer than {MAX_NAME} characters: {name[:40]!r}...")
+    if "/" in name or name.startswith(".") or any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise ValueError(f"{kind} name {name!r} must not contain '/' or control characters "
+                         "and must not start with '.'")
+    return name
+
+
+def instance_id(service: str, host: str) -> str:
+    """One instance of a service per inventory host: `<service>@<host>`."""
+    return f"{check_name('service', service)}@{check_name('host', host)}"
+
+
+def utc_now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One registered service instance. Holds no secrets: records are world-readable."""
+
+    service: str
+    instance: str
+    host: str
+    address: str
+    port: int
+    tags: tuple[str, ...]
+    meta: Mapping[str, str] = field(hash=False)
+    container: str
+    image_id: str
+    registered_at: str  # ISO 8601 UTC, e.g. 2024-05-01T12:00:00Z
+
+    def __post_init__(self) -> None:
+        for kind in ("service", "instance", "host"):
+            check_name(kind, getattr(self, kind))
+        if isinstance(self.port, bool) or not isinstance(self.port, int) \
+                or not 0 < self.port < 65536:
+            raise ValueError(f"port must be a number from 1 to 65535, not {self.port!r}")
+        # a read-only copy: a caller's dict changing later must not change the record
+        object.__setattr__(self, "tags", tuple(self.tags))
+        object.__setattr__(self, "meta", MappingProxyType(dict(self.meta)))
+
+    def to_json(self) -> str:
+        record = {"service": self.service, "instance": self.instance, "host": self.host,
+                  "address": self.address, "port": self.port, "tags": list(self.tags),
+                  "meta": dict(self.meta), "container": self.container,
+                  "image_id": self.image_id, "registered_at": self.registered_at}
+        return json.dumps(record, indent=2, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> Instance:
+        """Parse a record; a broken one raises ValueError saying what is wrong. Unknown
+        keys are ignored, so a newer play can add fields without breaking older readers."""
+        try:
+            record = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"not valid JSON ({error})") from None
+        if not isinstance(record, dict):
+            raise ValueError("not a JSON object")
+        strings = ("service", "instance", "host", "address", "container", "image_id",
+                   "registered_at")
+        missing = [key for key in (*strings, "port", "tags", "meta") if key not in record]
+        if missing:
+            raise ValueError(f"missing {', '.join(missing)}")
+        for key in strings:
+            _expect(isinstance(record[key], str), key, "a string", record[key])
+        tags, meta = record["tags"], record["meta"]
+        _expect(isinstance(tags, list) and all(isinstance(t, str) for t in tags),
+                "tags", "a list of strings", tags)
+        _expect(isinstance(meta, dict) and all(isinstance(v, str) for v in meta.values()),
+                "meta", "an object of strings", meta)
+        return cls(**{key: record[key] for key in strings}, port=record["port"],
+                   tags=tuple(tags), meta=meta)
+
+
+def _expect(is_ok: bool, key: str, what: str, value: Any) -> None:
+    if not is_ok:
+        raise ValueError(f"{key} must be {what}, not {value!r}")
+
+
+@dataclass(frozen=True)
+class LockOwner:
+    """Who holds a deploy lock: enough for a person to find the run, and no secrets."""
+
+    user: str
+    pid: int
+    control_host: str
+    started_at: str  # ISO 8601 UTC
+    command: str
+
+    @classmethod
+    def current(cls, command: str) -> LockOwner:
+        return cls(getpass.getuser(), os.getpid(), socket.gethostname(), utc_now(), command)
+
+    def describe(self) -> str:
+        return (f"{self.user} pid {self.pid} on {self.control_host} since {self.started_at}"
+                + (f" ({self.command})" if self.command else ""))
+
+
+@dataclass(frozen=True)
+class Scan:
+    """A listing: the good records, and one line per record that could not be read."""
+
+    instances: list[Instance]
+    problems: list[str]
+
+
+class HeldLock(Protocol):
+    def lost(self) -> str | None:
+        """Why the lock stopped being ours while held (etcd lease expired), or None."""
+
+    def release(self) -> None:
+        """Give the lock up; a second call does nothing."""
+
+
+class Registry(Protocol):
+    def register(self, instance: Instance) -> None: ...
+    def deregister(self, service: str, instance: str) -> None: ...
+    def scan(self, service: str | None = None) -> Scan: ...
+    def instances(self, service: str | None = None) -> list[Instance]: ...
+    def lock(self, hosts: Sequence[str], owner: LockOwner, timeout: float,
+             on_wait: Callable[[str], None]) -> HeldLock: ...
+    def close(self) -> None: ...
+
+
+def checked(scan: Scan, where: str) -> list[Instance]:
+    """`instances()` for every backend: broken records stop the caller instead of
+    silently shrinking a load balancer's upstream list."""
+    if scan.problems:
+        raise RegistryError(f"{where}: {len(scan.problems)} broken record(s): "
+                            + "; ".join(scan.problems))
+    return scan.instances

@@ -1,0 +1,35 @@
+"""The registries one run uses, opened on first use (a run whose plays name no
+registry and take no lock never touches one) and closed at the end."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from engine.connection import Connection
+from engine.registry.config import RegistryConfig
+from engine.registry.model import Registry
+
+
+class RegistryPool:
+    def __init__(self, connect: Callable[[str], Connection],
+                 open_registry: Callable[[RegistryConfig, Callable[[str], Connection]],
+                                         Registry]) -> None:
+        self._connect = connect
+        self._open = open_registry
+        self._registries: dict[RegistryConfig, Registry] = {}
+        self._lock = threading.Lock()
+
+    def get(self, config: RegistryConfig) -> Registry:
+        with self._lock:
+            registry = self._registries.get(config)
+            if registry is None:
+                registry = self._open(config, self._connect)
+                self._registries[config] = registry
+            return registry
+
+    def close(self) -> None:
+        with self._lock:
+            for registry in self._registries.values():
+                registry.close()
+            self._registries.clear()

@@ -1,0 +1,132 @@
+"""Registry records and settings: the JSON a record round-trips through, the names a
+record may carry, and the `registry:` mapping's errors with their location."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from engine.errors import InputError, Location
+from engine.registry import Instance, RegistryConfig, instance_id, registry_config
+from engine.registry.lock import LockRecord, describe_holder, is_stale
+from engine.registry.model import LockOwner
+
+WHERE = Location("deploy.yml", 7)
+
+
+def an_instance(**changes: object) -> Instance:
+    fields: dict[str, object] = {
+        "service": "api", "instance": "api@lab1", "host": "lab1", "address": "10.250.0.11",
+        "port": 8080, "tags": ("http", "v2"), "meta": {"version": "2"}, "container": "api",
+        "image_id": "sha256:abc", "registered_at": "2024-05-01T12:00:00Z"}
+    fields.update(changes)
+    return Instance(**fields)  # type: ignore[arg-type]
+
+
+def test_instance_survives_a_json_round_trip() -> None:
+    instance = an_instance()
+    assert Instance.from_json(instance.to_json()) == instance
+
+
+def test_record_holds_exactly_the_documented_fields() -> None:
+    record = json.loads(an_instance().to_json())
+    assert sorted(record) == sorted(["service", "instance", "host", "address", "port", "tags",
+                                     "meta", "container", "image_id", "registered_at"])
+
+
+def test_record_meta_cannot_change_behind_its_back() -> None:
+    meta = {"version": "2"}
+    instance = an_instance(meta=meta)
+    meta["version"] = "3"
+    assert instance.meta == {"version": "2"}
+
+
+@pytest.mark.parametrize(("text", "says"), [
+    ("{", "not valid JSON"),
+    ("[]", "not a JSON object"),
+    ('{"service": "api"}', "missing"),
+    (an_instance().to_json().replace('"port": 8080', '"port": "8080"'), "port"),
+    (an_instance().to_json().replace('"version": "2"', '"version": 2'), "meta"),
+    (an_instance().to_json().replace('"api@lab1"', '"../x"'), "instance name"),
+])
+def test_broken_record_is_a_value_error_saying_what_is_wrong(text: str, says: str) -> None:
+    with pytest.raises(ValueError, match=says):
+        Instance.from_json(text)
+
+
+def test_unknown_record_fields_are_ignored_for_newer_writers() -> None:
+    record = json.loads(an_instance().to_json())
+    record["weight"] = 3
+    assert Instance.from_json(json.dumps(record)) == an_instance()
+
+
+@pytest.mark.parametrize("name", ["", "a/b", "..", ".", ".locks", "a\0b", "a\nb", "x" * 201])
+def test_unsafe_names_are_refused(name: str) -> None:
+    with pytest.raises(ValueError):
+        an_instance(service=name)
+    with pytest.raises(ValueError):
+        an_instance(instance=name)
+
+
+@pytest.mark.parametrize("name", ["api", "api@lab1", "my service", "a;$(b)'\"", "é", "x" * 200])
+def test_names_with_spaces_quotes_and_unicode_are_fine(name: str) -> None:
+    assert an_instance(instance=name).instance == name
+
+
+def test_instance_id_is_service_at_host() -> None:
+    assert instance_id("api", "lab1") == "api@lab1"
+    with pytest.raises(ValueError):
+        instance_id("api", "a/b")
+
+
+def test_no_registry_mapping_means_a_file_registry_on_the_control_node() -> None:
+    assert registry_config(None, WHERE) == RegistryConfig()
+    assert RegistryConfig().host is None
+
+
+def test_etcd_settings_are_read() -> None:
+    config = registry_config({"backend": "etcd", "endpoints": "http://10.0.0.5:2379",
+                              "prefix": "/team/", "ttl": 60}, WHERE)
+    assert (config.endpoints, config.prefix, config.ttl) == (
+        ("http://10.0.0.5:2379",), "/team", 60)
+
+
+@pytest.mark.parametrize(("raw", "says"), [
+    ("etcd", "registry must be a mapping"),
+    ({"backend": "etdc"}, "did you mean 'etcd'"),
+    ({"backend": "file", "rooot": "/x"}, "unknown registry setting 'rooot'; did you mean 'root'"),
+    ({"backend": "file", "prefix": "/x"}, "belongs to the etcd backend"),
+    ({"backend": "etcd", "root": "/x"}, "belongs to the file backend"),
+    ({"root": "relative/dir"}, "absolute directory path"),
+    ({"host": 3}, "inventory host name"),
+    ({"become": "yes"}, "true or false"),
+    ({"backend": "etcd", "endpoints": ["10.0.0.5:2379"]}, "http://HOST:PORT"),
+    ({"backend": "etcd", "endpoints": ["http://10.0.0.5"]}, "http://HOST:PORT"),
+    ({"backend": "etcd", "endpoints": []}, "list of URLs"),
+    ({"backend": "etcd", "prefix": "play"}, "starting with '/'"),
+    ({"backend": "etcd", "ttl": -1}, "whole number of seconds"),
+    ({"backend": "etcd", "ttl": True}, "whole number of seconds"),
+])
+def test_bad_registry_settings_name_the_file_and_line(raw: object, says: str) -> None:
+    with pytest.raises(InputError) as caught:
+        registry_config(raw, WHERE)  # type: ignore[arg-type]
+    assert str(caught.value).startswith("deploy.yml:7: ")
+    assert says in str(caught.value)
+
+
+def test_lock_owner_record_round_trips_and_describes_the_holder() -> None:
+    owner = LockOwner("root", 1234, "ctl", "2024-05-01T12:00:00Z", "play deploy.yml")
+    record = LockRecord.new(owner)
+    assert LockRecord.from_json(record.to_json()) == record
+    assert describe_holder(record.to_json()) == (
+        "root pid 1234 on ctl since 2024-05-01T12:00:00Z (play deploy.yml)")
+    assert "unknown owner" in describe_holder("garbage")
+
+
+def test_only_a_vanished_local_process_makes_a_lock_stale() -> None:
+    here = LockOwner.current("play")
+    assert not is_stale(here)
+    assert not is_stale(LockOwner("root", 1234, "another-control-node", here.started_at, ""))
+    reused = LockOwner("root", 1, here.control_host, "2000-01-01T00:00:00Z", "")
+    assert is_stale(reused)  # pid 1 started long after this lock's start time
