@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from engine.inventory import Inventory
     from engine.run import Prepared, RunOptions
 
-SUBCOMMANDS = ("graph", "inventory", "lab")
+SUBCOMMANDS = ("graph", "inventory", "lab", "registry")
 DEFAULT_INVENTORY = "inventory/lab.yml"
 
 
@@ -47,8 +48,8 @@ def _selection_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="play", description="Deploy containers and register services "
-                     "over SSH. Subcommands: graph, inventory, lab (play SUBCOMMAND --help).")
+    parser = _Parser(prog="play", description="Deploy containers and register services over "
+                     "SSH. Subcommands: graph, inventory, lab, registry (play SUBCOMMAND --help).")
     parser.add_argument("--version", action="version", version=f"play {__version__}")
     parser.add_argument("playbook", help="the playbook to run")
     _selection_options(parser)
@@ -90,6 +91,16 @@ def _lab_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _registry_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="play registry", description="the service registry")
+    actions = parser.add_subparsers(dest="action", required=True)
+    listing = actions.add_parser("ls", help="list registered instances")
+    listing.add_argument("service", nargs="?")
+    _inventory_options(listing)
+    listing.add_argument("--json", action="store_true")
+    return parser
+
+
 def _load_inventory(sources: Sequence[str]) -> Inventory:
     from engine.inventory import load_inventory
 
@@ -115,7 +126,8 @@ def _run_options(options: argparse.Namespace) -> RunOptions:
         skip_tags=tuple(_split_tags(options.skip_tags)),
         check=getattr(options, "check", False), diff=getattr(options, "diff", False),
         forks=getattr(options, "forks", 50), json=getattr(options, "json", False),
-        log=getattr(options, "log", None))
+        log=getattr(options, "log", None), lock_timeout=getattr(options, "lock_timeout", 60.0),
+        command=shlex.join(["play", *sys.argv[1:]]))
 
 
 def _prepare(options: argparse.Namespace) -> tuple[RunOptions, Prepared]:
@@ -169,6 +181,14 @@ def _lab(argv: Sequence[str]) -> int:
     return EXIT_OK
 
 
+def _registry(argv: Sequence[str]) -> int:
+    from engine.registry.listing import list_instances
+
+    options = _registry_parser().parse_args(argv)
+    return list_instances(_load_inventory(options.inventory), options.service, options.json,
+                          sys.stdout)
+
+
 def _run(argv: Sequence[str]) -> int:
     from engine.run import execute
 
@@ -184,7 +204,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     try:
         if arguments and arguments[0] in SUBCOMMANDS:
-            command = {"graph": _graph, "inventory": _inventory, "lab": _lab}[arguments[0]]
+            command = {"graph": _graph, "inventory": _inventory, "lab": _lab,
+                       "registry": _registry}[arguments[0]]
             return command(arguments[1:])
         return _run(arguments)
     except InputError as error:

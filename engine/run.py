@@ -6,32 +6,42 @@ spec's exit status.
 from __future__ import annotations
 
 import functools
+import json
 import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
 
+import jinja2
+
 from engine.errors import (
     EXIT_DRIFT,
     EXIT_INTERRUPTED,
+    EXIT_LOCK_BUSY,
     EXIT_OK,
     EXIT_STEP_FAILED,
     EXIT_UNREACHABLE,
     InputError,
+    Location,
+    did_you_mean,
 )
 from engine.execute import Limits, Node, Scheduler
 from engine.output.events import Redactor, Reporter, Sink
+from engine.registry.model import LockBusy, RegistryError
 from engine.results import Event, Recap, StepResult
 
 if TYPE_CHECKING:
     from engine.connection import ConnectionSettings
     from engine.inventory import Inventory
     from engine.plan import Plan
+    from engine.playbook import Play
+    from engine.registry import Registry, RegistryConfig
+    from engine.registry.pool import RegistryPool
     from engine.steps import StepRunner
 
 
@@ -49,6 +59,8 @@ class RunOptions:
     per_host: int = 8
     json: bool = False
     log: str | None = None
+    lock_timeout: float = 60.0
+    command: str = ""           # the command line, recorded in the deploy lock
 
 
 @dataclass(frozen=True)
@@ -58,14 +70,19 @@ class Prepared:
     plan: Plan
     inventory: Inventory
     extra_vars: Mapping[str, Any]
+    registries: Mapping[int, RegistryConfig]   # by play index
+    default_registry: RegistryConfig           # the inventory's: holds the deploy lock
 
     @functools.cached_property
     def connection_settings(self) -> dict[str, ConnectionSettings]:
-        """How to reach every host of the plan; a bad connection var raises `InputError`."""
+        """How to reach every host of the plan and every file registry host; a bad
+        connection var raises `InputError`."""
         from engine.connection import settings_for
 
-        hosts = sorted({host for host, _ in self.plan.graph.nodes})
-        return {host: settings_for(self.inventory.hosts[host]) for host in hosts}
+        hosts = {host for host, _ in self.plan.graph.nodes}
+        hosts |= {config.host for config in (*self.registries.values(), self.default_registry)
+                  if config.host is not None}
+        return {host: settings_for(self.inventory.hosts[host]) for host in sorted(hosts)}
 
 
 def prepare(options: RunOptions, load_inventory: Callable[[tuple[str, ...]], Inventory]
@@ -75,6 +92,7 @@ def prepare(options: RunOptions, load_inventory: Callable[[tuple[str, ...]], Inv
     from engine.checks import check_variables
     from engine.plan import plan_run
     from engine.playbook import load_playbook
+    from engine.registry import hosts_registry, registry_config
     from engine.variables import parse_extra_vars
 
     playbook = load_playbook(options.playbook)
@@ -82,7 +100,20 @@ def prepare(options: RunOptions, load_inventory: Callable[[tuple[str, ...]], Inv
     extra_vars = parse_extra_vars(options.extra_vars)
     plan = plan_run(playbook, inventory, options.limit, options.tags, options.skip_tags)
     check_variables(plan, inventory, extra_vars)
-    return Prepared(plan, inventory, extra_vars)
+    def registry_of(hosts: Iterable[str], where: Location) -> RegistryConfig:
+        return hosts_registry({name: inventory.hosts[name].vars for name in hosts}, where)
+
+    all_hosts = sorted({host for host, _ in plan.graph.nodes})
+    default = registry_of(all_hosts, Location(playbook.path))
+    registries = {
+        placement.play: registry_config(play.registry, play.source) if play.registry
+        else registry_of(placement.hosts, play.source)
+        for play, placement in zip(playbook.plays, plan.placements, strict=True)}
+    for config in (*registries.values(), default):
+        if config.host is not None and config.host not in inventory.hosts:
+            raise InputError(f"registry host {config.host!r} is not in the inventory"
+                             f"{did_you_mean(config.host, inventory.hosts)}", None)
+    return Prepared(plan, inventory, extra_vars, registries, default)
 
 
 def _sinks(options: RunOptions, stdout: TextIO) -> list[Sink]:
@@ -124,14 +155,35 @@ def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
 
 
 def execute(prepared: Prepared, options: RunOptions, stdout: TextIO = sys.stdout) -> int:
+    from engine.containers.step import ContainerSteps
     from engine.pool import ConnectionPool
+    from engine.registry import open_registry
+    from engine.registry.pool import RegistryPool
     from engine.steps import StepOptions, StepRunner
+    from engine.templating import render
 
     plan = prepared.plan
     settings = prepared.connection_settings
     pool = ConnectionPool(settings)
+    registries = RegistryPool(pool.get, open_registry)
+
+    def registry_for(play: Play) -> Registry:
+        return registries.get(prepared.registries[play.index])
+
+    def lookups(play: Play) -> dict[str, Any]:
+        def services(name: str) -> list[dict[str, Any]]:
+            return [json.loads(instance.to_json())
+                    for instance in registry_for(play).instances(name)]
+        return {"services": services}
+
     runner = StepRunner(plan, prepared.inventory, prepared.extra_vars, pool,
-                        StepOptions(check=options.check, diff=options.diff))
+                        StepOptions(check=options.check, diff=options.diff), lookups)
+    containers = ContainerSteps(plan, pool.get, registry_for,
+                                {name: host.address for name, host in
+                                 prepared.inventory.hosts.items()},
+                                options.check, runner.state.is_notified, runner.scope)
+    runner.other_kinds = {"container": containers.run_container,
+                          "service": containers.run_service}
     reporter = Reporter(_sinks(options, stdout), Redactor(_secrets(prepared, runner)))
     recap = Recap()
     rollout = _Rollout(plan)
@@ -139,8 +191,16 @@ def execute(prepared: Prepared, options: RunOptions, stdout: TextIO = sys.stdout
     started = time.monotonic()
 
     def label(node: Node) -> tuple[str, str]:
+        """The play and step as the user knows them; a templated step name is shown
+        rendered for its host (`container web-eu`, not `container {{ prefix }}-web`)."""
         step = plan.steps[node[1]]
-        return plan.playbook.plays[step.play].name, step.label
+        play = plan.playbook.plays[step.play]
+        if "{{" not in step.name:
+            return play.name, step.label
+        try:
+            return play.name, f"{step.kind} {render(step.name, runner.scope(node[0], play))}"
+        except jinja2.TemplateError:
+            return play.name, step.label
 
     def on_start(node: Node) -> None:
         play, step = label(node)
@@ -152,22 +212,57 @@ def execute(prepared: Prepared, options: RunOptions, stdout: TextIO = sys.stdout
         play, step = label((result.host, result.step))
         reporter.step_result(result, play, step)
 
-    reporter.emit(Event("run_start", data={"playbook": plan.playbook.path,
-                                           "hosts": sorted(settings),
+    def warn(message: str) -> None:
+        reporter.emit(Event("warning", data={"msg": message}))
+
+    hosts = sorted({host for host, _ in plan.graph.nodes})
+    reporter.emit(Event("run_start", data={"playbook": plan.playbook.path, "hosts": hosts,
                                            "check": options.check}))
     scheduler = Scheduler(plan.graph, runner, Limits(options.forks, options.per_host),
                           on_start=on_start, on_end=on_end, veto=rollout.veto,
                           describe=lambda node: plan.steps[node[1]].label, stop=stop)
+    status: int | None = None
     try:
-        with _stop_on_signals(stop):
+        with _stop_on_signals(stop), _deploy_lock(
+                registries, prepared.default_registry, hosts, options, warn):
             scheduler.run()
+    except LockBusy as error:
+        warn(str(error))
+        status = EXIT_LOCK_BUSY
+    except RegistryError as error:
+        warn(f"registry: {error}")
+        status = EXIT_UNREACHABLE
     finally:
+        registries.close()
         pool.close()
         wall_time = time.monotonic() - started
         reporter.emit(Event("recap", data={"recap": recap, "wall_time": round(wall_time, 3),
                                            "commands": pool.commands_run()}))
         reporter.close()
+    if status is not None:
+        return status
     return exit_status(recap, interrupted=stop.is_set(), check=options.check)
+
+
+@contextmanager
+def _deploy_lock(registries: RegistryPool, config: RegistryConfig, hosts: list[str],
+                 options: RunOptions, warn: Callable[[str], None]) -> Iterator[None]:
+    """A run that can change things holds the deploy lock of its hosts throughout;
+    --check changes nothing and takes none."""
+    if options.check or not hosts:
+        yield
+        return
+    from engine.registry import LockOwner
+
+    held = registries.get(config).lock(hosts, LockOwner.current(options.command),
+                                       options.lock_timeout, warn)
+    try:
+        yield
+    finally:
+        lost = held.lost()
+        if lost:
+            warn(f"the deploy lock was lost during the run: {lost}")
+        held.release()
 
 
 def exit_status(recap: Recap, interrupted: bool, check: bool) -> int:

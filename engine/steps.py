@@ -62,15 +62,16 @@ class StepRunner:
 
     def __init__(self, plan: Plan, inventory: Inventory, extra_vars: Mapping[str, Any],
                  pool: ConnectionPool, options: StepOptions,
-                 other_kinds: Mapping[str, Callable[[Node, Scope], StepResult]] | None = None
-                 ) -> None:
+                 lookups: Callable[[Play], Mapping[str, Any]] = lambda play: {}) -> None:
         self.plan = plan
         self.inventory = inventory
         self.extra_vars = extra_vars
         self.pool = pool
         self.options = options
         self.state = RunState()
-        self.other_kinds = other_kinds or {}
+        self.lookups = lookups
+        # container and service steps are run by engine.containers, wired in by the run
+        self.other_kinds: Mapping[str, Callable[[Node, Scope], StepResult]] = {}
         self._file_vars = {play.index: load_vars_files(play.vars_files)
                            for play in plan.playbook.plays}
         self._groups = {name: list(group.hosts) for name, group in inventory.groups.items()}
@@ -88,6 +89,7 @@ class StepRunner:
             "play_hosts": list(batch), "ansible_play_hosts": list(placement.hosts),
             "ansible_play_batch": list(batch),
             "playbook_dir": str(_parent(self.plan.playbook.path)),
+            **self.lookups(play),
         }
         with self.state.lock:
             registered = dict(self.state.registered.get(host, {}))

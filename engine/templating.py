@@ -54,7 +54,9 @@ class PlayEnvironment(NativeEnvironment):
 
 @functools.cache
 def environment() -> jinja2.Environment:
+    # trim_blocks as in Ansible: a `{% for %}` line leaves no blank line behind
     env = PlayEnvironment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+                          trim_blocks=True,
                           autoescape=False)
     env.globals["env"] = _lookup_env
     env.globals["file"] = _lookup_file

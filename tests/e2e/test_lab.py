@@ -16,7 +16,7 @@ IMAGE = "play-lab/busybox:latest"
 REGISTRY_IMAGE = "10.250.0.1:5000/busybox:latest"
 
 
-def start_web_server(lab: Lab, host: LabMachine, name: str, port: int = 8080) -> None:
+def start_web_server(lab: Lab, host: LabMachine, name: str, port: int = 18080) -> None:
     """A host-network busybox httpd whose page is the host's name."""
     script = (
         'mkdir -p /tmp/www && echo "$0" > /tmp/www/index.html && exec httpd -f -p "$1" -h /tmp/www'
@@ -26,7 +26,7 @@ def start_web_server(lab: Lab, host: LabMachine, name: str, port: int = 8080) ->
     assert started.returncode == 0, started.stderr
 
 
-def fetch_page(lab: Lab, host: LabMachine, container: str, port: int = 8080) -> str:
+def fetch_page(lab: Lab, host: LabMachine, container: str, port: int = 18080) -> str:
     # Retry briefly: httpd may not have bound its port yet.
     fetch = shlex.join(["docker", "exec", container, "wget", "-qO-", f"http://127.0.0.1:{port}/"])
     page = lab.sh(host, f"for i in 1 2 3 4 5 6 7 8 9 10; do {fetch} && exit 0; sleep 0.2; done")

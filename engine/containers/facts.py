@@ -1,0 +1,97 @@
+"""What is on a host: every managed container and the images the plan asks for,
+read with ONE remote command (`docker ps` for the ids, then one `docker inspect` of
+containers and images together), parsed into plain data.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from engine.containers.spec import LABEL_MANAGED
+
+# Container ids and normalized image references never collide in one `docker inspect`:
+# a normalized reference always holds ':' or '@', which a container name cannot.
+_FACTS_SCRIPT = (
+    'ids=$(docker ps -aq --no-trunc --filter "label=$1=true") || exit 3; shift; '
+    'docker inspect $ids "$@" 2>/dev/null; '
+    'case $? in 0|1) exit 0;; *) exit 3;; esac'
+)
+
+
+@dataclass(frozen=True)
+class CurrentContainer:
+    id: str
+    name: str
+    labels: Mapping[str, str]
+    status: str                 # created | running | paused | restarting | exited | dead
+    health: str | None          # starting | healthy | unhealthy; None without a healthcheck
+    image_id: str
+    health_output: str          # the last health check's output, for error messages
+
+    @property
+    def is_running(self) -> bool:
+        return self.status == "running"
+
+
+@dataclass(frozen=True)
+class HostFacts:
+    containers: Mapping[str, CurrentContainer]   # by name
+    images: Mapping[str, str]                    # normalized reference -> image id
+
+
+def normalize_image(reference: str) -> str:
+    """`busybox` -> `busybox:latest`; a reference with a tag or digest stays."""
+    last = reference.rsplit("/", 1)[-1]
+    if "@" in reference or ":" in last:
+        return reference
+    return f"{reference}:latest"
+
+
+def facts_command(image_references: Iterable[str]) -> list[str]:
+    refs = sorted({normalize_image(ref) for ref in image_references})
+    return ["/bin/sh", "-c", _FACTS_SCRIPT, "play-facts", LABEL_MANAGED, *refs]
+
+
+def parse_container(item: Mapping[str, Any]) -> CurrentContainer:
+    state = item.get("State") or {}
+    health = state.get("Health") or None
+    log = (health or {}).get("Log") or []
+    return CurrentContainer(
+        id=item["Id"], name=item["Name"].lstrip("/"),
+        labels=(item.get("Config") or {}).get("Labels") or {},
+        status=state.get("Status", "unknown"),
+        health=health.get("Status") if health else None,
+        image_id=item.get("Image", ""),
+        health_output=(log[-1].get("Output") or "").strip() if log else "")
+
+
+def parse_facts(stdout: str, image_references: Iterable[str]) -> HostFacts:
+    """Parse the facts command's output; raises ValueError when it is not Docker's JSON."""
+    items = json.loads(stdout) if stdout.strip() else []
+    containers: dict[str, CurrentContainer] = {}
+    image_ids: dict[str, str] = {}
+    for item in items:
+        if "State" in item:
+            container = parse_container(item)
+            containers[container.name] = container
+        else:
+            for name in [*(item.get("RepoTags") or []), *(item.get("RepoDigests") or [])]:
+                image_ids[name] = item["Id"]
+    images = {}
+    for reference in image_references:
+        normalized = normalize_image(reference)
+        found = image_ids.get(normalized) or image_ids.get(_short_hub_name(normalized))
+        if found:
+            images[normalized] = found
+    return HostFacts(containers, images)
+
+
+def _short_hub_name(reference: str) -> str:
+    """Docker lists Docker Hub images without `docker.io/library/`."""
+    for prefix in ("docker.io/library/", "docker.io/"):
+        if reference.startswith(prefix):
+            return reference[len(prefix):]
+    return reference

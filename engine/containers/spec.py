@@ -1,0 +1,155 @@
+"""The desired container, rendered for one host: its canonical form, the spec hash
+kept in a label, and the `docker run` arguments that create it. Pure functions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shlex
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+LABEL_MANAGED = "play.managed"
+LABEL_NAME = "play.name"
+LABEL_HASH = "play.spec-hash"
+LABEL_PLAY = "play.play"
+OLD_SUFFIX = ".play-old"  # the previous container while its replacement proves healthy
+
+
+@dataclass(frozen=True)
+class Health:
+    cmd: str
+    interval: float
+    timeout: float
+    retries: int
+    start_period: float
+
+    @property
+    def patience(self) -> float:
+        """How long a new container may take to become healthy before we give up."""
+        return self.start_period + (self.interval + self.timeout) * self.retries + 5.0
+
+
+@dataclass(frozen=True)
+class DesiredContainer:
+    name: str
+    image: str
+    pull: str
+    command: tuple[str, ...] | None
+    entrypoint: tuple[str, ...] | None
+    env: tuple[tuple[str, str], ...]
+    ports: tuple[str, ...]
+    volumes: tuple[str, ...]
+    network: str | None
+    restart: str | None
+    labels: tuple[tuple[str, str], ...]
+    health: Health | None
+    user: str | None
+    workdir: str | None
+    cpus: str | None
+    memory: str | None
+    stop_timeout: int | None
+    state: str
+    play: str
+
+    @property
+    def spec_hash(self) -> str:
+        """Everything that needs a new container if it changes; `state` does not."""
+        canonical = asdict(self)
+        canonical.pop("state")
+        canonical.pop("pull")
+        text = json.dumps(canonical, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+    def all_labels(self) -> dict[str, str]:
+        return {**dict(self.labels), LABEL_MANAGED: "true", LABEL_NAME: self.name,
+                LABEL_HASH: self.spec_hash, LABEL_PLAY: self.play}
+
+
+def _words(value: Any) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return tuple(shlex.split(value))
+    return tuple(str(item) for item in value)
+
+
+def _seconds(value: Any, default: float) -> float:
+    return default if value is None else float(value)
+
+
+def desired_container(name: str, spec: Mapping[str, Any], env_file_vars: Mapping[str, str],
+                      play: str) -> DesiredContainer:
+    """`spec` is the container's keys already rendered for the host (see ContainerSpec)."""
+    health = spec.get("healthcheck")
+    env = {**env_file_vars, **{key: _env_text(value) for key, value in spec["env"].items()}}
+    return DesiredContainer(
+        name=name, image=str(spec["image"]), pull=str(spec["pull"]),
+        command=_words(spec.get("command")), entrypoint=_words(spec.get("entrypoint")),
+        env=tuple(sorted(env.items())),
+        ports=tuple(str(port) for port in spec.get("ports", ())),
+        volumes=tuple(str(volume) for volume in spec.get("volumes", ())),
+        network=_optional(spec.get("network")), restart=_optional(spec.get("restart")),
+        labels=tuple(sorted((str(k), str(v)) for k, v in spec.get("labels", {}).items())),
+        health=None if health is None else Health(
+            cmd=health["cmd"] if isinstance(health["cmd"], str) else shlex.join(health["cmd"]),
+            interval=_seconds(health.get("interval"), 30.0),
+            timeout=_seconds(health.get("timeout"), 30.0),
+            retries=int(health.get("retries") or 3),
+            start_period=_seconds(health.get("start_period"), 0.0)),
+        user=_optional(spec.get("user")), workdir=_optional(spec.get("workdir")),
+        cpus=_optional(spec.get("cpus")), memory=_optional(spec.get("memory")),
+        stop_timeout=None if spec.get("stop_timeout") is None else int(spec["stop_timeout"]),
+        state=str(spec["state"]), play=play)
+
+
+def _env_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _optional(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _duration(seconds: float) -> str:
+    return f"{int(seconds * 1000)}ms"
+
+
+def run_arguments(desired: DesiredContainer, container_name: str) -> list[str]:
+    """`docker create` arguments for the desired container (started separately)."""
+    argv = ["docker", "create", "--name", container_name]
+    for key, value in sorted(desired.all_labels().items()):
+        argv += ["--label", f"{key}={value}"]
+    for key, value in desired.env:
+        argv += ["--env", f"{key}={value}"]
+    for port in desired.ports:
+        argv += ["--publish", port]
+    for volume in desired.volumes:
+        argv += ["--volume", volume]
+    options: dict[str, str | None] = {
+        "--network": desired.network, "--restart": desired.restart, "--user": desired.user,
+        "--workdir": desired.workdir, "--cpus": desired.cpus, "--memory": desired.memory}
+    for option, setting in options.items():
+        if setting is not None:
+            argv += [option, setting]
+    if desired.stop_timeout is not None:
+        argv += ["--stop-timeout", str(desired.stop_timeout)]
+    if desired.health is not None:
+        health = desired.health
+        argv += ["--health-cmd", health.cmd, "--health-interval", _duration(health.interval),
+                 "--health-timeout", _duration(health.timeout),
+                 "--health-retries", str(health.retries),
+                 "--health-start-period", _duration(health.start_period)]
+    if desired.entrypoint is not None:
+        # --entrypoint takes one word; the rest of it goes before the command
+        argv += ["--entrypoint", desired.entrypoint[0] if desired.entrypoint else ""]
+    argv += ["--", desired.image]
+    if desired.entrypoint:
+        argv += list(desired.entrypoint[1:])
+    if desired.command is not None:
+        argv += list(desired.command)
+    return argv
