@@ -70,6 +70,8 @@ def command_line(argv: Sequence[str], become: bool, become_password: bool = Fals
     if not argv:
         raise ValueError("empty command")
     if become:
-        prefix = ["sudo", "-S", "-p", "", "--"] if become_password else ["sudo", "-n", "--"]
-        argv = [*prefix, *argv]
+        # DOCKER_HOST picks the engine a login talks to; sudo would drop it
+        prefix = ["sudo", "--preserve-env=DOCKER_HOST"]
+        prefix += ["-S", "-p", ""] if become_password else ["-n"]
+        argv = [*prefix, "--", *argv]
     return shlex.join(argv)

@@ -36,6 +36,13 @@ _PUT_BACK = ('docker rm -f "$1" >/dev/null 2>&1; docker rename "$2" "$1" && '
              'docker start "$1" >/dev/null')
 
 
+# Newest first; the images past the first $2 go, unless a container still uses them
+# (`docker rmi` without -f refuses those, which is what we want).
+_PRUNE = ('docker images --no-trunc --format "{{.ID}}" "$1" | awk \'!seen[$0]++\' | '
+          'tail -n +$(( $2 + 1 )) | while read -r image; do '
+          'docker rmi "$image" >/dev/null 2>&1 && echo "$image"; done; true')
+
+
 @dataclass(frozen=True)
 class HealthWait:
     is_healthy: bool
@@ -71,6 +78,11 @@ class Docker:
     def put_back(self, name: str, aside: str) -> CommandResult:
         """Remove the failed replacement and restart the container set aside."""
         return self._sh(_PUT_BACK, name, aside)
+
+    def prune_images(self, repository: str, keep: int) -> list[str]:
+        """Remove all but the `keep` newest images of a repository; returns the removed."""
+        result = self._sh(_PRUNE, repository, str(keep))
+        return result.stdout.split()
 
     def command(self, *argv: str) -> CommandResult:
         return self.connection.run(["docker", *argv])

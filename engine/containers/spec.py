@@ -53,19 +53,27 @@ class DesiredContainer:
     stop_timeout: int | None
     state: str
     play: str
+    keep_images: int = 3   # images of its repository kept on the host after an update
 
     @property
     def spec_hash(self) -> str:
         """Everything that needs a new container if it changes; `state` does not."""
         canonical = asdict(self)
-        canonical.pop("state")
-        canonical.pop("pull")
+        for setting in ("state", "pull", "keep_images"):  # need no new container
+            canonical.pop(setting)
         text = json.dumps(canonical, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:32]
 
     def all_labels(self) -> dict[str, str]:
         return {**dict(self.labels), LABEL_MANAGED: "true", LABEL_NAME: self.name,
                 LABEL_HASH: self.spec_hash, LABEL_PLAY: self.play}
+
+
+def image_repository(reference: str) -> str:
+    """`registry:5000/app:2` -> `registry:5000/app` (a digest reference keeps its name)."""
+    name = reference.split("@", 1)[0]
+    head, _, last = name.rpartition("/")
+    return f"{head}/{last.split(':', 1)[0]}" if head else last.split(":", 1)[0]
 
 
 def _words(value: Any) -> tuple[str, ...] | None:
@@ -102,7 +110,8 @@ def desired_container(name: str, spec: Mapping[str, Any], env_file_vars: Mapping
         user=_optional(spec.get("user")), workdir=_optional(spec.get("workdir")),
         cpus=_optional(spec.get("cpus")), memory=_optional(spec.get("memory")),
         stop_timeout=None if spec.get("stop_timeout") is None else int(spec["stop_timeout"]),
-        state=str(spec["state"]), play=play)
+        state=str(spec["state"]), play=play,
+        keep_images=int(spec.get("keep_images") or 3))
 
 
 def _env_text(value: Any) -> str:

@@ -29,6 +29,7 @@ from engine.containers.spec import (
     OLD_SUFFIX,
     DesiredContainer,
     desired_container,
+    image_repository,
     run_arguments,
 )
 from engine.execute import Node
@@ -212,6 +213,7 @@ class ContainerSteps:
                                      if desired.health else 30.0) if started.is_ok else None
         if health is not None and health.is_healthy:
             docker.command("rm", "-f", aside)
+            docker.prune_images(image_repository(desired.image), desired.keep_images)
             return
         # roll back: the old container comes back and is registered again
         _check(docker.put_back(desired.name, aside), "roll back", desired.name)

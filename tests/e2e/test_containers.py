@@ -201,3 +201,35 @@ def test_sigkill_mid_rollout_then_a_rerun_converges(deploy: Deploy) -> None:
         names = set(deploy.containers(host))
         assert names == {f"{deploy.prefix}-web", f"{deploy.prefix}-side"}
         assert "GREETING=killed" in deploy.containers(host)[f"{deploy.prefix}-web"]["env"]
+
+
+def test_file_and_etcd_backends_hold_the_same_records(deploy: Deploy, etcd: str,
+                                                        tmp_path: Path) -> None:
+    from engine.connection.local import LocalConnection
+    from engine.registry import RegistryConfig, open_registry
+
+    assert deploy.run().returncode == 0
+    file_records = deploy.records()
+    prefix = f"/play-test-{deploy.prefix}"
+    document = yaml.safe_load(deploy.inventory.read_text())
+    document["all"]["children"]["lab"]["vars"]["registry"] = {
+        "backend": "etcd", "endpoints": [etcd], "prefix": prefix}
+    etcd_inventory = tmp_path / "etcd-hosts.yml"
+    etcd_inventory.write_text(yaml.safe_dump(document))
+    deploy.inventory = etcd_inventory
+    result = deploy.run()  # the containers are there: only the registrations are new
+    assert result.returncode == 0, result.stdout
+    registry = open_registry(RegistryConfig(backend="etcd", endpoints=(etcd,), prefix=prefix),
+                             lambda host: LocalConnection(host))
+    try:
+        etcd_records = {i.instance: json.loads(i.to_json())
+                        for i in registry.instances(f"{deploy.prefix}-web")}
+    finally:
+        registry.close()
+
+    def comparable(records: dict[str, dict[str, object]]) -> dict[str, dict[str, object]]:
+        return {key: {k: v for k, v in record.items() if k != "registered_at"}
+                for key, record in records.items()}
+
+    assert len(etcd_records) == 3
+    assert comparable(etcd_records) == comparable(file_records)

@@ -1,0 +1,101 @@
+"""Pure container logic: spec hash, docker arguments, the reconcile decision, facts."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from engine.containers.facts import CurrentContainer, normalize_image, parse_facts
+from engine.containers.reconcile import decide
+from engine.containers.spec import (
+    LABEL_HASH,
+    desired_container,
+    image_repository,
+    run_arguments,
+)
+
+
+def spec(**changes: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "image": "busybox:1", "pull": "missing", "command": ["httpd", "-f"],
+        "entrypoint": None, "env": {"A": "1"}, "ports": [], "volumes": ["/srv:/srv:ro"],
+        "network": "host", "restart": "unless-stopped", "labels": {"team": "core"},
+        "healthcheck": {"cmd": "true", "interval": 1.0, "timeout": None, "retries": 3,
+                        "start_period": None},
+        "user": None, "workdir": None, "cpus": None, "memory": None, "stop_timeout": 1,
+        "state": "started", "keep_images": None}
+    base.update(changes)
+    return base
+
+
+def current(desired_hash: str, running: bool = True, image: str = "sha256:a") -> CurrentContainer:
+    return CurrentContainer("id1", "web", {LABEL_HASH: desired_hash}, "running" if running
+                            else "exited", "healthy", image, "")
+
+
+def test_spec_hash_is_stable_and_ignores_state_and_pull() -> None:
+    first = desired_container("web", spec(), {}, "p")
+    assert first.spec_hash == desired_container("web", spec(), {}, "p").spec_hash
+    assert first.spec_hash == desired_container("web", spec(state="stopped", pull="always"),
+                                                {}, "p").spec_hash
+    assert first.spec_hash != desired_container("web", spec(env={"A": "2"}), {}, "p").spec_hash
+
+
+def test_env_file_values_count_and_env_wins() -> None:
+    desired = desired_container("web", spec(env={"A": "1"}), {"A": "0", "B": "2"}, "p")
+    assert desired.env == (("A", "1"), ("B", "2"))
+
+
+def test_run_arguments_put_the_image_after_double_dash() -> None:
+    desired = desired_container("web", spec(image="--privileged", command=["sh", "-c", "x; y"]),
+                                {}, "p")
+    argv = run_arguments(desired, "web")
+    assert argv[argv.index("--") + 1] == "--privileged"
+    assert argv[-3:] == ["sh", "-c", "x; y"]
+    assert "--label" in argv and f"{LABEL_HASH}={desired.spec_hash}" in argv
+
+
+@pytest.mark.parametrize(("state", "running", "image", "hash_ok", "notified", "work"), [
+    ("started", True, "sha256:a", True, False, "none"),
+    ("started", False, "sha256:a", True, False, "start"),
+    ("started", True, "sha256:b", True, False, "recreate"),
+    ("started", True, "sha256:a", False, False, "recreate"),
+    ("started", True, "sha256:a", True, True, "restart"),
+    ("stopped", True, "sha256:a", True, False, "stop"),
+    ("stopped", False, "sha256:a", True, False, "none"),
+])
+def test_decide_does_the_least_work(state: str, running: bool, image: str, hash_ok: bool,
+                                    notified: bool, work: str) -> None:
+    desired = desired_container("web", spec(state=state), {}, "p")
+    found = current(desired.spec_hash if hash_ok else "other", running, "sha256:a")
+    assert decide(desired, found, image, notified).work == work
+
+
+def test_decide_creates_missing_and_removes_absent() -> None:
+    desired = desired_container("web", spec(), {}, "p")
+    assert decide(desired, None, "sha256:a").work == "create"
+    absent = desired_container("web", spec(state="absent"), {}, "p")
+    assert decide(absent, current(absent.spec_hash), None).work == "remove"
+    assert decide(absent, None, None).work == "none"
+
+
+def test_parse_facts_splits_containers_and_images() -> None:
+    stdout = json.dumps([
+        {"Id": "c1", "Name": "/web", "Image": "sha256:i1",
+         "Config": {"Labels": {"play.managed": "true"}},
+         "State": {"Status": "running", "Health": {"Status": "healthy",
+                                                   "Log": [{"Output": "ok\n"}]}}},
+        {"Id": "sha256:i1", "RepoTags": ["busybox:latest"], "RepoDigests": []},
+    ])
+    facts = parse_facts(stdout, ["busybox", "missing:1"])
+    assert facts.containers["web"].is_running and facts.containers["web"].health == "healthy"
+    assert facts.images == {"busybox:latest": "sha256:i1"}
+
+
+def test_image_names_normalize_like_docker() -> None:
+    assert normalize_image("busybox") == "busybox:latest"
+    assert normalize_image("reg:5000/app") == "reg:5000/app:latest"
+    assert normalize_image("reg:5000/app:2") == "reg:5000/app:2"
+    assert image_repository("reg:5000/app:2") == "reg:5000/app"
