@@ -11,7 +11,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import FrameType
@@ -28,7 +28,6 @@ from engine.errors import (
     EXIT_UNREACHABLE,
     InputError,
     Location,
-    did_you_mean,
 )
 from engine.execute import Limits, Node, Scheduler
 from engine.output.events import Redactor, Reporter, Sink
@@ -92,7 +91,7 @@ def prepare(options: RunOptions, load_inventory: Callable[[tuple[str, ...]], Inv
     from engine.checks import check_variables
     from engine.plan import plan_run
     from engine.playbook import load_playbook
-    from engine.registry import hosts_registry, registry_config
+    from engine.registry.config import PlayRegistry, resolve_registries
     from engine.variables import parse_extra_vars
 
     playbook = load_playbook(options.playbook)
@@ -100,20 +99,11 @@ def prepare(options: RunOptions, load_inventory: Callable[[tuple[str, ...]], Inv
     extra_vars = parse_extra_vars(options.extra_vars)
     plan = plan_run(playbook, inventory, options.limit, options.tags, options.skip_tags)
     check_variables(plan, inventory, extra_vars)
-    def registry_of(hosts: Iterable[str], where: Location) -> RegistryConfig:
-        return hosts_registry({name: inventory.hosts[name].vars for name in hosts}, where)
-
-    all_hosts = sorted({host for host, _ in plan.graph.nodes})
-    default = registry_of(all_hosts, Location(playbook.path))
-    registries = {
-        placement.play: registry_config(play.registry, play.source) if play.registry
-        else registry_of(placement.hosts, play.source)
-        for play, placement in zip(playbook.plays, plan.placements, strict=True)}
-    for config in (*registries.values(), default):
-        if config.host is not None and config.host not in inventory.hosts:
-            raise InputError(f"registry host {config.host!r} is not in the inventory"
-                             f"{did_you_mean(config.host, inventory.hosts)}", None)
-    return Prepared(plan, inventory, extra_vars, registries, default)
+    host_vars = {name: host.vars for name, host in inventory.hosts.items()}
+    plays = [PlayRegistry(play.registry or None, play.source, placement.hosts)
+             for play, placement in zip(playbook.plays, plan.placements, strict=True)]
+    registries, default = resolve_registries(plays, host_vars, Location(playbook.path))
+    return Prepared(plan, inventory, extra_vars, dict(enumerate(registries)), default)
 
 
 def _sinks(options: RunOptions, stdout: TextIO) -> list[Sink]:

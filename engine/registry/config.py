@@ -6,7 +6,7 @@ anything touches a host (exit status 4).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -127,3 +127,30 @@ def hosts_registry(hosts_vars: Mapping[str, Mapping[str, Any]], where: Location,
                          "inventory; set `registry` once for all of them (group_vars/all), "
                          "or in the play", where)
     return distinct.pop() if distinct else RegistryConfig()
+
+
+@dataclass(frozen=True)
+class PlayRegistry:
+    """What decides one play's registry: its own `registry:` and the hosts it targets."""
+
+    raw: Mapping[str, Any] | None
+    where: Location
+    hosts: Sequence[str]
+
+
+def resolve_registries(plays: Sequence[PlayRegistry],
+                       host_vars: Mapping[str, Mapping[str, Any]], where: Location,
+                       ) -> tuple[list[RegistryConfig], RegistryConfig]:
+    """Each play's registry (its own `registry:`, else its hosts'), and the registry of all
+    the run's hosts, which holds the deploy lock."""
+    def of_hosts(hosts: Sequence[str], at: Location) -> RegistryConfig:
+        return hosts_registry({name: host_vars[name] for name in hosts}, at)
+
+    configs = [registry_config(play.raw, play.where) if play.raw else
+               of_hosts(play.hosts, play.where) for play in plays]
+    default = of_hosts(sorted({host for play in plays for host in play.hosts}), where)
+    for config in (*configs, default):
+        if config.host is not None and config.host not in host_vars:
+            raise InputError(f"registry host {config.host!r} is not in the inventory"
+                             f"{did_you_mean(config.host, host_vars)}", where)
+    return configs, default
