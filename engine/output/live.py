@@ -8,6 +8,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
 from engine.results import RECAP_COLUMNS, Event, Recap
 
@@ -16,8 +17,8 @@ STYLES = {"ok": "green", "changed": "yellow", "failed": "red", "skipped": "cyan"
 
 
 class LiveConsole:
-    def __init__(self) -> None:
-        self.console = Console()
+    def __init__(self, console: Console | None = None) -> None:
+        self.console = console or Console()
         self.current: dict[str, str] = {}
         self.recap = Recap()
         self.live = Live(self._table(), console=self.console, refresh_per_second=8,
@@ -33,7 +34,7 @@ class LiveConsole:
         for host in sorted(set(self.current) | set(self.recap.counts)):
             counts = self.recap.counts.get(host, dict.fromkeys(RECAP_COLUMNS, 0))
             cells = (str(counts[column]) for column in RECAP_COLUMNS)
-            table.add_row(host, self.current.get(host, ""), *cells)
+            table.add_row(Text(host), Text(self.current.get(host, "")), *cells)
         return table
 
     def handle(self, event: Event) -> None:
@@ -45,11 +46,12 @@ class LiveConsole:
             self.current[result.host] = ""
             if result.status in ("failed", "unreachable"):
                 label = "ignored" if result.is_ignored else result.status
-                self.console.print(f"[{STYLES[result.status]}]{label}[/] {result.host} "
-                                   f"{event.step} [{event.play}]: {result.msg}", markup=True,
-                                   highlight=False)
+                # user text (step names, messages) is never read as rich markup
+                line = Text(label, style=STYLES[result.status])
+                line.append(f" {result.host} {event.step} [{event.play}]: {result.msg}")
+                self.console.print(line, highlight=False)
             if result.diff:
-                self.console.print(f"{result.host} {event.step}:", highlight=False)
+                self.console.print(Text(f"{result.host} {event.step}:"), highlight=False)
                 self.console.print(result.diff.rstrip("\n"), markup=False, highlight=False)
         elif event.kind == "warning":
             self.console.print(f"warning: {event.data['msg']}", markup=False)
@@ -66,10 +68,10 @@ class LiveConsole:
             table.add_column(status, justify="right")
         for host in sorted(recap.counts):
             counts = recap.counts[host]
-            table.add_row(host, *(f"[{STYLES[s]}]{counts[s]}[/]" if counts[s] else "0"
+            table.add_row(host, *(Text(str(counts[s]), style=STYLES[s] if counts[s] else "")
                                   for s in RECAP_COLUMNS))
         self.console.print(table)
-        self.console.print(f"wall time {wall_time:.2f} s")
+        self.console.print(f"wall time {wall_time:.2f} s", highlight=False)
 
     def close(self) -> None:
         self.live.stop()

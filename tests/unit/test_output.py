@@ -1,0 +1,85 @@
+"""Output writers and redaction, fed with events (no hosts)."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+
+from rich.console import Console
+
+from engine.output.events import MASK, Redactor, Reporter
+from engine.output.jsonlines import JsonWriter
+from engine.output.live import LiveConsole
+from engine.output.plain import PlainWriter
+from engine.results import Event, Recap, StepResult
+from engine.run import exit_status
+
+FAILED = StepResult("lab1", "0/task/x", "failed", msg="password hunter2 rejected",
+                    diff="-old\n+hunter2\n", duration=0.5)
+
+
+def events() -> list[Event]:
+    recap = Recap()
+    recap.add(FAILED)
+    return [Event("run_start", data={"playbook": "p.yml", "hosts": ["lab1"], "check": False}),
+            Event("step_start", host="lab1", play="p", step="task x"),
+            Event("step_end", host="lab1", play="p", step="task x", result=FAILED),
+            Event("recap", data={"recap": recap, "wall_time": 1.5, "commands": {"lab1": 2}})]
+
+
+def test_redactor_masks_secrets_in_messages_diffs_and_data() -> None:
+    out = io.StringIO()
+    reporter = Reporter([JsonWriter(out)], Redactor(["hunter2"]))
+    for event in events():
+        reporter.emit(event)
+    assert "hunter2" not in out.getvalue()
+    assert MASK in out.getvalue()
+
+
+def test_json_writer_writes_one_object_per_event() -> None:
+    out = io.StringIO()
+    writer = JsonWriter(out)
+    for event in events():
+        writer.handle(event)
+    records = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [r["event"] for r in records] == ["run_start", "step_start", "step_end", "recap"]
+    assert records[2]["status"] == "failed" and records[2]["duration"] == 0.5
+    assert records[3]["recap"]["lab1"]["failed"] == 1
+
+
+def test_plain_writer_has_no_colour_and_one_line_per_step() -> None:
+    out = io.StringIO()
+    writer = PlainWriter(out)
+    for event in events():
+        writer.handle(event)
+    text = out.getvalue()
+    assert "\x1b[" not in text
+    assert sum("task x" in line for line in text.splitlines()) == 1
+    assert "RECAP" in text and "wall time 1.50 s" in text
+
+
+def test_live_console_draws_on_a_terminal_and_ends_with_the_recap() -> None:
+    out = io.StringIO()
+    console = LiveConsole(Console(file=out, force_terminal=True, width=100))
+    for event in events():
+        console.handle(event)
+    console.close()
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", out.getvalue())
+    assert "recap" in text and "wall time 1.50 s" in text
+    # the failure was printed above the live table, brackets and all (no markup)
+    assert "lab1 task x [p]: password" in text
+
+
+def test_exit_status_follows_the_spec() -> None:
+    recap = Recap()
+    assert exit_status(recap, interrupted=False, check=False) == 0
+    recap.add(StepResult("a", "s", "changed"))
+    assert exit_status(recap, interrupted=False, check=True) == 6
+    recap.add(StepResult("b", "s", "unreachable"))
+    assert exit_status(recap, interrupted=False, check=False) == 3
+    recap.add(StepResult("c", "s", "failed"))
+    assert exit_status(recap, interrupted=False, check=False) == 2
+    recap.add(StepResult("d", "s", "failed", is_ignored=True))
+    assert recap.counts["d"]["ignored"] == 1
+    assert exit_status(recap, interrupted=True, check=False) == 130
