@@ -306,6 +306,8 @@ class ContainerSteps:
             registered_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
         old = existing.get(own_id)
         if old is not None and _same_record(old, instance):
+            if getattr(registry, "records_expire", False) and not self.check:
+                registry.register(instance)  # renews its lease; nothing changed
             return StepResult(host, step_id, "ok")
         if not self.check:
             registry.register(instance)

@@ -1,5 +1,6 @@
 """The registries one run uses, opened on first use (a run whose plays name no
-registry and take no lock never touches one) and closed at the end."""
+registry and take no lock never touches one), each read once (see cache.py), and
+closed at the end."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import threading
 from collections.abc import Callable
 
 from engine.connection import Connection
+from engine.registry.cache import CachedRegistry
 from engine.registry.config import RegistryConfig
 from engine.registry.model import Registry
 
@@ -24,7 +26,9 @@ class RegistryPool:
         with self._lock:
             registry = self._registries.get(config)
             if registry is None:
-                registry = self._open(config, self._connect)
+                opened = self._open(config, self._connect)
+                registry = CachedRegistry(opened, getattr(opened, "where", config.backend),
+                                          records_expire=config.ttl > 0)
                 self._registries[config] = registry
             return registry
 

@@ -233,3 +233,31 @@ def test_file_and_etcd_backends_hold_the_same_records(deploy: Deploy, etcd: str,
 
     assert len(etcd_records) == 3
     assert comparable(etcd_records) == comparable(file_records)
+
+
+def test_a_changed_file_that_notifies_a_container_restarts_it(deploy: Deploy) -> None:
+    directory = f"/srv/{deploy.prefix}"
+    host = deploy.lab.host("lab1")
+
+    def run(page: str) -> subprocess.CompletedProcess[str]:
+        return play(str(E2E_DATA / "notify.yml"), "-i", str(deploy.inventory), "--json",
+                    "-e", f"p={deploy.prefix}", "-e", f"dir={directory}",
+                    "-e", f"web_port={deploy.port}", "-e", f"page={page}")
+
+    def started_at() -> str:
+        return deploy.lab.run(host, "docker", "inspect", "--format", "{{.State.StartedAt}}",
+                              f"{deploy.prefix}-server").stdout
+
+    try:
+        assert run("one").returncode == 0
+        first = started_at()
+        unchanged = run("one")
+        assert not [e for e in step_ends(unchanged.stdout) if e["changed"]]
+        assert started_at() == first
+        changed = run("two")
+        restarted = [e for e in step_ends(changed.stdout)
+                     if e["step"] == f"container {deploy.prefix}-server"]
+        assert restarted[0]["status"] == "changed" and "notified" in str(restarted[0]["msg"])
+        assert started_at() != first
+    finally:
+        deploy.lab.run(host, "rm", "-rf", directory)

@@ -216,3 +216,26 @@ def test_sigint_lets_the_step_in_flight_finish_and_exits_130(lab: Lab, srv_dir: 
     assert process.returncode == 130, stdout + stderr
     assert "lab1 changed" in stdout and "sleep" in stdout  # the step in flight finished
     assert lab.run(lab.host("lab1"), "test", "-e", f"{srv_dir}/after").returncode == 1
+
+
+def test_any_errors_fatal_stops_the_play_on_every_host(lab: Lab) -> None:
+    result = run_play(lab, "fatal.yml", "--json")
+    assert result.returncode == 2
+    third = {e["host"]: e["status"] for e in json_events(result.stdout)
+             if e["event"] == "step_end" and e["step"] == "task third"}
+    assert third == {"lab1": "skipped", "lab2": "skipped", "lab3": "skipped"}
+
+
+def test_ssh_gateway_reaches_a_host_through_another(lab: Lab, srv_dir: str,
+                                                   tmp_path: Path) -> None:
+    import yaml
+
+    document = yaml.safe_load(lab.inventory.read_text())
+    lab_group = document["all"]["children"]["lab"]
+    lab_group["hosts"]["lab2"]["ssh_gateway"] = "deploy@10.250.0.11"
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(yaml.safe_dump(document))
+    result = play(str(E2E_DATA / "files.yml"), "-i", str(inventory), "-l", "lab2",
+                  "-e", f"dir={srv_dir}")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert lab.run(lab.host("lab2"), "test", "-f", f"{srv_dir}/motd").returncode == 0
