@@ -7,6 +7,7 @@ else. What a node *does* is the `run_node` callback; the scheduler only orders.
 from __future__ import annotations
 
 import threading
+import traceback
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -86,6 +87,11 @@ class Scheduler:
         except HostUnreachable as error:
             self.unreachable.setdefault(node[0], error.message)
             return StepResult(node[0], node[1], "unreachable", msg=error.message)
+        except Exception as error:
+            # the one broad catch, at the boundary: a bug in one step must not unwind
+            # the scheduler and leave other hosts half-done (and the lock held)
+            detail = "".join(traceback.format_exception_only(error)).strip()
+            return StepResult(node[0], node[1], "failed", msg=f"internal error: {detail}")
 
     def _may_start(self, host: str) -> bool:
         busy_hosts = sum(1 for count in self.in_flight.values() if count)

@@ -119,7 +119,7 @@ class ContainerSteps:
                                         _rendered_spec(step.body, scope),
                                         _env_files(step.body.env_file), play.name)
             changed, message = self._reconcile(host, play, step, desired, scope)
-        except (ContainerError, RegistryError) as error:
+        except (ContainerError, RegistryError, jinja2.TemplateError, ValueError) as error:
             return StepResult(host, step_id, "failed", msg=str(error),
                               duration=time.monotonic() - started)
         return StepResult(host, step_id, "changed" if changed else "ok", msg=message,
@@ -266,7 +266,7 @@ class ContainerSteps:
         started = time.monotonic()
         try:
             result = self._service(node, scope)
-        except (ContainerError, RegistryError) as error:
+        except (ContainerError, RegistryError, jinja2.TemplateError, ValueError) as error:
             result = StepResult(node[0], node[1], "failed", msg=str(error))
         return dataclasses.replace(result, duration=time.monotonic() - started)
 

@@ -155,3 +155,20 @@ def test_stop_event_starts_nothing_new_but_finishes_what_runs() -> None:
     assert results[("a", "one")].status == "ok"
     assert results[("a", "two")].status == "skipped"
     assert "interrupted" in results[("a", "two")].msg
+
+
+def test_a_bug_in_one_step_fails_that_step_and_the_run_goes_on() -> None:
+    graph = nx.DiGraph()
+    chain(graph, "a", ["one", "two"])
+    chain(graph, "b", ["one"])
+
+    def buggy(node: Node) -> StepResult:
+        if node == ("a", "one"):
+            raise KeyError("oops")
+        return StepResult(node[0], node[1], "ok")
+
+    results = Scheduler(graph, buggy, Limits()).run()
+    assert results[("a", "one")].status == "failed"
+    assert "internal error" in results[("a", "one")].msg
+    assert results[("a", "two")].status == "skipped"
+    assert results[("b", "one")].status == "ok"
