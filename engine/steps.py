@@ -93,7 +93,7 @@ class StepRunner:
         }
         with self.state.lock:
             registered = dict(self.state.registered.get(host, {}))
-        layers = host_scope({**magic, **inventory_host.vars}, play.vars,
+        layers = host_scope({**inventory_host.vars, **magic}, play.vars,
                             self._file_vars[play.index], self.extra_vars, registered)
         return Scope(layers)
 
