@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -104,9 +105,12 @@ def _match_term(
         return {expression}
     if expression.startswith("~"):
         try:
-            regex = re.compile(expression[1:])
-        except re.error as error:
-            raise InputError(f"pattern {pattern!r}: invalid regex {expression!r}: {error}",
+            with warnings.catch_warnings():  # "possible nested set": the user's regex, as written
+                warnings.simplefilter("ignore", FutureWarning)
+                regex = re.compile(expression[1:])
+        except (re.error, RecursionError, OverflowError) as error:
+            problem = error if isinstance(error, re.error) else "nested or repeated too deeply"
+            raise InputError(f"pattern {pattern!r}: invalid regex {expression!r}: {problem}",
                              where) from None
         return _hosts_matching(inventory, lambda name: regex.match(name) is not None)
     if _GLOB_CHARS & set(expression):

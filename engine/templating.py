@@ -71,6 +71,15 @@ def global_names() -> frozenset[str]:
 def names_in_template(text: str) -> tuple[tuple[str, int], ...]:
     """The variables a template reads without defining them, with the line of first use
     (1-based, within the template). Raises `jinja2.TemplateSyntaxError`."""
+    try:
+        return _names_in_template(text)
+    except RecursionError:
+        # Jinja's parser and tree walks recurse once per bracket or block level
+        raise jinja2.TemplateSyntaxError("brackets, parentheses or blocks nest too deeply",
+                                         1) from None
+
+
+def _names_in_template(text: str) -> tuple[tuple[str, int], ...]:
     tree = environment().parse(text)
     undeclared = jinja2.meta.find_undeclared_variables(tree) - global_names()
     guarded = _guarded_names(tree)

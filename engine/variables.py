@@ -19,6 +19,8 @@ def parse_extra_vars(options: Sequence[str]) -> dict[str, Any]:
     merged: dict[str, Any] = {}
     for option in options:
         at = Location(f"-e {option}")
+        if option == "@":
+            raise InputError("-e @ needs a file name: -e @vars.yml", at)
         if option.startswith("@"):
             merged.update(_vars_mapping(load_yaml_file(option[1:]), Location(option[1:])))
         elif option.lstrip().startswith("{"):

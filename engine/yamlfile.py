@@ -2,8 +2,9 @@
 
 Loaders (inventory, playbook, vars files) parse with `load_yaml` and get plain
 dicts and lists back, subclassed only to carry line numbers, so validation
-errors can say `file:line`. Only YAML's safe types are constructed; aliases are
-bounded so that a "billion laughs" document is refused instead of expanded.
+errors can say `file:line`. Only plain types are constructed (maps, lists, strings,
+numbers, booleans, null; a date stays its text); aliases, nesting depth and size are
+bounded so that a "billion laughs" or `[[[[...` document is refused instead of expanded.
 """
 
 from __future__ import annotations
@@ -18,6 +19,10 @@ from engine.errors import InputError, Location
 # A document may expand to at most this many nodes once aliases are followed.
 # Real playbooks and inventories are a few thousand nodes; an alias bomb is billions.
 MAX_EXPANDED_NODES = 1_000_000
+# Real documents nest a dozen levels; this bound keeps composing, constructing and every
+# recursive walk downstream far from Python's recursion limit (and libyaml's composer,
+# which recurses in C, from crashing the interpreter).
+MAX_DEPTH = 100
 
 _BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -59,6 +64,18 @@ def where(value: object, key: str | int | None = None, default: Location | None 
 class _LineLoader(_BaseLoader):  # type: ignore[misc,valid-type]
     file_name = "<string>"
 
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        if not isinstance(node, yaml.ScalarNode):
+            return super().construct_object(node, deep=deep)
+        try:
+            return super().construct_object(node, deep=deep)
+        except (ValueError, KeyError, AttributeError, OverflowError) as error:
+            # PyYAML's scalar constructors let these escape for values such as
+            # `!!int x`, `!!bool maybe`, `!!float x` or an integer of 5,000 digits
+            raise InputError(f"invalid YAML value {_short(node.value)} "
+                             f"({_tag_name(node.tag)}): {error}",
+                             Location(self.file_name, node.start_mark.line + 1)) from None
+
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> YamlMap:
         self.flatten_mapping(node)
         result = YamlMap()
@@ -93,8 +110,50 @@ class _LineLoader(_BaseLoader):  # type: ignore[misc,valid-type]
         data.extend(self.construct_sequence(node, deep=True))
 
 
+def _construct_as_written(loader: _LineLoader, node: yaml.ScalarNode) -> str:
+    return str(node.value)
+
+
+def _refuse_tag(loader: _LineLoader, node: yaml.Node) -> Any:
+    raise InputError(f"unsupported YAML tag {_tag_name(node.tag)}; only plain YAML types "
+                     "are allowed: maps, lists, strings, numbers, booleans, null",
+                     Location(loader.file_name, node.start_mark.line + 1))
+
+
 _LineLoader.add_constructor("tag:yaml.org,2002:map", _LineLoader.construct_yaml_map)
 _LineLoader.add_constructor("tag:yaml.org,2002:seq", _LineLoader.construct_yaml_seq)
+# A date stays the text it was written as (`2024-01-01`, as a container's env or a
+# template sees it); sets, ordered maps and binary have no JSON equivalent to pass on.
+_LineLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_as_written)
+for _tag in ("set", "omap", "pairs", "binary"):
+    _LineLoader.add_constructor(f"tag:yaml.org,2002:{_tag}", _refuse_tag)
+
+
+_OPENING = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
+_CLOSING = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
+_NODES = (*_OPENING, yaml.ScalarEvent, yaml.AliasEvent)
+
+
+def _check_shape(text: str, file_name: str) -> None:
+    """Refuse a document nested deeper than MAX_DEPTH or with more than MAX_EXPANDED_NODES
+    nodes, from the parser's event stream: libyaml's parser keeps its own stack, so this
+    walk cannot overflow, and it stops early on a huge document."""
+    parser = _BaseLoader(text)
+    depth = count = 0
+    try:
+        while parser.check_event():
+            event = parser.get_event()  # type: ignore[no-untyped-call]
+            count += isinstance(event, _NODES)
+            depth += isinstance(event, _OPENING) - isinstance(event, _CLOSING)
+            where = Location(file_name, event.start_mark.line + 1)
+            if depth > MAX_DEPTH:
+                raise InputError(f"this YAML document nests more than {MAX_DEPTH} levels of "
+                                 "lists and mappings; refusing it - flatten the data", where)
+            if count > MAX_EXPANDED_NODES:
+                raise InputError(f"this YAML document has more than {MAX_EXPANDED_NODES:,} "
+                                 "values; refusing it - split it into several files", where)
+    finally:
+        parser.dispose()
 
 
 def _expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:
@@ -118,6 +177,7 @@ def load_yaml(text: str, file_name: str) -> Any:
     loader = _LineLoader(text)
     loader.file_name = file_name
     try:
+        _check_shape(text, file_name)
         node = loader.get_single_node()
         if node is None:
             return None
@@ -154,3 +214,11 @@ def load_yaml_file(path: str | Path) -> Any:
     except (OSError, UnicodeDecodeError) as error:
         raise InputError(f"cannot read this file: {error}", Location(str(path))) from None
     return load_yaml(text, str(path))
+
+
+def _short(text: str) -> str:
+    return repr(text) if len(text) <= 40 else repr(text[:37]) + "..."
+
+
+def _tag_name(tag: str) -> str:
+    return tag.replace("tag:yaml.org,2002:", "!!")

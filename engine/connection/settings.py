@@ -67,7 +67,7 @@ def parse_endpoint(text: str, default_user: str, host: Host) -> Endpoint:
     """`user@address:port` with user and port optional (an `ssh_gateway` value)."""
     user, _, rest = text.rpartition("@")
     address, _, port = rest.partition(":")
-    if not address or (port and not port.isdigit()):
+    if not address or (port and not (port.isascii() and port.isdigit())):
         raise InputError(f"host {host.name!r}: ssh_gateway must look like "
                          f"'user@address:port' (user and port optional), not {text!r}",
                          host.source)

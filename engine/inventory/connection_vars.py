@@ -7,6 +7,7 @@ when both are set the short name wins, whatever layer either came from.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,7 +75,9 @@ def _port(host: str, merged: Vars) -> int:
     if found is None:
         return 22
     value, origin = found
-    number = int(value) if isinstance(value, str) and value.strip().isdigit() else value
+    # ASCII digits only: str.isdigit() accepts '²', which int() refuses
+    is_number_text = isinstance(value, str) and re.fullmatch(r"\s*[0-9]{1,5}\s*", value)
+    number = int(value) if is_number_text else value
     if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= 65535:
         raise InputError(f"host {host!r}: port {value!r} is not a TCP port; use a number "
                          "from 1 to 65535", origin.where)

@@ -6,12 +6,13 @@ after merging (a port of 70000) is still reported at its own file and line.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.errors import Location
+from engine.errors import InputError, Location
 
 IMPLICIT = Location("<implicit>")
 
@@ -81,10 +82,13 @@ class Draft:
     def group(self, name: str, where: Location) -> DraftGroup:
         """The group `name`, created on first mention."""
         if name not in self.groups:
+            check_name("group", name, where)
             self.groups[name] = DraftGroup(name, where)
         return self.groups[name]
 
     def add_host(self, name: str, group: str, where: Location) -> DraftHost:
+        if name not in self.hosts:
+            check_name("host", name, where)
         host = self.hosts.setdefault(name, DraftHost(name, where))
         members = self.group(group, where).hosts
         if name not in members:
@@ -94,3 +98,14 @@ class Draft:
     def add_child(self, parent: str, child: str, where: Location) -> None:
         self.group(child, where)
         self.group(parent, where).children.setdefault(child, where)
+
+
+def check_name(kind: str, name: str, where: Location) -> None:
+    """A host or group name ends up in patterns, file names and SSH commands: it must not
+    be empty or hold control characters (NUL, newline, escape sequences)."""
+    if not name:
+        raise InputError(f"a {kind} name cannot be empty", where)
+    bad = next((char for char in name if unicodedata.category(char) == "Cc"), None)
+    if bad is not None:
+        raise InputError(f"{kind} name {name!r} contains the control character {bad!r}; "
+                         "use letters, digits, '.', '-' and '_'", where)

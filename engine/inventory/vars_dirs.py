@@ -7,6 +7,7 @@ groups the inventory does not define are never looked at, so they are ignored.
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
 from engine.errors import InputError, Location
@@ -41,10 +42,16 @@ def find_vars_files(folder: Path, name: str) -> list[Path]:
     if not name or "/" in name or "\\" in name or name in (".", ".."):
         return []
     for candidate in (folder / name, *(folder / (name + ext) for ext in VARS_EXTENSIONS)):
-        if candidate.is_dir():
-            return _files_in(candidate)
-        if candidate.is_file():
-            return [candidate]
+        try:
+            if candidate.is_dir():
+                return _files_in(candidate)
+            if candidate.is_file():
+                return [candidate]
+        except OSError as error:
+            if error.errno == errno.ENAMETOOLONG:  # a name too long to have a vars file
+                return []
+            raise InputError(f"cannot read this vars file or folder: {error.strerror}",
+                             Location(str(candidate))) from None
     return []
 
 

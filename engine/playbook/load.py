@@ -6,6 +6,7 @@ then checks the names that point across steps and plays.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -113,9 +114,16 @@ def _serial(fields: Fields) -> tuple[Any, ...]:
     sizes = value if isinstance(value, list) else [value]
     for size in sizes:
         is_count = isinstance(size, int) and not isinstance(size, bool) and size > 0
-        is_percent = isinstance(size, str) and size.endswith("%") and size[:-1].isdigit() \
+        # ASCII digits only: str.isdigit() accepts '²', which int() refuses
+        is_percent = isinstance(size, str) and re.fullmatch(r"[0-9]{1,3}%", size) is not None \
             and 0 < int(size[:-1]) <= 100
-        if not (is_count or is_percent or is_templated(size)):
+        if is_templated(size):
+            # batches are planned before any host's variables exist, so there is
+            # nothing to render the template against
+            raise InputError(f"'serial' is needed to plan the batches before anything runs, "
+                             f"so it cannot be a template ({size!r}); write a number or a "
+                             "percentage", fields.at("serial"))
+        if not (is_count or is_percent):
             raise InputError(f"'serial' must be a number of hosts (1, 2, ...), a percentage "
                              f"such as \"30%\", or a list of those, not {size!r}",
                              fields.at("serial"))
