@@ -85,6 +85,8 @@ def _lab_parser() -> argparse.ArgumentParser:
     actions = parser.add_subparsers(dest="action", required=True)
     up = actions.add_parser("up", help="create or resize the lab")
     up.add_argument("--hosts", type=int, default=3)
+    up.add_argument("--no-docker", action="store_true",
+                    help="sshd-only hosts: no Docker engine, for many-host runs")
     up.add_argument("--inventory-out", default=DEFAULT_INVENTORY, metavar="PATH")
     actions.add_parser("down", help="remove every lab host and its data")
     actions.add_parser("status", help="show the lab hosts")
@@ -168,7 +170,9 @@ def _lab(argv: Sequence[str]) -> int:
         if options.action == "up":
             if options.hosts < 1:
                 raise InputError("--hosts must be at least 1", None)
-            sys.stdout.write(format_status(lab_up(options.hosts, Path(options.inventory_out))))
+            status = lab_up(options.hosts, Path(options.inventory_out),
+                            has_docker=not options.no_docker)
+            sys.stdout.write(format_status(status))
             print(f"inventory written to {options.inventory_out}")
         elif options.action == "down":
             lab_down()
@@ -190,9 +194,9 @@ def _registry(argv: Sequence[str]) -> int:
 
 
 def _run(argv: Sequence[str]) -> int:
+    options = _run_parser().parse_args(argv)  # first: `--version` exits here, importing nothing
     from engine.run import execute
 
-    options = _run_parser().parse_args(argv)
     if options.forks < 1:
         raise InputError(f"--forks must be at least 1, not {options.forks}", None)
     run_options, prepared = _prepare(options)

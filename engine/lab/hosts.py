@@ -29,12 +29,16 @@ from engine.lab.proc import (
 # Runs inside the host's namespaces (network, mount, hostname). Paths arrive as
 # positional arguments, never pasted into the script. /run/netns is detached: this
 # mount namespace would otherwise pin every other host's namespace after its deletion.
+# With a daemon to exec ("$@" after the 8 fixed arguments: dockerd), sshd detaches and
+# the daemon becomes the tree's process; without one (an sshd-only host) sshd stays in
+# the foreground as that process.
 _HOST_SCRIPT = """\
 set -e
 echo "$1" > /proc/sys/kernel/hostname
 mount --bind "$2" "$3"
 mount --bind "$4" "$5"
 umount -l /run/netns 2>/dev/null || true
+if [ $# -eq 8 ]; then exec "$6" -D -f "$7" -E "$8"; fi
 "$6" -f "$7" -E "$8"
 shift 8
 exec "$@"
@@ -58,23 +62,14 @@ def prepare_host_dirs(host: HostPaths, deploy_owner: tuple[int, int]) -> None:
     host.docker_config.write_text(json.dumps({}) + "\n")
 
 
-def start_host(host: HostPaths) -> Process:
-    """Start the host's process tree; return its dockerd (sshd is found once it is ready)."""
+def start_host(host: HostPaths, has_docker: bool = True) -> Process:
+    """Start the host's process tree; return its dockerd (sshd is found once it is ready),
+    or, for an sshd-only host, its sshd."""
     for mount_point in (HOST_SRV, HOST_VAR_LIB_PLAY):
         mount_point.mkdir(mode=0o755, parents=True, exist_ok=True)
     # sshd's privilege separation directory, normally made by its systemd unit.
     os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
-    dockerd = [
-        tool("dockerd"),
-        "--bridge=none", "--iptables=false", "--ip6tables=false", "--ip-masq=false",
-        "--data-root", str(host.data_root),
-        "--exec-root", str(host.exec_root),
-        "--pidfile", str(host.docker_pidfile),
-        "--config-file", str(host.docker_config),
-        "-H", f"unix://{host.docker_socket}",
-        "--group", GROUP,
-        "--insecure-registry", REGISTRY,
-    ]  # fmt: skip
+    daemon = _dockerd_argv(host) if has_docker else []
     script_args = [
         host.name,
         str(host.srv), str(HOST_SRV), str(host.var_lib_play), str(HOST_VAR_LIB_PLAY),
@@ -85,19 +80,36 @@ def start_host(host: HostPaths) -> Process:
     argv = [
         tool("nsenter"), f"--net={host.netns_file}",
         tool("unshare"), "--mount", "--uts", "--propagation", "private",
-        "sh", "-c", _HOST_SCRIPT, "sh", *script_args, *dockerd,
+        "sh", "-c", _HOST_SCRIPT, "sh", *script_args, *daemon,
     ]  # fmt: skip
-    return spawn_daemon(
-        argv, label=f"{host.name}'s dockerd", pidfile=host.shell_pidfile, log=host.docker_log
-    )
+    label = f"{host.name}'s dockerd" if has_docker else f"{host.name}'s sshd"
+    return spawn_daemon(argv, label=label, pidfile=host.shell_pidfile, log=host.docker_log)
 
 
-def wait_until_ready(host: HostPaths, dockerd: Process, deadline: float) -> Process:
-    """Wait for `docker version` and sshd's banner; return sshd. Fail with the log's tail."""
-    is_docker_ready = is_ssh_ready = False
+def _dockerd_argv(host: HostPaths) -> list[str]:
+    return [
+        tool("dockerd"),
+        "--bridge=none", "--iptables=false", "--ip6tables=false", "--ip-masq=false",
+        "--data-root", str(host.data_root),
+        "--exec-root", str(host.exec_root),
+        "--pidfile", str(host.docker_pidfile),
+        "--config-file", str(host.docker_config),
+        "-H", f"unix://{host.docker_socket}",
+        "--group", GROUP,
+        "--insecure-registry", REGISTRY,
+    ]  # fmt: skip
+
+
+def wait_until_ready(
+    host: HostPaths, tree: Process, deadline: float, has_docker: bool = True
+) -> Process:
+    """Wait for `docker version` (unless sshd-only) and sshd's banner; return sshd.
+    `tree` is what `start_host` returned. Fail with the log's tail."""
+    is_docker_ready = not has_docker
+    is_ssh_ready = False
     sshd: Process | None = None
     while time.monotonic() < deadline:
-        if not dockerd.is_alive():
+        if not tree.is_alive():
             log = host.docker_log
             raise LabError(
                 f"{host.name}: sshd or dockerd failed to start; end of {log}:\n{log_tail(log)}"

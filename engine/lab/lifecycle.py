@@ -47,15 +47,19 @@ def _exclusive() -> Iterator[None]:
         yield
 
 
-def lab_up(count: int, inventory_path: Path) -> LabStatus:
-    """Make hosts lab1..labN (N = count) and write their inventory; hosts above N are removed."""
+def lab_up(count: int, inventory_path: Path, has_docker: bool = True) -> LabStatus:
+    """Make hosts lab1..labN (N = count) and write their inventory; hosts above N are removed.
+
+    Without Docker (`--no-docker`) each host runs only its sshd: a few MB instead of a
+    Docker engine, so hundreds fit on one machine. A host of the other kind is remade.
+    """
     if not 1 <= count <= MAX_HOSTS:
         raise LabError(f"--hosts must be between 1 and {MAX_HOSTS}, not {count}")
     paths = LabPaths(state_dir())
     check_preconditions(paths.root)
     with _exclusive():
         try:
-            _bring_up(paths, count)
+            _bring_up(paths, count, has_docker)
         except LabError as exc:
             raise LabError(f"{exc}\nthe lab is partly up; `play lab down` removes it") from exc
         lab_hosts = [paths.host(i) for i in range(1, count + 1)]
@@ -66,7 +70,7 @@ def lab_up(count: int, inventory_path: Path) -> LabStatus:
     return lab_status()
 
 
-def _bring_up(paths: LabPaths, count: int) -> None:
+def _bring_up(paths: LabPaths, count: int, has_docker: bool) -> None:
     paths.root.mkdir(mode=0o755, parents=True, exist_ok=True)
     paths.marker.touch()
     state = load_state(paths.state_file)
@@ -82,41 +86,48 @@ def _bring_up(paths: LabPaths, count: int) -> None:
     started: list[tuple[int, Process]] = []
     for index in range(1, count + 1):
         record = state.hosts.get(index)
-        if record is not None and _is_healthy(paths, record):
+        if record is not None and record.has_docker == has_docker and _is_healthy(paths, record):
             continue
         _remove_hosts(paths, [record or HostRecord(index)])
-        dockerd = _create_host(paths, index)
-        state = state.with_host(HostRecord(index, dockerd))
+        tree = _create_host(paths, index, has_docker)
+        # Recorded before it is ready, so `down` stops it even if `up` fails now.
+        state = state.with_host(_record(index, tree, None, has_docker))
         save_state(paths.state_file, state)
-        started.append((index, dockerd))
+        started.append((index, tree))
     deadline = time.monotonic() + hosts.READY_TIMEOUT
-    for index, dockerd in started:
-        sshd = hosts.wait_until_ready(paths.host(index), dockerd, deadline)
-        state = state.with_host(HostRecord(index, dockerd, sshd))
+    for index, tree in started:
+        sshd = hosts.wait_until_ready(paths.host(index), tree, deadline, has_docker)
+        state = state.with_host(_record(index, tree, sshd, has_docker))
         save_state(paths.state_file, state)
     access.write_known_hosts(paths, [paths.host(i) for i in range(1, count + 1)])
     if state.registry is None or not state.registry.is_alive():
         state = LabState(state.hosts, start_registry(paths))
         save_state(paths.state_file, state)
-    images.load_images(paths, count)
+    if has_docker:
+        images.load_images(paths, count)
 
 
-def _create_host(paths: LabPaths, index: int) -> Process:
+def _record(index: int, tree: Process, sshd: Process | None, has_docker: bool) -> HostRecord:
+    """The tree's process is dockerd on a Docker host and sshd on an sshd-only one."""
+    if has_docker:
+        return HostRecord(index, tree, sshd)
+    return HostRecord(index, None, tree, has_docker=False)
+
+
+def _create_host(paths: LabPaths, index: int, has_docker: bool) -> Process:
     host = paths.host(index)
     deploy = pwd.getpwnam(USER)
     hosts.prepare_host_dirs(host, (deploy.pw_uid, deploy.pw_gid))
     access.make_host_key(host)
     access.write_sshd_config(paths, host)
     net.create_host_network(host)
-    return hosts.start_host(host)
+    return hosts.start_host(host, has_docker)
 
 
 def _is_healthy(paths: LabPaths, record: HostRecord) -> bool:
-    running = [proc for proc in (record.dockerd, record.sshd) if proc is not None]
-    return (
-        len(running) == 2
-        and all(proc.is_alive() for proc in running)
-        and paths.host(record.index).netns_file.exists()
+    wanted = [record.dockerd, record.sshd] if record.has_docker else [record.sshd]
+    return all(proc is not None and proc.is_alive() for proc in wanted) and (
+        paths.host(record.index).netns_file.exists()
     )
 
 
@@ -211,4 +222,5 @@ def _host_status(paths: LabPaths, record: HostRecord) -> LabHost:
         address=record.address,
         sshd_alive=has_netns and record.sshd is not None and record.sshd.is_alive(),
         docker_alive=has_netns and record.dockerd is not None and record.dockerd.is_alive(),
+        has_docker=record.has_docker,
     )

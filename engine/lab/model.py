@@ -19,10 +19,11 @@ class LabHost:
     address: str
     sshd_alive: bool
     docker_alive: bool
+    has_docker: bool = True
 
     @property
     def is_ok(self) -> bool:
-        return self.sshd_alive and self.docker_alive
+        return self.sshd_alive and (self.docker_alive or not self.has_docker)
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,9 @@ class LabStatus:
         return bool(self.hosts)
 
 
-def _word(is_alive: bool) -> str:
+def _word(is_alive: bool, is_wanted: bool = True) -> str:
+    if not is_wanted:
+        return "-"
     return "up" if is_alive else "DOWN"
 
 
@@ -48,7 +51,7 @@ def format_status(status: LabStatus) -> str:
     for host in status.hosts:
         lines.append(
             f"{host.name:<8} {host.address:<14} {_word(host.sshd_alive):<5} "
-            f"{_word(host.docker_alive):<7} {'ok' if host.is_ok else 'NOT OK'}"
+            f"{_word(host.docker_alive, host.has_docker):<7} {'ok' if host.is_ok else 'NOT OK'}"
         )
     lines.append(f"registry 10.250.0.1:5000 {_word(status.registry_alive)}")
     lines.append(f"state dir {status.state_dir}")

@@ -22,6 +22,7 @@ class HostRecord:
     index: int
     dockerd: Process | None = None
     sshd: Process | None = None
+    has_docker: bool = True  # False: an sshd-only host (`play lab up --no-docker`)
 
     @property
     def name(self) -> str:
@@ -64,6 +65,7 @@ def load_state(path: Path) -> LabState:
                 int(entry["index"]),
                 _process_from_json(entry.get("dockerd")),
                 _process_from_json(entry.get("sshd")),
+                bool(entry.get("docker", True)),
             )
             for entry in raw.get("hosts", [])
         }
@@ -81,6 +83,7 @@ def save_state(path: Path, state: LabState) -> None:
                 "address": record.address,
                 "dockerd": _process_to_json(record.dockerd),
                 "sshd": _process_to_json(record.sshd),
+                "docker": record.has_docker,
             }
             for record in sorted(state.hosts.values(), key=lambda r: r.index)
         ],

@@ -136,3 +136,20 @@ def test_second_up_keeps_every_host_ok(lab: Lab) -> None:
     assert lab.known_hosts.read_text() == known_hosts_before
     assert lab.run(lab.hosts[-1], "docker", "ps").returncode == 0
     assert lab_status() == status
+
+
+def test_no_docker_hosts_take_logins_and_run_no_engine(lab: Lab) -> None:
+    """Resizes the session lab to sshd-only hosts and back, so it runs last in this module."""
+    try:
+        status = lab_up(LAB_HOSTS, lab.inventory, has_docker=False)
+        assert [(host.name, host.is_ok, host.docker_alive) for host in status.hosts] == [
+            (host.name, True, False) for host in lab.hosts
+        ]
+        for host in lab.hosts:
+            whoami = lab.sh(host, "id -un; hostname")
+            assert whoami.stdout.split() == ["deploy", host.name], whoami.stderr
+        assert lab.run(lab.hosts[0], "docker", "ps").returncode != 0
+    finally:
+        status = lab_up(LAB_HOSTS, lab.inventory)
+    assert all(host.is_ok and host.docker_alive for host in status.hosts)
+    assert lab.run(lab.hosts[-1], "docker", "image", "inspect", IMAGE).returncode == 0

@@ -1,0 +1,117 @@
+"""`python -m bench`: bring up the lab, run every scenario with every tool (round robin,
+several runs each), print the table and the targets, take the lab down.
+
+    python -m bench [--quick] [--runs N] [--scenario KEY]... [--tools play,floors]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from bench import lab, report
+from bench.measure import Sample, run_measured
+from bench.scenarios import Scenario, all_scenarios
+from bench.tools import Target, Tool
+from bench.tools.ansible import Ansible
+from bench.tools.floors import ControlMasterFloor, ParamikoFloor
+from bench.tools.play import Play, PythonStartup
+from bench.tools.pyinfra import Pyinfra
+from bench.venvs import ensure_anchors
+
+TOOLS: list[Tool] = [Play(), Ansible(), Pyinfra(), ParamikoFloor(), ControlMasterFloor(),
+                     PythonStartup()]
+ANCHORS = ("ansible", "pyinfra")
+WRONG_RESULT = 99  # the tool exited 0 but the hosts are not in the state it was asked for
+
+
+def _options(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true",
+                        help="one run each, small sizes: (e), (d), (a), (c) at 5 hosts")
+    parser.add_argument("--runs", type=int, help="runs per tool (default 5, quick 1)")
+    parser.add_argument("--scenario", action="append", default=[], metavar="KEY",
+                        help="only these scenarios: e, d, a, b, c5, c50, c200")
+    parser.add_argument("--no-anchors", action="store_true",
+                        help="play and the floors only (no ansible, no pyinfra)")
+    parser.add_argument("--keep-lab", action="store_true", help="leave the lab up at the end")
+    parser.add_argument("--json", type=Path, help="also write every sample here")
+    return parser.parse_args(argv)
+
+
+def _measure(tool: Tool, target: Target, scenario: Scenario, workdir: Path,
+             results: dict[report.Key, list[Sample]]) -> None:
+    for phase in scenario.phases:
+        invocation = tool.invocation(target, scenario.workload, phase, workdir)
+        sample = run_measured(invocation.argv, env={**os.environ, **invocation.env})
+        if sample.exit_status == 0 and scenario.workload.kind == "containers":
+            problem = lab.check_containers(target, scenario.workload, phase.image)
+            if problem is not None:
+                sample = dataclasses.replace(sample, exit_status=WRONG_RESULT,
+                                             output_tail=problem)
+        results.setdefault((scenario.key, phase.name, tool.name), []).append(sample)
+        status = "" if sample.exit_status == 0 else f"  FAILED ({sample.exit_status}):\n" \
+            f"{sample.output_tail}"
+        print(f"  {scenario.key} {phase.name:<7} {tool.name:<20} {sample.wall:8.3f} s "
+              f"{sample.peak_rss_kb / 1024:7.0f} MB{status}", file=sys.stderr, flush=True)
+
+
+def run_scenario(scenario: Scenario, tools: list[Tool], runs: int, workdir: Path,
+                 results: dict[report.Key, list[Sample]]) -> None:
+    print(f"bench: ({scenario.key}) {scenario.title}", file=sys.stderr, flush=True)
+    target = lab.lab_up(scenario.workload, workdir)
+    is_containers = scenario.workload.kind == "containers"
+    if is_containers:
+        lab.make_app_images(target)
+    chosen = [tool for tool in tools if tool.supports(scenario.workload)]
+    for run in range(runs):
+        # round robin: every tool goes first once in a while, so drift is shared
+        for tool in chosen[run % len(chosen):] + chosen[:run % len(chosen)]:
+            if is_containers:
+                lab.remove_bench_containers(target)
+            _measure(tool, target, scenario, workdir, results)
+    if is_containers:
+        lab.remove_bench_containers(target)
+
+
+def main(argv: list[str] | None = None) -> int:
+    options = _options(sys.argv[1:] if argv is None else argv)
+    if os.geteuid() != 0:
+        print("python -m bench needs root: it runs `play lab up`", file=sys.stderr)
+        return 1
+    runs = options.runs or (1 if options.quick else 5)
+    scenarios = [scenario for scenario in all_scenarios(options.quick)
+                 if not options.scenario or scenario.key in options.scenario]
+    tools = [tool for tool in TOOLS if not (options.no_anchors and tool.name in ANCHORS)]
+    if not options.no_anchors:
+        ensure_anchors()
+    workdir = Path(tempfile.mkdtemp(prefix="play-bench-"))
+    results: dict[report.Key, list[Sample]] = {}
+    try:
+        for scenario in scenarios:
+            run_scenario(scenario, tools, runs, workdir, results)
+    finally:
+        if not options.keep_lab:
+            lab.lab_down()
+        shutil.rmtree(workdir, ignore_errors=True)
+    sys.stdout.write(report.table(scenarios, results))
+    print()
+    print("\n".join(report.check_targets(results)))
+    if options.json:
+        options.json.write_text(json.dumps(
+            [{"scenario": s, "phase": p, "tool": t, "wall": x.wall, "peak_rss_kb": x.peak_rss_kb,
+              "exit_status": x.exit_status} for (s, p, t), xs in results.items() for x in xs],
+            indent=1) + "\n")
+    failed = any(x.exit_status != 0 for xs in results.values() for x in xs)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,99 @@
+"""Turn the samples into the results table (markdown) and check the issue's targets."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from bench.measure import Sample
+from bench.scenarios import Scenario
+
+Key = tuple[str, str, str]   # (scenario, phase, tool)
+
+
+@dataclass(frozen=True)
+class Target:
+    """play's median (or peak RSS) at most `factor` x the anchor's; `factor` 1 = faster."""
+
+    scenarios: tuple[str, ...]
+    phases: tuple[str, ...]
+    anchor: str
+    factor: float
+    is_memory: bool = False
+
+    def describe(self) -> str:
+        what = "peak RSS" if self.is_memory else "time"
+        if self.factor == 1:
+            return f"{what} < {self.anchor}"
+        if self.factor < 1:
+            return f"{round(1 / self.factor)}x faster than {self.anchor}"
+        return f"{what} <= {self.factor}x {self.anchor}"
+
+
+_NOOPS = ("noop", "noop-2")
+_MANY = ("c5", "c50", "c200")
+TARGETS = (
+    Target(("d",), ("run",), "paramiko floor", 1.2),
+    Target(("d",), ("run",), "ControlMaster floor", 1.0),
+    Target(("d",), ("run",), "pyinfra", 1 / 3),
+    Target(("d",), ("run",), "ansible", 1 / 15),
+    Target(_MANY, ("run",), "paramiko floor", 1.3),
+    Target(_MANY, ("run",), "pyinfra", 1.0),
+    Target(_MANY, ("run",), "ansible", 1 / 10),
+    Target(_MANY, ("run",), "paramiko floor", 1.3, is_memory=True),
+    Target(("a", "b"), _NOOPS, "paramiko floor", 1.5),
+    Target(("a", "b"), _NOOPS, "ansible", 1 / 20),
+    Target(("a", "b"), _NOOPS, "pyinfra", 1 / 3),
+    Target(("a", "b"), ("cold", "update"), "ansible", 1 / 3),
+    Target(("e",), ("version",), "python -c pass", 2.0),
+)
+
+
+def _median(samples: Sequence[Sample]) -> float:
+    return statistics.median(sample.wall for sample in samples)
+
+
+def _peak_mb(samples: Sequence[Sample]) -> float:
+    return max(sample.peak_rss_kb for sample in samples) / 1024
+
+
+def table(scenarios: Sequence[Scenario], results: Mapping[Key, list[Sample]]) -> str:
+    lines = ["| scenario | phase | tool | median s | min s | max s | peak RSS MB | "
+             "play / tool |", "|---|---|---|---:|---:|---:|---:|---:|"]
+    for scenario in scenarios:
+        for phase in scenario.phases:
+            rows = [(tool, samples) for (key, name, tool), samples in results.items()
+                    if key == scenario.key and name == phase.name and samples]
+            play = results.get((scenario.key, phase.name, "play"))
+            for tool, samples in rows:
+                walls = [sample.wall for sample in samples]
+                ratio = f"{_median(play) / _median(samples):.2f}" if play else "-"
+                failed = sum(1 for sample in samples if sample.exit_status != 0)
+                note = f" ({failed} failed)" if failed else ""
+                lines.append(
+                    f"| {scenario.key}: {scenario.title} | {phase.name} | {tool}{note} | "
+                    f"{_median(samples):.3f} | {min(walls):.3f} | {max(walls):.3f} | "
+                    f"{_peak_mb(samples):.0f} | {ratio} |")
+    return "\n".join(lines) + "\n"
+
+
+def check_targets(results: Mapping[Key, list[Sample]]) -> list[str]:
+    """One line per (target, scenario, phase) that was measured: met or MISSED, with numbers."""
+    lines = []
+    for target in TARGETS:
+        for scenario in target.scenarios:
+            for phase in target.phases:
+                play = results.get((scenario, phase, "play"))
+                anchor = results.get((scenario, phase, target.anchor))
+                if not play or not anchor:
+                    continue
+                if target.is_memory:
+                    mine, theirs = _peak_mb(play), _peak_mb(anchor)
+                else:
+                    mine, theirs = _median(play), _median(anchor)
+                ratio = mine / theirs
+                is_met = ratio < 1 if target.factor == 1 else ratio <= target.factor
+                lines.append(f"{'met   ' if is_met else 'MISSED'} {scenario} {phase}: "
+                             f"{target.describe()} (play/anchor = {ratio:.2f})")
+    return lines

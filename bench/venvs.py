@@ -1,0 +1,39 @@
+"""The anchor tools' own virtual environments under bench/.venvs/ (ignored by git): the
+project never depends on them. Versions are pinned so results compare across runs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+VENVS = Path(__file__).resolve().parent / ".venvs"
+ANSIBLE = "ansible==12.3.0"       # ansible-core 2.19 with community.docker
+PYINFRA = "pyinfra==3.10.0"
+TARGET_SDK = "docker>=7,<8"       # the Docker SDK ansible's modules use on the hosts
+# Lab hosts share this machine's root filesystem, so a venv of the system Python here is
+# also each host's interpreter.
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+def venv_bin(name: str, program: str) -> Path:
+    return VENVS / name / "bin" / program
+
+
+def _ensure(name: str, python: str, requirement: str, probe: str) -> None:
+    if venv_bin(name, probe).exists():
+        return
+    print(f"bench: installing {requirement} into {VENVS / name}", flush=True)
+    subprocess.run([python, "-m", "venv", str(VENVS / name)], check=True)
+    subprocess.run([str(venv_bin(name, "pip")), "install", "--quiet", requirement], check=True)
+
+
+def ensure_anchors() -> None:
+    _ensure("ansible", sys.executable, ANSIBLE, "ansible-playbook")
+    _ensure("pyinfra", sys.executable, PYINFRA, "pyinfra")
+    _ensure("target", SYSTEM_PYTHON, TARGET_SDK, "docker-sdk-marker")
+    venv_bin("target", "docker-sdk-marker").touch()
+
+
+def target_python() -> Path:
+    return venv_bin("target", "python")
