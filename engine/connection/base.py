@@ -6,6 +6,7 @@ executor, never in the actions.
 from __future__ import annotations
 
 import shlex
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,6 +37,11 @@ class Connection(ABC):
 
     host: str
     commands_run: int = 0
+    _count_lock = threading.Lock()  # steps on one host run commands from several threads
+
+    def _count_command(self) -> None:
+        with self._count_lock:
+            self.commands_run += 1
 
     @abstractmethod
     def run(self, argv: Sequence[str], *, stdin: bytes | None = None,

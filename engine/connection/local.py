@@ -20,7 +20,7 @@ class LocalConnection(Connection):
         line = command_line(argv, become, self.become_password is not None)
         if become and self.become_password is not None:
             stdin = self.become_password.encode() + b"\n" + (stdin or b"")
-        self.commands_run += 1
+        self._count_command()
         started = time.monotonic()
         try:
             completed = subprocess.run(["/bin/sh", "-c", line], input=stdin or b"",

@@ -148,7 +148,7 @@ class SSHConnection(Connection):
         if become and password is not None:
             stdin = password.encode() + b"\n" + (stdin or b"")
         timeout = timeout if timeout is not None else self.settings.command_timeout
-        self.commands_run += 1
+        self._count_command()
         started = time.monotonic()
         try:
             channel = self._transport.open_session(timeout=self.settings.connect_timeout)
