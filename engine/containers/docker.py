@@ -11,7 +11,6 @@ from engine.containers.spec import DesiredContainer, run_arguments
 
 _PULL = ('docker pull -q "$1" >/dev/null && '
          'docker image inspect --format "{{.Id}}" "$1"')
-_CREATE_AND_START = 'set -e; name=$1; shift; "$@" >/dev/null; docker start "$name" >/dev/null'
 # Polls on the host, not over SSH: one round trip however long the wait.
 _WAIT_HEALTHY = r'''
 name=$1; deadline=$(( $(date +%s) + $2 ))
@@ -62,7 +61,9 @@ class Docker:
         return self._sh(_PULL, reference)
 
     def create_and_start(self, desired: DesiredContainer, name: str) -> CommandResult:
-        return self._sh(_CREATE_AND_START, name, *run_arguments(desired, name))
+        # `docker run -d` rather than create + start: one docker CLI process, not two
+        create = run_arguments(desired, name)
+        return self.connection.run(["docker", "run", "--detach", *create[2:]])
 
     def wait_healthy(self, name: str, patience: float) -> HealthWait:
         result = self._sh(_WAIT_HEALTHY, name, str(int(patience) + 1), timeout=patience + 30)

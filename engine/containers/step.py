@@ -202,10 +202,11 @@ class ContainerSteps:
             _check(docker.command("restart", desired.name), "restart", desired.name)
             self._wait(docker, host, desired, image_id)
         elif work == "recreate":
-            self._replace(docker, desired, registry, removed)
+            self._replace(docker, desired, registry, removed,
+                          has_new_image="its image changed" in change.reasons)
 
     def _replace(self, docker: Docker, desired: DesiredContainer, registry: Registry,
-                 removed: list[Instance]) -> None:
+                 removed: list[Instance], has_new_image: bool) -> None:
         aside = desired.name + OLD_SUFFIX
         _check(docker.set_aside(desired.name, aside, desired.stop_timeout), "stop", desired.name)
         started = docker.create_and_start(desired, desired.name)
@@ -213,7 +214,8 @@ class ContainerSteps:
                                      if desired.health else 30.0) if started.is_ok else None
         if health is not None and health.is_healthy:
             docker.command("rm", "-f", aside)
-            docker.prune_images(image_repository(desired.image), desired.keep_images)
+            if has_new_image:  # only then can an older image of it be left behind
+                docker.prune_images(image_repository(desired.image), desired.keep_images)
             return
         # roll back: the old container comes back and is registered again
         _check(docker.put_back(desired.name, aside), "roll back", desired.name)
