@@ -70,7 +70,7 @@ class Prepared:
     inventory: Inventory
     extra_vars: Mapping[str, Any]
     registries: Mapping[int, RegistryConfig]   # by play index
-    default_registry: RegistryConfig           # the inventory's: holds the deploy lock
+    default_registry: RegistryConfig           # of all the run's hosts: holds the deploy lock
 
     @functools.cached_property
     def connection_settings(self) -> dict[str, ConnectionSettings]:

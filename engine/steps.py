@@ -76,6 +76,7 @@ class StepRunner:
                            for play in plan.playbook.plays}
         self._groups = {name: list(group.hosts) for name, group in inventory.groups.items()}
         self._hostvars = {name: host.vars for name, host in inventory.hosts.items()}
+        self._playbook_dir = os.path.dirname(os.path.abspath(plan.playbook.path))
 
     def scope(self, host: str, play: Play) -> Scope:
         placement = self.plan.placements[play.index]
@@ -88,7 +89,7 @@ class StepRunner:
             "hostvars": self._hostvars,
             "play_hosts": list(batch), "ansible_play_hosts": list(placement.hosts),
             "ansible_play_batch": list(batch),
-            "playbook_dir": str(_parent(self.plan.playbook.path)),
+            "playbook_dir": self._playbook_dir,
             **self.lookups(play),
         }
         with self.state.lock:
@@ -188,10 +189,6 @@ def _first_set(*values: Any) -> Any:
 def _read(path: str) -> str:
     with open(path, encoding="utf-8") as source:
         return source.read()
-
-
-def _parent(path: str) -> str:
-    return os.path.dirname(os.path.abspath(path))
 
 
 def _template_message(error: Exception) -> str:

@@ -11,6 +11,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from engine.errors import InputError, Location
+from engine.schema import is_templated
 from engine.yamlfile import load_yaml, load_yaml_file, where
 
 
@@ -127,7 +128,7 @@ class Scope(Mapping[str, Any]):
 
 def _has_template(value: Any) -> bool:
     if isinstance(value, str):
-        return "{{" in value or "{%" in value
+        return is_templated(value)
     if isinstance(value, Mapping):
         return any(_has_template(item) for item in value.values())
     if isinstance(value, (list, tuple)):

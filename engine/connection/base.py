@@ -48,11 +48,6 @@ class Connection(ABC):
             timeout: float | None = None, become: bool = False) -> CommandResult:
         """Run one command, given as arguments: they are quoted here, never by the caller."""
 
-    def run_shell(self, script: str, *, stdin: bytes | None = None,
-                  timeout: float | None = None, become: bool = False) -> CommandResult:
-        """Run a shell script (the `shell` action, compound commands) under /bin/sh -c."""
-        return self.run(["/bin/sh", "-c", script], stdin=stdin, timeout=timeout, become=become)
-
     def put(self, content: bytes, path: str, *, mode: str | None = None,
             become: bool = False) -> CommandResult:
         """Write a file atomically: a temporary file beside it, then rename."""

@@ -39,7 +39,7 @@ from engine.results import StepResult
 from engine.templating import evaluate, render
 
 if TYPE_CHECKING:
-    from engine.connection import Connection
+    from engine.connection import CommandResult, Connection
     from engine.plan import Plan
 
 RegistryFor = Callable[[Play], Registry]
@@ -331,7 +331,7 @@ def _same_record(old: Instance, new: Instance) -> bool:
         new, registered_at="")
 
 
-def _check(result: Any, what: str, name: str) -> None:
+def _check(result: CommandResult, what: str, name: str) -> None:
     if not result.is_ok:
         raise ContainerError(f"cannot {what} {name}: {result.stderr_tail()}")
 
