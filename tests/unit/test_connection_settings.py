@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,19 @@ def test_inventory_vars_win_over_ssh_config(tmp_path: Path,
     settings = settings_for(web1)  # type: ignore[arg-type]
     assert (settings.endpoint.address, settings.endpoint.port, settings.endpoint.user) == (
         "127.0.0.5", 2201, "deploy")
+
+
+def test_ssh_config_match_exec_runs_its_command(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    # paramiko runs `Match exec` through invoke, which play imports only on first use
+    monkeypatch.setenv("PLAY_SSH_CONFIG", str(tmp_path / "ssh_config"))
+    web1 = host(tmp_path, "[web]\nweb1\n",
+                'Match exec "true"\n  User ops\nMatch exec "false"\n  Port 2200\n')
+    with open(os.devnull, encoding="utf-8") as devnull:
+        # invoke copies stdin to the command; pytest's captured stdin cannot be read
+        monkeypatch.setattr("sys.stdin", devnull)
+        settings = settings_for(web1)  # type: ignore[arg-type]
+    assert (settings.endpoint.user, settings.endpoint.port) == ("ops", 22)
 
 
 def test_bad_policy_and_timeout_are_input_errors(tmp_path: Path) -> None:
