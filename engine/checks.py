@@ -10,8 +10,6 @@ from dataclasses import fields as dataclass_fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import jinja2
-
 from engine.errors import InputError, Location, did_you_mean
 from engine.playbook import Play, Step, TaskSpec
 from engine.templating import MAGIC_VARIABLES, is_template, names_in_expression, names_in_template
@@ -68,6 +66,8 @@ class _HostChecker:
 
     def _check(self, text: str, is_expression: bool, local: set[str], step: Step, field: str,
                at: Location, lines_are_in_file: bool = False) -> None:
+        import jinja2  # loaded by now: only templates and expressions are checked
+
         try:
             names = names_in_expression(text) if is_expression else names_in_template(text)
         except jinja2.TemplateSyntaxError as error:

@@ -17,8 +17,6 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
 
-import jinja2
-
 from engine.errors import (
     EXIT_DRIFT,
     EXIT_INTERRUPTED,
@@ -150,7 +148,7 @@ def execute(prepared: Prepared, options: RunOptions, stdout: TextIO = sys.stdout
     from engine.registry import open_registry
     from engine.registry.pool import RegistryPool
     from engine.steps import StepOptions, StepRunner
-    from engine.templating import render
+    from engine.templating import render, template_errors
 
     plan = prepared.plan
     settings = prepared.connection_settings
@@ -189,7 +187,7 @@ def execute(prepared: Prepared, options: RunOptions, stdout: TextIO = sys.stdout
             return play.name, step.label
         try:
             return play.name, f"{step.kind} {render(step.name, runner.scope(node[0], play))}"
-        except jinja2.TemplateError:
+        except template_errors():
             return play.name, step.label
 
     def on_start(node: Node) -> None:
@@ -307,7 +305,7 @@ class _Rollout:
 
 def _secrets(prepared: Prepared, runner: StepRunner) -> set[str]:
     """Rendered values of every variable named in a `secret_vars` list, on every host."""
-    import jinja2
+    from engine.templating import template_errors
 
     secrets: set[str] = set()
     for placement in prepared.plan.placements:
@@ -319,7 +317,7 @@ def _secrets(prepared: Prepared, runner: StepRunner) -> set[str]:
                 if name in scope:
                     try:
                         value = scope[name]
-                    except (jinja2.TemplateError, InputError):
+                    except template_errors(InputError):
                         value = scope.raw(name)  # still hide what we have
                     secrets.update(_leaf_strings(value))
     return secrets

@@ -13,14 +13,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import jinja2
-
 from engine.actions import ActionContext, ActionError, Outcome, find_action
 from engine.execute import Node
 from engine.playbook import Play, Step, TaskSpec
 from engine.pool import ConnectionPool
 from engine.results import Status, StepResult
-from engine.templating import evaluate, render, render_text
+from engine.templating import (
+    evaluate,
+    is_undefined_error,
+    render,
+    render_text,
+    template_errors,
+)
 from engine.variables import Scope, host_scope, load_vars_files
 
 if TYPE_CHECKING:
@@ -110,7 +114,7 @@ class StepRunner:
             return StepResult(host, step_id, "skipped", msg="not notified", is_hidden=True)
         try:
             result = self._run_task(host, step, play, step.body, scope)
-        except (jinja2.TemplateError, ActionError, ValueError, TypeError) as error:
+        except template_errors(ActionError, ValueError, TypeError) as error:
             message = HIDDEN if step.body.no_log else _template_message(error)
             result = StepResult(host, step_id, "failed", msg=message,
                                 is_ignored=bool(step.body.ignore_errors))
@@ -192,8 +196,8 @@ def _read(path: str) -> str:
 
 
 def _template_message(error: Exception) -> str:
-    if isinstance(error, jinja2.UndefinedError):
-        return f"undefined variable: {error.message}"
+    if is_undefined_error(error):
+        return f"undefined variable: {getattr(error, 'message', error)}"
     return str(error)
 
 

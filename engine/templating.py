@@ -1,5 +1,8 @@
 """Jinja2 for play: one environment with undefined variables as errors, and the
 analysis that finds which variables a template needs before anything runs.
+
+jinja2 is imported with the first template: a playbook without `{{ }}` never loads it
+(~45 ms). Callers catch `template_errors()`, which names jinja2's errors once loaded.
 """
 
 from __future__ import annotations
@@ -7,15 +10,15 @@ from __future__ import annotations
 import functools
 import itertools
 import os
+import sys
 from collections import ChainMap
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jinja2
-import jinja2.meta
-import jinja2.nodes
-from jinja2.nativetypes import NativeEnvironment
+if TYPE_CHECKING:
+    import jinja2
+    import jinja2.nodes
 
 # Names a template may always use: magic variables set per host at run time.
 MAGIC_VARIABLES = frozenset({
@@ -25,7 +28,22 @@ MAGIC_VARIABLES = frozenset({
 })
 
 
+def template_errors(*also: type[Exception]) -> tuple[type[Exception], ...]:
+    """For an `except` clause: jinja2's errors and `also`. Before jinja2 is loaded nothing
+    was rendered, so no jinja2 error can happen. (An undefined value that escaped its
+    template raises when used, which is why callers catch around more than `render`.)"""
+    jinja2 = sys.modules.get("jinja2")
+    return also if jinja2 is None else (jinja2.TemplateError, *also)
+
+
+def is_undefined_error(error: Exception) -> bool:
+    jinja2 = sys.modules.get("jinja2")
+    return jinja2 is not None and isinstance(error, jinja2.UndefinedError)
+
+
 def _lookup_env(name: str, default: str | None = None) -> str:
+    import jinja2
+
     value = os.environ.get(name, default)
     if value is None:
         raise jinja2.UndefinedError(f"environment variable {name!r} is not set")
@@ -48,12 +66,14 @@ def _concat(values: Iterator[Any]) -> Any:
     return "".join(str(value) for value in itertools.chain(head, values))
 
 
-class PlayEnvironment(NativeEnvironment):
-    concat = staticmethod(_concat)  # type: ignore[assignment]
-
-
 @functools.cache
 def environment() -> jinja2.Environment:
+    import jinja2
+    from jinja2.nativetypes import NativeEnvironment
+
+    class PlayEnvironment(NativeEnvironment):
+        concat = staticmethod(_concat)  # type: ignore[assignment]
+
     # trim_blocks as in Ansible: a `{% for %}` line leaves no blank line behind
     env = PlayEnvironment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
                           trim_blocks=True,
@@ -71,6 +91,8 @@ def global_names() -> frozenset[str]:
 def names_in_template(text: str) -> tuple[tuple[str, int], ...]:
     """The variables a template reads without defining them, with the line of first use
     (1-based, within the template). Raises `jinja2.TemplateSyntaxError`."""
+    import jinja2
+
     try:
         return _names_in_template(text)
     except RecursionError:
@@ -80,6 +102,9 @@ def names_in_template(text: str) -> tuple[tuple[str, int], ...]:
 
 
 def _names_in_template(text: str) -> tuple[tuple[str, int], ...]:
+    import jinja2.meta
+    import jinja2.nodes
+
     tree = environment().parse(text)
     undeclared = jinja2.meta.find_undeclared_variables(tree) - global_names()
     guarded = _guarded_names(tree)
@@ -92,6 +117,8 @@ def _names_in_template(text: str) -> tuple[tuple[str, int], ...]:
 
 def _guarded_names(tree: jinja2.nodes.Template) -> set[int]:
     """Name nodes a template expects may be missing: `x is defined`, `x | default(...)`."""
+    import jinja2.nodes
+
     guarded: set[int] = set()
     for test in tree.find_all(jinja2.nodes.Test):
         if test.name in ("defined", "undefined"):

@@ -13,8 +13,6 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-import jinja2
-
 from engine.containers.docker import Docker
 from engine.containers.facts import (
     CurrentContainer,
@@ -36,7 +34,7 @@ from engine.execute import Node
 from engine.playbook import ContainerSpec, Play, ServiceSpec, Step
 from engine.registry import Instance, Registry, RegistryError, instance_id
 from engine.results import StepResult
-from engine.templating import evaluate, render
+from engine.templating import evaluate, render, template_errors
 
 if TYPE_CHECKING:
     from engine.connection import CommandResult, Connection
@@ -100,7 +98,7 @@ class ContainerSteps:
             play = self.plan.playbook.plays[step.play]
             try:
                 images.append(str(render(step.body.image, self.scope_for(host, play))))
-            except jinja2.TemplateError:
+            except template_errors():
                 continue  # that step will report the error itself
         return images
 
@@ -119,7 +117,7 @@ class ContainerSteps:
                                         _rendered_spec(step.body, scope),
                                         _env_files(step.body.env_file), play.name)
             changed, message = self._reconcile(host, play, step, desired, scope)
-        except (ContainerError, RegistryError, jinja2.TemplateError, ValueError) as error:
+        except template_errors(ContainerError, RegistryError, ValueError) as error:
             return StepResult(host, step_id, "failed", msg=str(error),
                               duration=time.monotonic() - started)
         return StepResult(host, step_id, "changed" if changed else "ok", msg=message,
@@ -268,7 +266,7 @@ class ContainerSteps:
         started = time.monotonic()
         try:
             result = self._service(node, scope)
-        except (ContainerError, RegistryError, jinja2.TemplateError, ValueError) as error:
+        except template_errors(ContainerError, RegistryError, ValueError) as error:
             result = StepResult(node[0], node[1], "failed", msg=str(error))
         return dataclasses.replace(result, duration=time.monotonic() - started)
 
