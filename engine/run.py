@@ -143,7 +143,6 @@ def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
 
 
 def execute(prepared: Prepared, options: RunOptions, stdout: TextIO = sys.stdout) -> int:
-    from engine.containers.step import ContainerSteps
     from engine.pool import ConnectionPool
     from engine.registry import open_registry
     from engine.registry.pool import RegistryPool
@@ -166,12 +165,15 @@ def execute(prepared: Prepared, options: RunOptions, stdout: TextIO = sys.stdout
 
     runner = StepRunner(plan, prepared.inventory, prepared.extra_vars, pool,
                         StepOptions(check=options.check, diff=options.diff), lookups)
-    containers = ContainerSteps(plan, pool.get, registry_for,
-                                {name: host.address for name, host in
-                                 prepared.inventory.hosts.items()},
-                                options.check, runner.state.is_notified, runner.scope)
-    runner.other_kinds = {"container": containers.run_container,
-                          "service": containers.run_service}
+    if any(step.kind in ("container", "service") for step in plan.steps.values()):
+        from engine.containers.step import ContainerSteps  # not imported by a tasks-only run
+
+        containers = ContainerSteps(plan, pool.get, registry_for,
+                                    {name: host.address for name, host in
+                                     prepared.inventory.hosts.items()},
+                                    options.check, runner.state.is_notified, runner.scope)
+        runner.other_kinds = {"container": containers.run_container,
+                              "service": containers.run_service}
     reporter = Reporter(_sinks(options, stdout), Redactor(_secrets(prepared, runner)))
     recap = Recap()
     rollout = _Rollout(plan)

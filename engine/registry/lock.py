@@ -7,9 +7,9 @@ from __future__ import annotations
 import json
 import os
 import random
+import secrets
 import socket
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -31,7 +31,7 @@ class LockRecord:
 
     @classmethod
     def new(cls, owner: LockOwner) -> LockRecord:
-        return cls(owner, uuid.uuid4().hex)
+        return cls(owner, secrets.token_hex(16))  # not uuid4: `import uuid` costs 4 ms
 
     def to_json(self) -> str:
         return json.dumps({**asdict(self.owner), "token": self.token}, sort_keys=True) + "\n"
