@@ -7,7 +7,6 @@ Pure: it takes the loaded playbook and inventory and touches nothing remote.
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -15,21 +14,13 @@ from typing import TYPE_CHECKING, Any
 import networkx as nx
 
 from engine.errors import InputError
+from engine.placement import PlayPlacement, place_plays
 from engine.playbook import ContainerSpec, Play, Playbook, ServiceSpec, Step, TaskSpec, step_id
 
 if TYPE_CHECKING:
     from engine.inventory import Inventory
 
 Node = tuple[str, str]  # (host name, step id)
-
-
-@dataclass(frozen=True)
-class PlayPlacement:
-    """Which hosts a play runs on, in rolling batches."""
-
-    play: int
-    hosts: tuple[str, ...]
-    batches: tuple[tuple[str, ...], ...]
 
 
 @dataclass(frozen=True, eq=False)
@@ -53,8 +44,7 @@ class Plan:
 def plan_run(playbook: Playbook, inventory: Inventory, limit: str | None = None,
              tags: Iterable[str] = (), skip_tags: Iterable[str] = ()) -> Plan:
     """Build and check the plan; a cycle or a conflict raises `InputError`."""
-    limited = {host.name for host in inventory.select(limit)} if limit else None
-    placements = tuple(_place(play, inventory, limited) for play in playbook.plays)
+    placements = place_plays(playbook, inventory, limit)
     graph = nx.DiGraph()
     builder = _Builder(playbook, placements, graph)
     builder.build()
@@ -62,34 +52,6 @@ def plan_run(playbook: Playbook, inventory: Inventory, limit: str | None = None,
     _check_acyclic(graph, builder.steps)
     _drop_untagged(graph, builder.steps, frozenset(tags), frozenset(skip_tags))
     return Plan(playbook, graph, placements, builder.steps)
-
-
-def _place(play: Play, inventory: Inventory, limited: set[str] | None) -> PlayPlacement:
-    hosts = tuple(host.name for host in inventory.select(play.hosts, play.source)
-                  if limited is None or host.name in limited)
-    return PlayPlacement(play.index, hosts, split_batches(hosts, play.serial))
-
-
-def split_batches(hosts: Sequence[str], serial: Sequence[Any]) -> tuple[tuple[str, ...], ...]:
-    """Ansible's `serial`: batch sizes in order, the last size repeating; "30%" of the hosts
-    rounds down but is at least 1."""
-    if not hosts:
-        return ()
-    if not serial:
-        return (tuple(hosts),)
-    batches = []
-    position = 0
-    index = 0
-    while position < len(hosts):
-        size_spec = serial[min(index, len(serial) - 1)]
-        if isinstance(size_spec, str) and size_spec.endswith("%"):
-            size = max(1, math.floor(len(hosts) * int(size_spec[:-1]) / 100))
-        else:
-            size = int(size_spec)
-        batches.append(tuple(hosts[position:position + size]))
-        position += size
-        index += 1
-    return tuple(batches)
 
 
 class _Builder:

@@ -9,7 +9,8 @@ import pytest
 
 from engine.errors import InputError
 from engine.inventory import load_inventory
-from engine.plan import Plan, plan_run, split_batches
+from engine.placement import split_batches
+from engine.plan import Plan, plan_run
 from engine.playbook import load_playbook
 
 PLAYBOOKS = Path(__file__).parent.parent / "data" / "playbooks"
