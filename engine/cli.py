@@ -19,6 +19,7 @@ from engine.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, 
 
 if TYPE_CHECKING:
     from engine.inventory import Inventory
+    from engine.pool import EarlyConnections
     from engine.run import Prepared, RunOptions
 
 SUBCOMMANDS = ("graph", "inventory", "lab", "registry")
@@ -132,11 +133,12 @@ def _run_options(options: argparse.Namespace) -> RunOptions:
         command=shlex.join(["play", *sys.argv[1:]]))
 
 
-def _prepare(options: argparse.Namespace) -> tuple[RunOptions, Prepared]:
+def _prepare(options: argparse.Namespace, early: EarlyConnections | None = None
+             ) -> tuple[RunOptions, Prepared]:
     from engine.run import prepare
 
     run_options = _run_options(options)
-    return run_options, prepare(run_options, _load_inventory)
+    return run_options, prepare(run_options, _load_inventory, early)
 
 
 def _graph(argv: Sequence[str]) -> int:
@@ -195,13 +197,18 @@ def _registry(argv: Sequence[str]) -> int:
 
 def _run(argv: Sequence[str]) -> int:
     options = _run_parser().parse_args(argv)  # first: `--version` exits here, importing nothing
+    from engine.pool import EarlyConnections
     from engine.run import execute
 
     if options.forks < 1:
         raise InputError(f"--forks must be at least 1, not {options.forks}", None)
-    run_options, prepared = _prepare(options)
-    prepared.connection_settings  # noqa: B018 - bad connection vars are exit 4 before anything runs
-    return execute(prepared, run_options)
+    early = EarlyConnections()
+    try:
+        run_options, prepared = _prepare(options, early)
+        prepared.connection_settings  # noqa: B018 - bad connection vars are exit 4 before anything runs
+        return execute(prepared, run_options, early=early)
+    finally:
+        early.close()  # what the run did not take over: all of it when the input was invalid
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -11,7 +11,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import FrameType
@@ -35,8 +35,10 @@ from engine.results import Event, Recap, StepResult
 if TYPE_CHECKING:
     from engine.connection import ConnectionSettings
     from engine.inventory import Inventory
+    from engine.placement import PlayPlacement
     from engine.plan import Plan
     from engine.playbook import Play
+    from engine.pool import EarlyConnections
     from engine.registry import Registry, RegistryConfig
     from engine.registry.pool import RegistryPool
     from engine.steps import StepRunner
@@ -82,12 +84,13 @@ class Prepared:
         return {host: settings_for(self.inventory.hosts[host]) for host in sorted(hosts)}
 
 
-def prepare(options: RunOptions, load_inventory: Callable[[tuple[str, ...]], Inventory]
-            ) -> Prepared:
-    """Load, plan and check; any user mistake raises `InputError` here, before any I/O
-    on a host."""
+def prepare(options: RunOptions, load_inventory: Callable[[tuple[str, ...]], Inventory],
+            early: EarlyConnections | None = None) -> Prepared:
+    """Load, plan and check; any user mistake raises `InputError` here, before any
+    command runs on a host. With `early`, the first hosts' connections start opening as
+    soon as the hosts are known, while the plan is built and checked."""
     from engine.checks import check_variables
-    from engine.plan import plan_run
+    from engine.placement import place_plays
     from engine.playbook import load_playbook
     from engine.registry.config import PlayRegistry, resolve_registries
     from engine.variables import parse_extra_vars
@@ -95,6 +98,11 @@ def prepare(options: RunOptions, load_inventory: Callable[[tuple[str, ...]], Inv
     playbook = load_playbook(options.playbook)
     inventory = load_inventory(options.inventories)
     extra_vars = parse_extra_vars(options.extra_vars)
+    if early is not None:
+        early.start(_first_hosts(inventory, place_plays(playbook, inventory, options.limit),
+                                 options.forks))
+    from engine.plan import plan_run  # networkx: imported while those connections open
+
     plan = plan_run(playbook, inventory, options.limit, options.tags, options.skip_tags)
     check_variables(plan, inventory, extra_vars)
     host_vars = {name: host.vars for name, host in inventory.hosts.items()}
@@ -102,6 +110,30 @@ def prepare(options: RunOptions, load_inventory: Callable[[tuple[str, ...]], Inv
              for play, placement in zip(playbook.plays, plan.placements, strict=True)]
     registries, default = resolve_registries(plays, host_vars, Location(playbook.path))
     return Prepared(plan, inventory, extra_vars, dict(enumerate(registries)), default)
+
+
+def _first_hosts(inventory: Inventory, placements: Sequence[PlayPlacement],
+                 forks: int) -> list[ConnectionSettings]:
+    """How to reach the hosts the scheduler starts on: the first batch of the first play
+    with hosts, in name order as the scheduler takes them, at most `forks`. Only SSH
+    hosts with known host keys: under accept-new a connection writes known_hosts, which
+    must wait until the input is checked. Wrong connection vars are left to the usual
+    exit 4."""
+    from engine.connection import settings_for
+
+    batch = next((placement.batches[0] for placement in placements if placement.batches), ())
+    chosen = []
+    for name in sorted(batch)[:forks]:
+        host = inventory.hosts[name]
+        if host.connection != "ssh":
+            continue
+        try:
+            settings = settings_for(host)
+        except InputError:
+            continue
+        if settings.host_key_policy == "strict":
+            chosen.append(settings)
+    return chosen
 
 
 def _sinks(options: RunOptions, stdout: TextIO) -> list[Sink]:
@@ -142,7 +174,8 @@ def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
             signal.signal(signum, old)
 
 
-def execute(prepared: Prepared, options: RunOptions, stdout: TextIO = sys.stdout) -> int:
+def execute(prepared: Prepared, options: RunOptions, stdout: TextIO = sys.stdout,
+            early: EarlyConnections | None = None) -> int:
     from engine.pool import ConnectionPool
     from engine.registry import open_registry
     from engine.registry.pool import RegistryPool
@@ -151,7 +184,7 @@ def execute(prepared: Prepared, options: RunOptions, stdout: TextIO = sys.stdout
 
     plan = prepared.plan
     settings = prepared.connection_settings
-    pool = ConnectionPool(settings)
+    pool = ConnectionPool(settings, early)
     registries = RegistryPool(pool.get, open_registry)
 
     def registry_for(play: Play) -> Registry:

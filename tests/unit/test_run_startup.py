@@ -1,0 +1,81 @@
+"""What a run does before its first step: it imports only what the playbook needs, and
+it starts connecting to the first hosts while it is still planning."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+
+import pytest
+
+from engine.connection import ConnectionSettings
+from engine.inventory import Inventory, load_inventory
+from engine.pool import EarlyConnections
+from engine.run import RunOptions, prepare
+
+ROOT = Path(__file__).parent.parent.parent
+RUN = ROOT / "tests" / "data" / "run"
+
+# Heavy or optional modules a tasks-only run without templates has no use for
+NOT_NEEDED = ("jinja2", "invoke", "rich", "etcd3gw", "requests", "paramiko",
+              "engine.containers", "engine.lab", "engine.output.graph", "engine.output.live")
+
+# modules loaded from a file: not play's stand-in for invoke (engine/connection/__init__.py)
+PROBE = """
+import json, sys
+from engine.cli import main
+status = main(sys.argv[1:])
+loaded = [name for name, module in sys.modules.items() if vars(module).get("__file__")]
+print(json.dumps({"status": status, "modules": sorted(loaded)}))
+"""
+
+
+def test_a_tasks_only_run_imports_only_what_it_uses(tmp_path: Path) -> None:
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text("all:\n  hosts:\n    one: {connection: local}\n"
+                         "    two: {connection: local}\n"
+                         f"  vars:\n    registry: {{root: {tmp_path / 'registry'}}}\n")
+    result = subprocess.run([sys.executable, "-c", PROBE, str(RUN / "commands.yml"),
+                             "-i", str(inventory)], capture_output=True, text=True, cwd=ROOT,
+                            timeout=60, check=False)
+    report = json.loads(result.stdout.splitlines()[-1])
+    assert report["status"] == 0, result.stdout + result.stderr
+    assert not [name for name in report["modules"]
+                if any(name == needless or name.startswith(f"{needless}.")
+                       for needless in NOT_NEEDED)]
+
+
+class Recorder(EarlyConnections):
+    def __init__(self) -> None:
+        super().__init__()
+        self.hosts: list[str] = []
+
+    def start(self, settings: Iterable[ConnectionSettings]) -> None:
+        self.hosts += [one.host for one in settings]
+
+
+def early_hosts(tmp_path: Path, playbook: str, forks: int) -> list[str]:
+    (tmp_path / "hosts.ini").write_text(
+        "[all]\nf address=127.0.0.9\na connection=local\nc address=127.0.0.9\n"
+        "b address=127.0.0.9 host_key_policy=accept-new\nd address=127.0.0.9\n"
+        "e address=127.0.0.9 connect_timeout=-1\n[nobody]\n")
+
+    def load(sources: Iterable[str]) -> Inventory:
+        return load_inventory([tmp_path / "hosts.ini"])
+
+    recorder = Recorder()
+    prepare(RunOptions(playbook=str(RUN / playbook), forks=forks), load, recorder)
+    return recorder.hosts
+
+
+def test_the_first_batch_starts_connecting_while_the_run_plans(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PLAY_SSH_CONFIG", str(tmp_path / "no_ssh_config"))
+    # the first batch of `serial: 3` is f, a, c (inventory order), started in name order;
+    # not a (local) nor b (accept-new writes known_hosts) nor e (its vars are an exit 4)
+    assert early_hosts(tmp_path, "rolling.yml", forks=50) == ["c", "f"]
+    assert early_hosts(tmp_path, "commands.yml", forks=50) == ["c", "d", "f"]
+    assert early_hosts(tmp_path, "commands.yml", forks=3) == ["c"]
