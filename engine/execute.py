@@ -55,6 +55,10 @@ class Scheduler:
         self.stop = stop or threading.Event()
         self.results: dict[Node, StepResult] = {}
         self.waiting_on = {node: graph.in_degree(node) for node in graph.nodes}
+        # (successor, is_hard) per node, read once: networkx's edge views cost per access
+        self.successors: dict[Node, list[tuple[Node, bool]]] = {node: [] for node in graph.nodes}
+        for before, after, is_hard in graph.edges(data="hard", default=True):
+            self.successors[before].append((after, is_hard))
         self.ready: list[Node] = sorted(node for node, count in self.waiting_on.items()
                                         if count == 0)
         self.in_flight: dict[str, int] = {}
@@ -137,11 +141,10 @@ class Scheduler:
         pending = [(node, result)]
         while pending:
             done, outcome = pending.pop()
-            for successor in self.graph.successors(done):
+            for successor, is_hard in self.successors[done]:
                 if successor in self.results:
                     continue
-                if outcome.lets_dependents_run or not self.graph.edges[done, successor].get(
-                        "hard", True):
+                if outcome.lets_dependents_run or not is_hard:
                     self.waiting_on[successor] -= 1
                     if self.waiting_on[successor] == 0:
                         self.ready.append(successor)

@@ -6,6 +6,7 @@ that then execs the command. Changed whenever it ran, as in Ansible.
 
 from __future__ import annotations
 
+import functools
 import secrets
 import shlex
 from collections.abc import Mapping
@@ -46,8 +47,14 @@ def command_argv(args: Mapping[str, Any]) -> list[str]:
 
 
 def _split(line: str) -> list[str]:
+    return list(_split_once(line))
+
+
+@functools.lru_cache(maxsize=1024)
+def _split_once(line: str) -> tuple[str, ...]:
+    """shlex is slow (~30 us a line) and a task runs the same line on every host."""
     try:
-        argv = shlex.split(line)
+        argv = tuple(shlex.split(line))
     except ValueError as error:
         raise ActionError(f"cannot split the command {line!r}: {error}") from None
     if not argv:
