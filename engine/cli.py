@@ -67,6 +67,9 @@ def _graph_parser() -> argparse.ArgumentParser:
     parser.add_argument("playbook")
     _selection_options(parser)
     parser.add_argument("--format", choices=("text", "dot", "json"), default="text")
+    parser.add_argument("--explain", action="store_true",
+                        help="also read the candidate hosts over SSH and show where each "
+                             "replica of a `replicas: N` container goes, and why")
     return parser
 
 
@@ -143,8 +146,15 @@ def _graph(argv: Sequence[str]) -> int:
     from engine.output.graph import render_graph
 
     options = _graph_parser().parse_args(argv)
-    _, prepared = _prepare(options)
+    run_options, prepared = _prepare(options)
     sys.stdout.write(render_graph(prepared.plan, options.format))
+    if options.explain:
+        from engine.run import explain_placements
+
+        prepared.connection_settings  # noqa: B018 - bad connection vars are exit 4 first
+        lines = explain_placements(prepared, run_options)
+        sys.stdout.write("placement:\n" + "".join(f"  {line}\n" for line in lines)
+                         if lines else "placement: no container asks for replicas\n")
     return EXIT_OK
 
 
