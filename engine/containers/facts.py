@@ -6,6 +6,7 @@ containers and images together), parsed into plain data.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,7 @@ _FACTS_SCRIPT = (
     'docker inspect $ids "$@" 2>/dev/null; '
     'case $? in 0|1) exit 0;; *) exit 3;; esac'
 )
+_CONTAINER_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")  # Docker's own rule for names
 
 
 @dataclass(frozen=True)
@@ -50,9 +52,22 @@ def normalize_image(reference: str) -> str:
     return f"{reference}:latest"
 
 
-def facts_command(image_references: Iterable[str]) -> list[str]:
+def facts_command(image_references: Iterable[str],
+                  container_names: Iterable[str] = ()) -> list[str]:
+    """`container_names` are inspected too, managed or not, so that a caller can tell a
+    container play does not manage from one that does not exist. Names must be valid
+    Docker container names (see `is_container_name`): they reach `docker inspect` as
+    arguments, where one starting with '-' would be an option."""
     refs = sorted({normalize_image(ref) for ref in image_references})
-    return ["/bin/sh", "-c", _FACTS_SCRIPT, "play-facts", LABEL_MANAGED, *refs]
+    names = sorted(set(container_names))
+    for name in names:
+        if not is_container_name(name):
+            raise ValueError(f"not a Docker container name: {name!r}")
+    return ["/bin/sh", "-c", _FACTS_SCRIPT, "play-facts", LABEL_MANAGED, *refs, *names]
+
+
+def is_container_name(name: str) -> bool:
+    return _CONTAINER_NAME.fullmatch(name) is not None
 
 
 def parse_container(item: Mapping[str, Any]) -> CurrentContainer:
