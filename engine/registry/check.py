@@ -127,12 +127,12 @@ def _read_host(settings: ConnectionSettings, container_names: Iterable[str]) -> 
     names = [name for name in container_names if is_container_name(name)]
     try:
         connection = open_connection(settings)
-    except UnreachableError as error:
+        try:
+            result = connection.run(facts_command((), names), timeout=FACTS_TIMEOUT)
+        finally:
+            connection.close()
+    except UnreachableError as error:  # refused, timed out, or lost mid-command
         return Unverifiable(f"host unreachable ({error})")
-    try:
-        result = connection.run(facts_command((), names), timeout=FACTS_TIMEOUT)
-    finally:
-        connection.close()
     if not result.is_ok:
         said = result.stderr_tail(1) or f"exit status {result.exit_status}"
         return Unverifiable(f"cannot read its containers ({said})")
