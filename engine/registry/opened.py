@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from engine.connection import Connection, open_connection, settings_for
-from engine.errors import Location
+from engine.errors import InputError, Location, did_you_mean
 from engine.registry import Registry, hosts_registry, open_registry
 
 if TYPE_CHECKING:
@@ -21,6 +21,9 @@ def inventory_registry(inventory: Inventory) -> Iterator[Registry]:
     host cannot be reached."""
     where = Location(inventory.sources[0] if inventory.sources else "<inventory>")
     config = hosts_registry({name: host.vars for name, host in inventory.hosts.items()}, where)
+    if config.host is not None and config.host not in inventory.hosts:
+        raise InputError(f"registry host {config.host!r} is not in the inventory"
+                         f"{did_you_mean(config.host, inventory.hosts)}", where)
     opened: list[Connection] = []
 
     def connect(host: str) -> Connection:

@@ -237,3 +237,15 @@ def test_a_registry_that_cannot_be_read_is_exit_3(
 
 def test_an_unknown_option_is_invalid_input() -> None:
     assert main(["registry", "check", "--fixx"]) == EXIT_INVALID
+
+
+def test_a_registry_host_missing_from_the_inventory_is_invalid_input(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(yaml.safe_dump({"all": {
+        "hosts": {"here": {"connection": "local"}}, "vars": {"registry": {"host": "her"}}}}))
+    for command in ("ls", "check"):
+        assert main(["registry", command, "-i", str(inventory)]) == EXIT_INVALID
+        assert "registry host 'her' is not in the inventory; did you mean 'here'?" in \
+            capsys.readouterr().err
+
