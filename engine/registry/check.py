@@ -195,7 +195,7 @@ def check_registry(inventory: Inventory, options: CheckOptions, out: TextIO,
                     if held:
                         held.release()
     except LockBusy as error:
-        out.write(f"registry: {error}\n")
+        out.write(f"{error}\n")
         return EXIT_LOCK_BUSY
     except RegistryError as error:
         out.write(f"registry: {error}\n")

@@ -13,7 +13,7 @@ import yaml
 
 from engine.cli import main
 from engine.containers.facts import CurrentContainer, HostFacts, facts_command
-from engine.errors import EXIT_DRIFT, EXIT_INVALID, EXIT_OK, EXIT_UNREACHABLE
+from engine.errors import EXIT_DRIFT, EXIT_INVALID, EXIT_LOCK_BUSY, EXIT_OK, EXIT_UNREACHABLE
 from engine.registry import Instance
 from engine.registry.check import (
     Finding,
@@ -249,3 +249,18 @@ def test_a_registry_host_missing_from_the_inventory_is_invalid_input(
         assert "registry host 'her' is not in the inventory; did you mean 'here'?" in \
             capsys.readouterr().err
 
+
+def test_fix_waits_for_the_deploy_lock_of_the_records_hosts_then_exits_5(
+        local_host: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ghost = plant(local_host, an_instance("ghost", "ghost"))
+    lock = local_host.parent / "registry" / ".locks" / "here"
+    lock.mkdir(parents=True)
+    owner = {"user": "ops", "pid": 1, "control_host": "other-control-node",
+             "started_at": "2024-05-01T12:00:00Z", "command": "play deploy.yml", "token": "t"}
+    (lock / "owner.json").write_text(json.dumps(owner))
+    arguments = ["registry", "check", "-i", str(local_host), "--fix", "--lock-timeout", "0.2"]
+    assert main(arguments) == EXIT_LOCK_BUSY
+    captured = capsys.readouterr()
+    assert "deploy lock on here held by ops pid 1 on other-control-node" in captured.out
+    assert "waiting for the deploy lock" in captured.err
+    assert ghost.exists()
