@@ -103,6 +103,20 @@ def _registry_parser() -> argparse.ArgumentParser:
     listing.add_argument("service", nargs="?")
     _inventory_options(listing)
     listing.add_argument("--json", action="store_true")
+    check = actions.add_parser(
+        "check", help="compare every record with its container; --fix removes stale ones",
+        description="Compare every instance record with its container (exists, running, "
+                    "healthy, same image). Exit 0: all records good (or every stale one "
+                    "removed); 6: stale records left; 3: a host or the registry could not "
+                    "be reached; 5: the deploy lock is busy (--fix).")
+    check.add_argument("service", nargs="?", help="check only this service's records")
+    _inventory_options(check)
+    check.add_argument("--fix", action="store_true",
+                       help="remove the stale records (never those of unreachable hosts)")
+    check.add_argument("--json", action="store_true", help="one JSON document")
+    check.add_argument("--lock-timeout", type=float, default=60.0, metavar="SECONDS",
+                       help="with --fix: how long to wait for the deploy lock of the "
+                            "records' hosts (default 60)")
     return parser
 
 
@@ -196,11 +210,19 @@ def _lab(argv: Sequence[str]) -> int:
 
 
 def _registry(argv: Sequence[str]) -> int:
+    options = _registry_parser().parse_args(argv)
+    inventory = _load_inventory(options.inventory)
+    if options.action == "check":
+        from engine.registry.check import CheckOptions, check_registry
+
+        check = CheckOptions(service=options.service, fix=options.fix, as_json=options.json,
+                             lock_timeout=options.lock_timeout,
+                             command=shlex.join(["play", *sys.argv[1:]]))
+        return check_registry(inventory, check, sys.stdout,
+                              lambda message: print(f"warning: {message}", file=sys.stderr))
     from engine.registry.listing import list_instances
 
-    options = _registry_parser().parse_args(argv)
-    return list_instances(_load_inventory(options.inventory), options.service, options.json,
-                          sys.stdout)
+    return list_instances(inventory, options.service, options.json, sys.stdout)
 
 
 def _run(argv: Sequence[str]) -> int:

@@ -6,6 +6,7 @@ containers and images together), parsed into plain data.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,7 @@ _FACTS_SCRIPT = (
     'docker inspect $ids "$@" 2>/dev/null; '
     'case $? in 0|1) exit 0;; *) exit 3;; esac'
 )
+_CONTAINER_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")  # Docker's own rule for names
 # For placement, the same command first prints one line of the host's resources, read
 # with the shell's own `read` from /proc (nproc is the only extra process).
 _RESOURCES_SCRIPT = (
@@ -71,10 +73,24 @@ def normalize_image(reference: str) -> str:
     return f"{reference}:latest"
 
 
-def facts_command(image_references: Iterable[str], with_resources: bool = False) -> list[str]:
+def facts_command(image_references: Iterable[str], container_names: Iterable[str] = (),
+                  with_resources: bool = False) -> list[str]:
+    """`container_names` are inspected too, managed or not, so that a caller can tell a
+    container play does not manage from one that does not exist. Names must be valid
+    Docker container names (see `is_container_name`): they reach `docker inspect` as
+    arguments, where one starting with '-' would be an option. `with_resources` adds the
+    host's CPU count, free memory and load (placement)."""
     refs = sorted({normalize_image(ref) for ref in image_references})
+    names = sorted(set(container_names))
+    for name in names:
+        if not is_container_name(name):
+            raise ValueError(f"not a Docker container name: {name!r}")
     script = (_RESOURCES_SCRIPT if with_resources else "") + _FACTS_SCRIPT
-    return ["/bin/sh", "-c", script, "play-facts", LABEL_MANAGED, *refs]
+    return ["/bin/sh", "-c", script, "play-facts", LABEL_MANAGED, *refs, *names]
+
+
+def is_container_name(name: str) -> bool:
+    return _CONTAINER_NAME.fullmatch(name) is not None
 
 
 def parse_container(item: Mapping[str, Any]) -> CurrentContainer:
