@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 _MEMORY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([bkmgt]?)i?b?\s*$", re.IGNORECASE)
+_MEMORY_BUCKET = 256 * 1024 ** 2
 _UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3, "t": 1024 ** 4}
 
 
@@ -115,8 +116,10 @@ def _preference(policy: Policy, candidates: Sequence[Candidate]) -> dict[str, Ca
     """Candidates in the order new replicas go to them (a dict keeps the order)."""
     ranked = list(candidates)
     if policy.prefer == "least-loaded":
+        # coarse buckets: free memory and load move a little between two reads, and a
+        # converge must not move its choice on that noise
         ranked.sort(key=lambda c: (c.containers, round(c.load / max(c.cpus, 1), 1),
-                                   -c.memory_free, c.host))
+                                   -(c.memory_free // _MEMORY_BUCKET), c.host))
     return {candidate.host: candidate for candidate in ranked}
 
 
