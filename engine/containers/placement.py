@@ -59,6 +59,7 @@ class Candidate:
     memory_free: int = 0                # MemAvailable, bytes
     load: float = 0.0                   # 1-minute load average
     containers: int = 0                 # managed containers running on it
+    is_failing: bool = False            # its copy exists but is not running healthy
     error: str = ""                     # why it is unreachable
 
 
@@ -113,12 +114,15 @@ def place(policy: Policy, candidates: Sequence[Candidate]) -> Placement:
 
 
 def _preference(policy: Policy, candidates: Sequence[Candidate]) -> dict[str, Candidate]:
-    """Candidates in the order new replicas go to them (a dict keeps the order)."""
-    ranked = list(candidates)
+    """Candidates in the order new replicas go to them (a dict keeps the order). A host
+    whose copy failed (exited, unhealthy, did not start) comes last: its replica is placed
+    on the others when they have room."""
+    ranked = sorted(candidates, key=lambda c: c.is_failing)   # stable
     if policy.prefer == "least-loaded":
         # coarse buckets: free memory and load move a little between two reads, and a
         # converge must not move its choice on that noise
-        ranked.sort(key=lambda c: (c.containers, round(c.load / max(c.cpus, 1), 1),
+        ranked.sort(key=lambda c: (c.is_failing, c.containers,
+                                   round(c.load / max(c.cpus, 1), 1),
                                    -(c.memory_free // _MEMORY_BUCKET), c.host))
     return {candidate.host: candidate for candidate in ranked}
 

@@ -85,14 +85,17 @@ class Replicas:
             current.health in (None, "healthy")
         running = [c for c in facts.containers.values() if c.is_running]
         resources = facts.resources
+        is_registered = registered is None or host in registered
         return Candidate(
-            host, running=1 if is_healthy else 0,
-            is_registered=registered is None or host in registered,
+            host, running=1 if is_healthy else 0, is_registered=is_registered,
             cpus=resources.cpus if resources else 1,
             cpus_reserved=sum(c.cpus for c in running if c.name != name),
             memory_free=resources.memory_free if resources else 0,
             load=resources.load if resources else 0.0,
-            containers=len(running) - (1 if is_healthy else 0))
+            containers=len(running) - (1 if is_healthy else 0),
+            # not healthy and not registered: its last step failed (a copy killed by hand
+            # still has its record, and is restarted in place)
+            is_failing=current is not None and not is_healthy and not is_registered)
 
     def _registered_hosts(self, play: Play, step: Step) -> set[str] | None:
         """Hosts whose replica the registry lists with a host that answered last time;

@@ -115,3 +115,12 @@ def test_memory_sizes_read_as_docker_does(text: str, size: int) -> None:
 def test_a_bad_memory_size_is_refused() -> None:
     with pytest.raises(ValueError, match="512m or 1g"):
         parse_memory("lots")
+
+
+def test_a_host_whose_copy_failed_gets_the_replica_only_when_no_other_has_room() -> None:
+    candidates = [Candidate("a", cpus=2, memory_free=GIB, is_failing=True),
+                  Candidate("b", cpus=2, memory_free=GIB),
+                  Candidate("c", cpus=2, memory_free=GIB, running=1)]
+    placement = place(Policy(replicas=2, prefer="least-loaded"), candidates)
+    assert (placement.replicas_on("a"), placement.replicas_on("b")) == (0, 1)
+    assert place(Policy(replicas=3), candidates).replicas_on("a") == 1
