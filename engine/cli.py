@@ -69,6 +69,9 @@ def _graph_parser() -> argparse.ArgumentParser:
     parser.add_argument("playbook")
     _selection_options(parser)
     parser.add_argument("--format", choices=("text", "dot", "json"), default="text")
+    parser.add_argument("--explain", action="store_true",
+                        help="also read the candidate hosts over SSH and show where each "
+                             "replica of a `replicas: N` container goes, and why")
     return parser
 
 
@@ -102,6 +105,20 @@ def _registry_parser() -> argparse.ArgumentParser:
     listing.add_argument("service", nargs="?")
     _inventory_options(listing)
     listing.add_argument("--json", action="store_true")
+    check = actions.add_parser(
+        "check", help="compare every record with its container; --fix removes stale ones",
+        description="Compare every instance record with its container (exists, running, "
+                    "healthy, same image). Exit 0: all records good (or every stale one "
+                    "removed); 6: stale records left; 3: a host or the registry could not "
+                    "be reached; 5: the deploy lock is busy (--fix).")
+    check.add_argument("service", nargs="?", help="check only this service's records")
+    _inventory_options(check)
+    check.add_argument("--fix", action="store_true",
+                       help="remove the stale records (never those of unreachable hosts)")
+    check.add_argument("--json", action="store_true", help="one JSON document")
+    check.add_argument("--lock-timeout", type=float, default=60.0, metavar="SECONDS",
+                       help="with --fix: how long to wait for the deploy lock of the "
+                            "records' hosts (default 60)")
     return parser
 
 
@@ -156,8 +173,15 @@ def _graph(argv: Sequence[str]) -> int:
     from engine.output.graph import render_graph
 
     options = _graph_parser().parse_args(argv)
-    _, prepared = _prepare(options)
+    run_options, prepared = _prepare(options)
     sys.stdout.write(render_graph(prepared.plan, options.format))
+    if options.explain:
+        from engine.run import explain_placements
+
+        prepared.connection_settings  # noqa: B018 - bad connection vars are exit 4 first
+        lines = explain_placements(prepared, run_options)
+        sys.stdout.write("placement:\n" + "".join(f"  {line}\n" for line in lines)
+                         if lines else "placement: no container asks for replicas\n")
     return EXIT_OK
 
 
@@ -199,11 +223,19 @@ def _lab(argv: Sequence[str]) -> int:
 
 
 def _registry(argv: Sequence[str]) -> int:
+    options = _registry_parser().parse_args(argv)
+    inventory = _load_inventory(options.inventory)
+    if options.action == "check":
+        from engine.registry.check import CheckOptions, check_registry
+
+        check = CheckOptions(service=options.service, fix=options.fix, as_json=options.json,
+                             lock_timeout=options.lock_timeout,
+                             command=shlex.join(["play", *sys.argv[1:]]))
+        return check_registry(inventory, check, sys.stdout,
+                              lambda message: print(f"warning: {message}", file=sys.stderr))
     from engine.registry.listing import list_instances
 
-    options = _registry_parser().parse_args(argv)
-    return list_instances(_load_inventory(options.inventory), options.service, options.json,
-                          sys.stdout)
+    return list_instances(inventory, options.service, options.json, sys.stdout)
 
 
 def _run(argv: Sequence[str]) -> int:

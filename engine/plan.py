@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 
+from engine.batches import PlayPlacement, place_plays
 from engine.errors import InputError
-from engine.placement import PlayPlacement, place_plays
 from engine.playbook import ContainerSpec, Play, Playbook, ServiceSpec, Step, TaskSpec, step_id
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ def plan_run(playbook: Playbook, inventory: Inventory, limit: str | None = None,
     """Build and check the plan; a cycle or a conflict raises `InputError`."""
     placements = place_plays(playbook, inventory, limit)
     graph = nx.DiGraph()
-    builder = _Builder(playbook, placements, graph)
+    builder = _Builder(playbook, placements, graph, _excluded_by_constraints(playbook, inventory))
     builder.build()
     _check_container_conflicts(playbook, placements)
     _check_acyclic(graph, builder.steps)
@@ -54,10 +54,29 @@ def plan_run(playbook: Playbook, inventory: Inventory, limit: str | None = None,
     return Plan(playbook, graph, placements, builder.steps)
 
 
+def _excluded_by_constraints(playbook: Playbook, inventory: Inventory) -> set[tuple[str, str]]:
+    """(host, step id) pairs that a replicated container's `placement.constraints` rule out,
+    for the container and its services; constraints compare inventory variables as text."""
+    excluded: set[tuple[str, str]] = set()
+    for play in playbook.plays:
+        for step in play.steps_of("container"):
+            placement = step.body.placement if isinstance(step.body, ContainerSpec) else None
+            if placement is None or not placement.constraints:
+                continue
+            services = [s.id for s in play.steps_of("service")
+                        if isinstance(s.body, ServiceSpec) and s.body.container == step.name]
+            for host in inventory.hosts.values():
+                if any(str(host.vars.get(key)) != value
+                       for key, value in placement.constraints.items()):
+                    excluded.update((host.name, node) for node in (step.id, *services))
+    return excluded
+
+
 class _Builder:
     def __init__(self, playbook: Playbook, placements: Sequence[PlayPlacement],
-                 graph: Any) -> None:
+                 graph: Any, excluded: set[Node]) -> None:
         self.playbook = playbook
+        self.excluded = excluded
         self.placements = placements
         self.graph = graph
         self.steps: dict[str, Step] = playbook.steps
@@ -82,6 +101,8 @@ class _Builder:
             runs_once = isinstance(step.body, TaskSpec) and step.body.run_once
             for host in batch[:1] if runs_once else batch:
                 node = self._node(host, step)
+                if node in self.excluded:
+                    continue
                 self.graph.add_node(node, step=step)
                 if step.kind == "container":
                     self.container_nodes.setdefault(step.name, []).append(node)
@@ -118,9 +139,12 @@ class _Builder:
         if tasks and handlers:
             self._add_chain(host, (tasks[-1], handlers[0]))
         for step in play.steps:
+            if (host, step.id) in self.excluded:   # placement constraints rule it out
+                continue
             node = self._runs_on(host, step)
             for other in step.after:
-                self._add(self._runs_on(host, self.steps[other]), node)
+                if (host, other) not in self.excluded:
+                    self._add(self._runs_on(host, self.steps[other]), node)
             self._add_body_edges(play, host, step, node)
 
     def _add_body_edges(self, play: Play, host: str, step: Step, node: Node) -> None:
@@ -129,7 +153,8 @@ class _Builder:
             for target in body.notify:
                 container = next((s for s in play.steps_of("container") if s.name == target),
                                  None)
-                if container is not None:  # a notified container restarts after the task
+                # a notified container restarts after the task
+                if container is not None and (host, container.id) not in self.excluded:
                     self._add(node, self._node(host, container))
         elif isinstance(body, ContainerSpec):
             for dependency in body.depends_on:

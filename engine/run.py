@@ -5,6 +5,7 @@ spec's exit status.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import signal
@@ -29,16 +30,19 @@ from engine.errors import (
 )
 from engine.execute import Limits, Node, Scheduler
 from engine.output.events import Redactor, Reporter, Sink
+from engine.playbook.model import ContainerSpec
 from engine.registry.model import LockBusy, RegistryError
 from engine.results import Event, Recap, StepResult
 
 if TYPE_CHECKING:
+    from engine.batches import PlayPlacement
     from engine.connection import ConnectionSettings
+    from engine.containers.step import ContainerSteps
+    from engine.containers.sweep import Grace
     from engine.inventory import Inventory
-    from engine.placement import PlayPlacement
     from engine.plan import Plan
     from engine.playbook import Play
-    from engine.pool import EarlyConnections
+    from engine.pool import ConnectionPool, EarlyConnections
     from engine.registry import Registry, RegistryConfig
     from engine.registry.pool import RegistryPool
     from engine.steps import StepRunner
@@ -89,8 +93,8 @@ def prepare(options: RunOptions, load_inventory: Callable[[tuple[str, ...]], Inv
     """Load, plan and check; any user mistake raises `InputError` here, before any
     command runs on a host. With `early`, the first hosts' connections start opening as
     soon as the hosts are known, while the plan is built and checked."""
+    from engine.batches import place_plays
     from engine.checks import check_variables
-    from engine.placement import place_plays
     from engine.playbook import load_playbook
     from engine.registry.config import PlayRegistry, resolve_registries
     from engine.variables import parse_extra_vars
@@ -174,17 +178,29 @@ def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
             signal.signal(signum, old)
 
 
-def execute(prepared: Prepared, options: RunOptions, stdout: TextIO = sys.stdout,
-            early: EarlyConnections | None = None) -> int:
+@dataclass(frozen=True)
+class _Wiring:
+    """The run's live parts: connections, registries, and the step runners over them."""
+
+    pool: ConnectionPool
+    registries: RegistryPool
+    runner: StepRunner
+    containers: ContainerSteps | None   # None when the plan has no container or service
+
+    def close(self) -> None:
+        self.registries.close()
+        self.pool.close()
+
+
+def _wire(prepared: Prepared, options: RunOptions,
+          early: EarlyConnections | None = None) -> _Wiring:
     from engine.pool import ConnectionPool
     from engine.registry import open_registry
     from engine.registry.pool import RegistryPool
     from engine.steps import StepOptions, StepRunner
-    from engine.templating import render, template_errors
 
     plan = prepared.plan
-    settings = prepared.connection_settings
-    pool = ConnectionPool(settings, early)
+    pool = ConnectionPool(prepared.connection_settings, early)
     registries = RegistryPool(pool.get, open_registry)
 
     def registry_for(play: Play) -> Registry:
@@ -198,15 +214,51 @@ def execute(prepared: Prepared, options: RunOptions, stdout: TextIO = sys.stdout
 
     runner = StepRunner(plan, prepared.inventory, prepared.extra_vars, pool,
                         StepOptions(check=options.check, diff=options.diff), lookups)
+    containers = None
     if any(step.kind in ("container", "service") for step in plan.steps.values()):
         from engine.containers.step import ContainerSteps  # not imported by a tasks-only run
 
         containers = ContainerSteps(plan, pool.get, registry_for,
                                     {name: host.address for name, host in
                                      prepared.inventory.hosts.items()},
-                                    options.check, runner.state.is_notified, runner.scope)
+                                    options.check, runner.state.is_notified, runner.scope,
+                                    lambda play: _grace(prepared.registries[play.index]))
         runner.other_kinds = {"container": containers.run_container,
                               "service": containers.run_service}
+    return _Wiring(pool, registries, runner, containers)
+
+
+def explain_placements(prepared: Prepared, options: RunOptions) -> list[str]:
+    """Where the replicas of every `replicas: N` container would go now, and why: reads
+    the candidate hosts' facts over SSH, changes nothing."""
+    wiring = _wire(prepared, dataclasses.replace(options, check=True))
+    lines: list[str] = []
+    try:
+        for step in prepared.plan.steps.values():
+            if not isinstance(step.body, ContainerSpec) or step.body.replicas is None:
+                continue
+            assert wiring.containers is not None  # the plan has this container step
+            hosts = wiring.containers.replicas.candidates(step)
+            if not hosts:
+                continue
+            play = prepared.plan.playbook.plays[step.play]
+            placement = wiring.containers.replicas.placement(
+                step, wiring.runner.scope(hosts[0], play))
+            lines.append(f"container {step.name} [{play.name}]: {step.body.replicas} "
+                         f"replicas over {', '.join(hosts)}")
+            lines.extend(f"  {line}" for line in placement.explain())
+    finally:
+        wiring.close()
+    return lines
+
+
+def execute(prepared: Prepared, options: RunOptions, stdout: TextIO = sys.stdout,
+            early: EarlyConnections | None = None) -> int:
+    from engine.templating import render, template_errors
+
+    plan = prepared.plan
+    wiring = _wire(prepared, options, early)
+    pool, registries, runner = wiring.pool, wiring.registries, wiring.runner
     reporter = Reporter(_sinks(options, stdout), Redactor(_secrets(prepared, runner)))
     recap = Recap()
     rollout = _Rollout(plan)
@@ -256,8 +308,7 @@ def execute(prepared: Prepared, options: RunOptions, stdout: TextIO = sys.stdout
         warn(f"registry: {error}")
         status = EXIT_UNREACHABLE
     finally:
-        registries.close()
-        pool.close()
+        wiring.close()
         wall_time = time.monotonic() - started
         reporter.emit(Event("recap", data={"recap": recap, "wall_time": round(wall_time, 3),
                                            "commands": pool.commands_run()}))
@@ -286,6 +337,12 @@ def _deploy_lock(registries: RegistryPool, config: RegistryConfig, hosts: list[s
         if lost:
             warn(f"the deploy lock was lost during the run: {lost}")
         held.release()
+
+
+def _grace(config: RegistryConfig) -> Grace:
+    from engine.containers.sweep import Grace
+
+    return Grace(config.grace_converges, config.grace_seconds)
 
 
 def exit_status(recap: Recap, interrupted: bool, check: bool) -> int:

@@ -6,6 +6,7 @@ containers and images together), parsed into plain data.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,26 @@ _FACTS_SCRIPT = (
     'docker inspect $ids "$@" 2>/dev/null; '
     'case $? in 0|1) exit 0;; *) exit 3;; esac'
 )
+_CONTAINER_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")  # Docker's own rule for names
+# For placement, the same command first prints one line of the host's resources, read
+# with the shell's own `read` from /proc (nproc is the only extra process).
+_RESOURCES_SCRIPT = (
+    'read load _ < /proc/loadavg; mem=0; '
+    'while read key value _; do [ "$key" = MemAvailable: ] && mem=$value; done < /proc/meminfo; '
+    'echo "play-resources $(nproc) $mem $load"; '
+)
+_RESOURCES_TAG = "play-resources"
+
+
+class ContainerError(Exception):
+    """The container step failed on this host; the message says what Docker said."""
+
+
+@dataclass(frozen=True)
+class HostResources:
+    cpus: int
+    memory_free: int            # bytes (MemAvailable)
+    load: float                 # 1-minute load average
 
 
 @dataclass(frozen=True)
@@ -30,6 +51,7 @@ class CurrentContainer:
     health: str | None          # starting | healthy | unhealthy; None without a healthcheck
     image_id: str
     health_output: str          # the last health check's output, for error messages
+    cpus: float = 0.0           # its --cpus limit, 0 when none
 
     @property
     def is_running(self) -> bool:
@@ -40,6 +62,7 @@ class CurrentContainer:
 class HostFacts:
     containers: Mapping[str, CurrentContainer]   # by name
     images: Mapping[str, str]                    # normalized reference -> image id
+    resources: HostResources | None = None       # asked for placement only
 
 
 def normalize_image(reference: str) -> str:
@@ -50,9 +73,24 @@ def normalize_image(reference: str) -> str:
     return f"{reference}:latest"
 
 
-def facts_command(image_references: Iterable[str]) -> list[str]:
+def facts_command(image_references: Iterable[str], container_names: Iterable[str] = (),
+                  with_resources: bool = False) -> list[str]:
+    """`container_names` are inspected too, managed or not, so that a caller can tell a
+    container play does not manage from one that does not exist. Names must be valid
+    Docker container names (see `is_container_name`): they reach `docker inspect` as
+    arguments, where one starting with '-' would be an option. `with_resources` adds the
+    host's CPU count, free memory and load (placement)."""
     refs = sorted({normalize_image(ref) for ref in image_references})
-    return ["/bin/sh", "-c", _FACTS_SCRIPT, "play-facts", LABEL_MANAGED, *refs]
+    names = sorted(set(container_names))
+    for name in names:
+        if not is_container_name(name):
+            raise ValueError(f"not a Docker container name: {name!r}")
+    script = (_RESOURCES_SCRIPT if with_resources else "") + _FACTS_SCRIPT
+    return ["/bin/sh", "-c", script, "play-facts", LABEL_MANAGED, *refs, *names]
+
+
+def is_container_name(name: str) -> bool:
+    return _CONTAINER_NAME.fullmatch(name) is not None
 
 
 def parse_container(item: Mapping[str, Any]) -> CurrentContainer:
@@ -65,11 +103,17 @@ def parse_container(item: Mapping[str, Any]) -> CurrentContainer:
         status=state.get("Status", "unknown"),
         health=health.get("Status") if health else None,
         image_id=item.get("Image", ""),
-        health_output=(log[-1].get("Output") or "").strip() if log else "")
+        health_output=(log[-1].get("Output") or "").strip() if log else "",
+        cpus=((item.get("HostConfig") or {}).get("NanoCpus") or 0) / 1e9)
 
 
 def parse_facts(stdout: str, image_references: Iterable[str]) -> HostFacts:
     """Parse the facts command's output; raises ValueError when it is not Docker's JSON."""
+    resources = None
+    if stdout.startswith(_RESOURCES_TAG):
+        first, _, stdout = stdout.partition("\n")
+        _, cpus, memory_kib, load = first.split()
+        resources = HostResources(int(cpus), int(memory_kib) * 1024, float(load))
     items = json.loads(stdout) if stdout.strip() else []
     containers: dict[str, CurrentContainer] = {}
     image_ids: dict[str, str] = {}
@@ -86,7 +130,7 @@ def parse_facts(stdout: str, image_references: Iterable[str]) -> HostFacts:
         found = image_ids.get(normalized) or image_ids.get(_short_hub_name(normalized))
         if found:
             images[normalized] = found
-    return HostFacts(containers, images)
+    return HostFacts(containers, images, resources)
 
 
 def _short_hub_name(reference: str) -> str:

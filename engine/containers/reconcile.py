@@ -44,6 +44,8 @@ def decide(desired: DesiredContainer, current: CurrentContainer | None,
         return ContainerChange("stop") if current.is_running else ContainerChange("none")
     if not current.is_running:
         return ContainerChange("start", (f"it is {current.status}",))
+    if current.health == "unhealthy":
+        return ContainerChange("restart", ("it is unhealthy",))
     if is_notified:
         return ContainerChange("restart", ("notified",))
     return ContainerChange("none")

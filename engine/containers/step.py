@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.containers.docker import Docker
 from engine.containers.facts import (
+    ContainerError,
     CurrentContainer,
     HostFacts,
     facts_command,
@@ -22,7 +23,9 @@ from engine.containers.facts import (
     parse_container,
     parse_facts,
 )
+from engine.containers.placement import Placement
 from engine.containers.reconcile import ContainerChange, decide
+from engine.containers.replicas import Replicas
 from engine.containers.spec import (
     OLD_SUFFIX,
     DesiredContainer,
@@ -30,7 +33,8 @@ from engine.containers.spec import (
     image_repository,
     run_arguments,
 )
-from engine.execute import Node
+from engine.containers.sweep import Grace, HostsOfService, sweep_service
+from engine.execute import HostUnreachable, Node
 from engine.playbook import ContainerSpec, Play, ServiceSpec, Step
 from engine.registry import Instance, Registry, RegistryError, instance_id
 from engine.results import StepResult
@@ -41,10 +45,6 @@ if TYPE_CHECKING:
     from engine.plan import Plan
 
 RegistryFor = Callable[[Play], Registry]
-
-
-class ContainerError(Exception):
-    """The container step failed on this host; the message says what Docker said."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,8 +58,10 @@ class ContainerSteps:
     def __init__(self, plan: Plan, connect: Callable[[str], Connection],
                  registry_for: RegistryFor, addresses: Mapping[str, str], check: bool,
                  is_notified: Callable[[str, str], bool],
-                 scope_for: Callable[[str, Play], Mapping[str, Any]]) -> None:
+                 scope_for: Callable[[str, Play], Mapping[str, Any]],
+                 grace_for: Callable[[Play], Grace] = lambda play: Grace()) -> None:
         self.plan = plan
+        self.grace_for = grace_for
         self.scope_for = scope_for
         self.connect = connect
         self.registry_for = registry_for
@@ -70,6 +72,9 @@ class ContainerSteps:
         self._facts_locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
         self.healthy: dict[tuple[str, str], Healthy] = {}
+        self.replicas = Replicas(plan, self.facts, registry_for, scope_for)
+        self._resource_hosts = self.replicas.hosts_needing_resources()
+        self._swept: set[tuple[int, str]] = set()
 
     # -- facts: one round trip per host, shared by every container step on it --
 
@@ -79,7 +84,8 @@ class ContainerSteps:
         with lock:
             if host not in self._facts:
                 images = self._images_of(host)
-                result = self.connect(host).run(facts_command(images))
+                result = self.connect(host).run(
+                    facts_command(images, with_resources=host in self._resource_hosts))
                 if not result.is_ok:
                     raise ContainerError(f"cannot read the containers on {host} "
                                          f"(is its Docker engine running?): "
@@ -113,15 +119,34 @@ class ContainerSteps:
             if step.body.when is not None and not evaluate(step.body.when, scope):
                 return StepResult(host, step_id, "skipped", msg="condition is false")
             play = self.plan.playbook.plays[step.play]
-            desired = desired_container(str(render(step.name, scope)),
-                                        _rendered_spec(step.body, scope),
+            spec = _rendered_spec(step.body, scope)
+            placement = self._placement(host, step, scope)
+            if placement is not None and not placement.replicas_on(host):
+                spec["state"] = "absent"
+            desired = desired_container(str(render(step.name, scope)), spec,
                                         _env_files(step.body.env_file), play.name)
             changed, message = self._reconcile(host, play, step, desired, scope)
+            if placement is not None:
+                message = "; ".join(filter(None, [message, placement.by_host[host].why]))
+                if placement.missing and host == self._reporter_of(step, placement):
+                    raise ContainerError(placement.shortfall)
         except template_errors(ContainerError, RegistryError, ValueError) as error:
             return StepResult(host, step_id, "failed", msg=str(error),
                               duration=time.monotonic() - started)
         return StepResult(host, step_id, "changed" if changed else "ok", msg=message,
                           duration=time.monotonic() - started)
+
+    def _placement(self, host: str, step: Step, scope: Mapping[str, Any]) -> Placement | None:
+        """The replicas' placement of a `replicas: N` container, None for one per host."""
+        if not isinstance(step.body, ContainerSpec) or step.body.replicas is None:
+            return None
+        return self.replicas.placement(step, scope)
+
+    def _reporter_of(self, step: Step, placement: Placement) -> str:
+        """The one host whose step fails for replicas nobody had room for (one failure,
+        not one per host): the first reachable candidate."""
+        return next((d.host for d in placement.decisions if not d.why.startswith("unreachable")),
+                    placement.decisions[0].host)
 
     def _reconcile(self, host: str, play: Play, step: Step, desired: DesiredContainer,
                    scope: Mapping[str, Any]) -> tuple[bool, str]:
@@ -179,6 +204,10 @@ class ContainerSteps:
                desired: DesiredContainer, change: ContainerChange, image_id: str,
                scope: Mapping[str, Any]) -> None:
         work = change.work
+        if work in ("create", "start"):
+            # whatever the registry says of a container that is gone or exited is stale:
+            # it comes back only once the new one is healthy (the service step)
+            self._deregister(self.registry_for(play), host, play, step, scope, drain=False)
         if work == "create":
             if desired.state == "stopped":
                 _check(docker.command(*_create_only(desired)), "create", desired.name)
@@ -244,7 +273,7 @@ class ContainerSteps:
     # -- registry --
 
     def _deregister(self, registry: Registry, host: str, play: Play, container: Step,
-                    scope: Mapping[str, Any]) -> list[Instance]:
+                    scope: Mapping[str, Any], drain: bool = True) -> list[Instance]:
         """Take the container's service instances out of the registry and wait the longest
         drain, so traffic leaves before the container stops. Returns what was removed."""
         services = [s for s in play.steps_of("service")
@@ -256,10 +285,12 @@ class ContainerSteps:
                    if instance.instance == instance_id(name, host)]
         for instance in removed:
             registry.deregister(instance.service, instance.instance)
-        drain = max(float(render(s.body.drain, scope) or 0) for s in services
+        if not drain:
+            return removed
+        drain_time = max(float(render(s.body.drain, scope) or 0) for s in services
                     if isinstance(s.body, ServiceSpec))
-        if removed and drain > 0:
-            time.sleep(drain)
+        if removed and drain_time > 0:
+            time.sleep(drain_time)
         return removed
 
     def run_service(self, node: Node, scope: Mapping[str, Any]) -> StepResult:
@@ -282,7 +313,21 @@ class ContainerSteps:
         container_step = next(s for s in play.steps_of("container") if s.name == body.container)
         assert isinstance(container_step.body, ContainerSpec)
         name = str(render(step.name, scope))
-        wanted_absent = render(container_step.body.state, scope) != "started"
+        result = self._own_instance(host, step, container_step, registry, name, scope)
+        swept = [] if self.check else self._sweep(play, step, registry, name)
+        if not swept:
+            return result
+        return dataclasses.replace(result, status="changed",
+                                   msg="; ".join(filter(None, [result.msg, *swept])))
+
+    def _own_instance(self, host: str, step: Step, container_step: Step, registry: Registry,
+                      name: str, scope: Mapping[str, Any]) -> StepResult:
+        body = step.body
+        assert isinstance(body, ServiceSpec) and isinstance(container_step.body, ContainerSpec)
+        step_id = step.id
+        placement = self._placement(host, container_step, scope)
+        wanted_absent = render(container_step.body.state, scope) != "started" or (
+            placement is not None and not placement.replicas_on(host))
         existing = {i.instance: i for i in registry.instances(name)}
         own_id = instance_id(name, host)
         if wanted_absent:
@@ -314,6 +359,26 @@ class ContainerSteps:
         return StepResult(host, step_id, "changed",
                           msg=("would register" if self.check else "registered"))
 
+    def _sweep(self, play: Play, step: Step, registry: Registry, name: str) -> list[str]:
+        """Once per service and run (whichever host gets there first): the records that
+        no host's own step will fix (engine/containers/sweep.py)."""
+        with self._lock:
+            if (play.index, name) in self._swept:
+                return []
+            self._swept.add((play.index, name))
+        placement = self.plan.placements[play.index]
+        hosts = HostsOfService(of_play=placement.pattern_hosts, in_run=placement.hosts,
+                               has_step=lambda host: (host, step.id) in self.plan.graph,
+                               is_reachable=self._is_reachable)
+        return sweep_service(registry, name, hosts, self.grace_for(play))
+
+    def _is_reachable(self, host: str) -> bool:
+        try:
+            self.connect(host)
+        except HostUnreachable:
+            return False
+        return True
+
     def _current_health(self, host: str, name: str) -> Healthy:
         """The container step did not run this time (tags, --limit): ask Docker."""
         docker = Docker(self.connect(host))
@@ -339,7 +404,8 @@ def _create_only(desired: DesiredContainer) -> list[str]:
 
 
 def _rendered_spec(spec: ContainerSpec, scope: Mapping[str, Any]) -> dict[str, Any]:
-    raw = {field.name: getattr(spec, field.name) for field in dataclasses.fields(spec)}
+    raw = {field.name: getattr(spec, field.name) for field in dataclasses.fields(spec)
+           if field.name not in ("replicas", "placement")}   # decided per run, not per host
     if spec.healthcheck is not None:
         raw["healthcheck"] = dataclasses.asdict(spec.healthcheck)
     rendered: dict[str, Any] = render(raw, scope)

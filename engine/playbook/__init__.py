@@ -4,6 +4,7 @@ from engine.playbook.load import load_playbook
 from engine.playbook.model import (
     ContainerSpec,
     HealthCheck,
+    PlacementSpec,
     Play,
     Playbook,
     ServiceSpec,
@@ -16,6 +17,7 @@ from engine.playbook.model import (
 __all__ = [
     "ContainerSpec",
     "HealthCheck",
+    "PlacementSpec",
     "Play",
     "Playbook",
     "ServiceSpec",

@@ -15,6 +15,7 @@ from engine.errors import InputError, Location, did_you_mean
 from engine.playbook.model import (
     ContainerSpec,
     HealthCheck,
+    PlacementSpec,
     Play,
     Playbook,
     ServiceSpec,
@@ -36,7 +37,9 @@ TASK_KEYWORDS = ("name", "when", "loop", "register", "notify", "after", "retries
 CONTAINER_KEYS = ("name", "image", "pull", "command", "entrypoint", "env", "env_file", "ports",
                   "volumes", "network", "restart", "labels", "healthcheck", "user", "workdir",
                   "cpus", "memory", "stop_timeout", "depends_on", "after", "state",
-                  "keep_images", "when", "tags")
+                  "keep_images", "when", "tags", "replicas", "placement")
+PLACEMENT_KEYS = ("spread", "prefer", "constraints", "max_per_host")
+PREFER_CHOICES = ("least-loaded", "inventory-order")
 SERVICE_KEYS = ("name", "container", "port", "tags", "meta", "drain", "after", "when")
 HEALTHCHECK_KEYS = ("cmd", "interval", "timeout", "retries", "start_period")
 RESTART_POLICIES = ("no", "always", "unless-stopped", "on-failure")
@@ -47,15 +50,48 @@ StepParser = Callable[[int, StepKind, Any, Path, Location], Step]
 def load_playbook(path: str | Path) -> Playbook:
     """Load and validate a playbook; any mistake raises `InputError` with file:line."""
     path = Path(path)
+    entries = _play_entries(path, ())
+    plays = tuple(_parse_play(index, raw, play_path, at)
+                  for index, (raw, play_path, at) in enumerate(entries))
+    playbook = Playbook(str(path), plays)
+    return check_references(playbook, [raw for raw, _, _ in entries])
+
+
+def _play_entries(path: Path, importers: tuple[Path, ...]) -> list[tuple[Any, Path, Location]]:
+    """The raw plays of a playbook file, with `- import_playbook: other.yml` entries
+    replaced by that file's plays (Ansible's spelling), each with the file it came from."""
     document = load_yaml_file(path)
     here = Location(str(path), 1)
     if not isinstance(document, list) or not document:
         raise InputError("a playbook is a non-empty list of plays; start each play with "
                          "'- name: ...' and 'hosts: ...'", where(document, default=here))
-    plays = tuple(_parse_play(index, raw, path, where(document, index, here))
-                  for index, raw in enumerate(document))
-    playbook = Playbook(str(path), plays)
-    return check_references(playbook, document)
+    entries: list[tuple[Any, Path, Location]] = []
+    for index, raw in enumerate(document):
+        at = where(document, index, here)
+        if isinstance(raw, dict) and "import_playbook" in raw:
+            entries.extend(_imported(raw, path, (*importers, path.resolve()), at))
+        else:
+            entries.append((raw, path, at))
+    return entries
+
+
+def _imported(raw: Any, path: Path, importers: tuple[Path, ...], at: Location,
+              ) -> list[tuple[Any, Path, Location]]:
+    fields = Fields(raw, "an import_playbook entry", at)
+    fields.reject_unknown(("import_playbook", "name"))
+    target = fields.string("import_playbook", required=True)
+    if is_templated(target):
+        raise InputError("import_playbook is read before any variable exists: write the path "
+                         "literally", fields.at("import_playbook"))
+    imported = _resolve(path, target).resolve()
+    if imported in importers:
+        chain = " -> ".join(p.name for p in (*importers, imported))
+        raise InputError(f"playbooks import each other in a cycle: {chain}",
+                         fields.at("import_playbook"))
+    if not imported.is_file():
+        raise InputError(f"import_playbook: no such playbook {target!r} (looked for "
+                         f"{imported})", fields.at("import_playbook"))
+    return _play_entries(imported, importers)
 
 
 def _parse_play(index: int, raw: Any, path: Path, at: Location) -> Play:
@@ -264,9 +300,53 @@ def _parse_container(play: int, kind: StepKind, raw: Any, path: Path, at: Locati
         state=fields.choice("state", ("started", "stopped", "absent"), "started"),
         keep_images=fields.integer("keep_images", minimum=1),
         when=_condition(fields, "when"),
+        replicas=_replicas(fields),
+        placement=_placement(fields, name),
     )
     return Step(play, "container", name, fields.location, body, fields.string_list("after"),
                 frozenset(fields.string_list("tags")))
+
+
+def _replicas(fields: Fields) -> int | None:
+    replicas = fields.raw("replicas")
+    if replicas is None:
+        if fields.has("placement"):
+            raise InputError("'placement' needs 'replicas: N' beside it (without replicas the "
+                             "container runs on every host of the play)", fields.at("placement"))
+        return None
+    if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 1:
+        # placement is decided before any host renders a template: a literal number
+        raise InputError(f"'replicas' of {fields.what} must be a whole number of at least 1, "
+                         f"not {replicas!r}", fields.at("replicas"))
+    return replicas
+
+
+def _placement(fields: Fields, container: str) -> PlacementSpec | None:
+    if fields.raw("replicas") is None:
+        return None
+    if fields.raw("placement") is None:
+        return PlacementSpec()
+    placement = Fields(fields.raw("placement"), f"the placement of container {container!r}",
+                       fields.at("placement"))
+    placement.reject_unknown(PLACEMENT_KEYS)
+    prefer = placement.choice("prefer", PREFER_CHOICES, "inventory-order")
+    spread = placement.boolean("spread", True)
+    max_per_host = placement.integer("max_per_host", 1, minimum=1)
+    if is_templated(spread) or is_templated(max_per_host):
+        raise InputError(f"the placement of container {container!r} is decided before any "
+                         "template is rendered: write spread and max_per_host literally",
+                         placement.location)
+    if max_per_host > 1:
+        # containers use host networking in this project (SPEC: the lab runs with
+        # --bridge=none), so two replicas on one host would fight over the same port
+        raise InputError(f"max_per_host of container {container!r} must be 1: replicas share "
+                         "their host's network, so a second replica on a host would collide "
+                         "with the first on its ports", placement.at("max_per_host"))
+    constraints = placement.string_map("constraints")
+    return PlacementSpec(spread=spread,
+                         prefer=None if prefer == "inventory-order" else prefer,
+                         constraints={str(k): str(v) for k, v in constraints.items()},
+                         max_per_host=max_per_host)
 
 
 def _healthcheck(fields: Fields, container: str) -> HealthCheck | None:

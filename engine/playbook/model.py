@@ -46,6 +46,16 @@ class HealthCheck:
 
 
 @dataclass(frozen=True)
+class PlacementSpec:
+    """Where the replicas of a `replicas: N` container may go (SPEC-adjacent: issue 9)."""
+
+    spread: bool = True                      # one per host before a second on any
+    prefer: str | None = None                # "least-loaded"; None = inventory order
+    constraints: dict[str, str] = field(default_factory=dict)  # host vars that must match
+    max_per_host: int = 1
+
+
+@dataclass(frozen=True)
 class ContainerSpec:
     """The desired state of one container on each host of its play."""
 
@@ -70,6 +80,8 @@ class ContainerSpec:
     state: str = "started"
     keep_images: Any = None
     when: str | None = None
+    replicas: int | None = None              # None: one on every host of the play
+    placement: PlacementSpec | None = None
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ anything touches a host (exit status 4).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -14,8 +15,10 @@ from urllib.parse import urlsplit
 from engine.errors import InputError, Location, did_you_mean
 
 BACKENDS = ("file", "etcd")
-FILE_KEYS = ("backend", "host", "root", "become")
-ETCD_KEYS = ("backend", "endpoints", "prefix", "ttl")
+FILE_KEYS = ("backend", "host", "root", "become", "grace")
+ETCD_KEYS = ("backend", "endpoints", "prefix", "ttl", "grace")
+_GRACE_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h)\s*$")
+_GRACE_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,9 @@ class RegistryConfig:
     endpoints: tuple[str, ...] = ("http://127.0.0.1:2379",)
     prefix: str = "/play"
     ttl: int = 0                    # etcd: lease TTL in seconds for records (0 = no lease)
+    # how long the records of an unreachable host stay: converges in a row, or seconds
+    grace_converges: int = 2
+    grace_seconds: float = 0.0
 
 
 def registry_config(raw: Mapping[str, Any] | None, where: Location) -> RegistryConfig:
@@ -39,6 +45,7 @@ def registry_config(raw: Mapping[str, Any] | None, where: Location) -> RegistryC
     if backend not in BACKENDS:
         raise InputError(f"registry backend must be one of {', '.join(BACKENDS)}, not "
                          f"{backend!r}{did_you_mean(str(backend), BACKENDS)}", where)
+    grace_converges, grace_seconds = _grace(raw.get("grace", 2), where)
     allowed = FILE_KEYS if backend == "file" else ETCD_KEYS
     for key in raw:
         if key not in allowed:
@@ -50,10 +57,12 @@ def registry_config(raw: Mapping[str, Any] | None, where: Location) -> RegistryC
     if backend == "file":
         return RegistryConfig(backend="file", host=_host(raw.get("host"), where),
                               root=_root(raw.get("root", RegistryConfig.root), where),
-                              become=_flag(raw.get("become", False), where))
+                              become=_flag(raw.get("become", False), where),
+                              grace_converges=grace_converges, grace_seconds=grace_seconds)
     return RegistryConfig(backend="etcd", endpoints=_endpoints(raw.get("endpoints"), where),
                           prefix=_prefix(raw.get("prefix", RegistryConfig.prefix), where),
-                          ttl=_ttl(raw.get("ttl", 0), where))
+                          ttl=_ttl(raw.get("ttl", 0), where),
+                          grace_converges=grace_converges, grace_seconds=grace_seconds)
 
 
 def _host(value: Any, where: Location) -> str | None:
@@ -103,6 +112,18 @@ def _prefix(value: Any, where: Location) -> str:
         raise InputError(f"registry prefix must be an ASCII key prefix starting with '/', "
                          f"like /play, not {value!r}", where)
     return value.rstrip("/")
+
+
+def _grace(value: Any, where: Location) -> tuple[int, float]:
+    """`grace: 2` (converges in a row) or `grace: 10m` (a duration) -> (converges, seconds);
+    exactly one of them is non-zero."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return value, 0.0
+    match = _GRACE_DURATION.match(value) if isinstance(value, str) else None
+    if match:
+        return 0, float(match.group(1)) * _GRACE_UNITS[match.group(2)]
+    raise InputError(f"registry grace must be a number of converges (at least 1) or a "
+                     f"duration such as 90s or 10m, not {value!r}", where)
 
 
 def _ttl(value: Any, where: Location) -> int:

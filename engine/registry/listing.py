@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, TextIO
 
-from engine.errors import EXIT_OK, EXIT_UNREACHABLE, Location
+from engine.errors import EXIT_OK, EXIT_UNREACHABLE
 
 if TYPE_CHECKING:
     from engine.inventory import Inventory
@@ -13,18 +13,12 @@ if TYPE_CHECKING:
 
 def list_instances(inventory: Inventory, service: str | None, as_json: bool,
                    out: TextIO) -> int:
-    from engine.connection import open_connection, settings_for
-    from engine.registry import RegistryError, hosts_registry, open_registry
+    from engine.registry import RegistryError
+    from engine.registry.opened import inventory_registry
 
-    where = Location(inventory.sources[0] if inventory.sources else "<inventory>")
-    config = hosts_registry({name: host.vars for name, host in inventory.hosts.items()}, where)
     try:
-        registry = open_registry(config, lambda host: open_connection(
-            settings_for(inventory.hosts[host])))
-        try:
+        with inventory_registry(inventory) as registry:
             scan = registry.scan(service)
-        finally:
-            registry.close()
     except RegistryError as error:
         out.write(f"registry: {error}\n")
         return EXIT_UNREACHABLE

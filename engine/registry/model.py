@@ -64,6 +64,10 @@ class Instance:
     container: str
     image_id: str
     registered_at: str  # ISO 8601 UTC, e.g. 2024-05-01T12:00:00Z
+    # converges in a row that found its host unreachable, and since when (the sweep's
+    # grace period); 0 and "" for a host that answered
+    missed: int = 0
+    missing_since: str = ""
 
     def __post_init__(self) -> None:
         for kind in ("service", "instance", "host"):
@@ -80,6 +84,8 @@ class Instance:
                   "address": self.address, "port": self.port, "tags": list(self.tags),
                   "meta": dict(self.meta), "container": self.container,
                   "image_id": self.image_id, "registered_at": self.registered_at}
+        if self.missed:
+            record.update(missed=self.missed, missing_since=self.missing_since)
         return json.dumps(record, indent=2, sort_keys=True) + "\n"
 
     @classmethod
@@ -104,8 +110,12 @@ class Instance:
                 "tags", "a list of strings", tags)
         _expect(isinstance(meta, dict) and all(isinstance(v, str) for v in meta.values()),
                 "meta", "an object of strings", meta)
+        missed, since = record.get("missed", 0), record.get("missing_since", "")
+        _expect(isinstance(missed, int) and not isinstance(missed, bool) and missed >= 0,
+                "missed", "a count", missed)
+        _expect(isinstance(since, str), "missing_since", "a string", since)
         return cls(**{key: record[key] for key in strings}, port=record["port"],
-                   tags=tuple(tags), meta=meta)
+                   tags=tuple(tags), meta=meta, missed=missed, missing_since=since)
 
 
 def _expect(is_ok: bool, key: str, what: str, value: Any) -> None:

@@ -6,11 +6,16 @@ Shared by every e2e test module; the `lab` fixture in conftest.py returns a `Lab
 from __future__ import annotations
 
 import shlex
+import signal
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+
+from engine.lab.layout import LabPaths, state_dir
+from engine.lab.proc import Process, processes_in_netns
+from engine.lab.state import load_state
 
 LAB_HOSTS = 3  # the session lab's size
 
@@ -79,3 +84,34 @@ def json_events(stdout: str) -> list[dict[str, object]]:
     import json
 
     return [json.loads(line) for line in stdout.splitlines() if line.strip()]
+
+
+# -- faults: lab daemons killed by the PIDs the lab recorded, never by name patterns --
+
+
+def lab_daemons(host: str) -> tuple[Process, Process]:
+    """The host's dockerd and sshd, as the lab recorded them."""
+    record = load_state(LabPaths(state_dir()).state_file).hosts[int(host.removeprefix("lab"))]
+    assert record.dockerd is not None and record.sshd is not None
+    return record.dockerd, record.sshd
+
+
+def kill_sshd(host: str) -> None:
+    """The host's sshd dies: its listener and every session it forked (the processes named
+    sshd in the host's network namespace), so a run's connection breaks. `lab_up` again
+    starts it anew."""
+    _, listener = lab_daemons(host)
+    listener.signal(signal.SIGKILL)
+    netns = LabPaths(state_dir()).host(int(host.removeprefix("lab"))).netns_file
+    for process in processes_in_netns(netns):
+        try:
+            name = Path(f"/proc/{process.pid}/comm").read_text().strip()
+        except OSError:
+            continue
+        if name == "sshd":
+            process.signal(signal.SIGKILL)
+
+
+def kill_dockerd(host: str) -> None:
+    dockerd, _ = lab_daemons(host)
+    dockerd.signal(signal.SIGKILL)

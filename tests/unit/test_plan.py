@@ -7,9 +7,9 @@ from pathlib import Path
 import networkx as nx
 import pytest
 
+from engine.batches import split_batches
 from engine.errors import InputError
 from engine.inventory import load_inventory
-from engine.placement import split_batches
 from engine.plan import Plan, plan_run
 from engine.playbook import load_playbook
 
@@ -144,3 +144,23 @@ def test_serial_splits_hosts_like_ansible(serial: tuple[object, ...], expected: 
     batches = split_batches(["a", "b", "c", "d", "e"], serial)
     assert [len(batch) for batch in batches] == expected
     assert [host for batch in batches for host in batch] == ["a", "b", "c", "d", "e"]
+
+
+def test_placement_constraints_leave_out_hosts_whose_vars_do_not_match() -> None:
+    plan = _plan("replicas.yml")
+    container_hosts = sorted(host for host, step_id in plan.graph.nodes
+                             if plan.steps[step_id].label == "container api")
+    service_hosts = sorted(host for host, step_id in plan.graph.nodes
+                           if plan.steps[step_id].label == "service api")
+    task_hosts = sorted(host for host, step_id in plan.graph.nodes
+                        if plan.steps[step_id].label == "task config")
+    assert container_hosts == service_hosts == ["web1", "web3"]
+    assert task_hosts == ["web1", "web2", "web3", "web4"]
+    # the notify edge only exists where the container runs
+    assert _waits(plan, ("web1", "task config"), ("web1", "container api"))
+
+
+def test_pattern_hosts_are_kept_before_the_limit() -> None:
+    plan = _plan("replicas.yml", limit="web1")
+    assert plan.placements[0].hosts == ("web1",)
+    assert plan.placements[0].pattern_hosts == ("web1", "web2", "web3", "web4")

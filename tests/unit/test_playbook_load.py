@@ -2,6 +2,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from engine.errors import InputError
 from engine.playbook import ContainerSpec, ServiceSpec, TaskSpec, load_playbook
 
 
@@ -44,3 +47,19 @@ def test_shipped_demo_playbook_loads() -> None:
     demo = Path(__file__).parent.parent.parent / "playbooks" / "deploy.yml"
     playbook = load_playbook(demo)
     assert [play.name for play in playbook.plays] == ["store", "api tier", "gateway"]
+
+
+def test_heal_imports_the_demo_plays_in_order() -> None:
+    heal = Path(__file__).parent.parent.parent / "playbooks" / "heal.yml"
+    playbook = load_playbook(heal)
+    assert [play.name for play in playbook.plays] == ["store", "api tier", "gateway"]
+    assert [play.index for play in playbook.plays] == [0, 1, 2]
+    api = playbook.plays[1].steps_of("container")[0]
+    assert api.source.file.endswith("deploy.yml")
+    assert api.body.replicas == 2  # type: ignore[union-attr]
+
+
+def test_playbooks_that_import_each_other_are_refused(data_dir: Path) -> None:
+    with pytest.raises(InputError, match=r"b.yml:3: playbooks import each other in a cycle: "
+                                         r"a.yml -> b.yml -> a.yml"):
+        load_playbook(data_dir / "playbooks" / "imports" / "a.yml")

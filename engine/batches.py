@@ -1,5 +1,6 @@
 """Which hosts each play runs on, in rolling batches (`serial`): the first half of
 planning, apart from the graph so that a run knows its hosts before it imports networkx.
+(Where a `replicas: N` container goes is engine/containers/placement.py.)
 
 Pure: it takes the loaded playbook and inventory and touches nothing remote.
 """
@@ -24,6 +25,7 @@ class PlayPlacement:
     play: int
     hosts: tuple[str, ...]
     batches: tuple[tuple[str, ...], ...]
+    pattern_hosts: tuple[str, ...] = ()   # what its pattern selects before --limit
 
 
 def place_plays(playbook: Playbook, inventory: Inventory,
@@ -34,9 +36,9 @@ def place_plays(playbook: Playbook, inventory: Inventory,
 
 
 def _place(play: Play, inventory: Inventory, limited: set[str] | None) -> PlayPlacement:
-    hosts = tuple(host.name for host in inventory.select(play.hosts, play.source)
-                  if limited is None or host.name in limited)
-    return PlayPlacement(play.index, hosts, split_batches(hosts, play.serial))
+    selected = tuple(host.name for host in inventory.select(play.hosts, play.source))
+    hosts = tuple(host for host in selected if limited is None or host in limited)
+    return PlayPlacement(play.index, hosts, split_batches(hosts, play.serial), selected)
 
 
 def split_batches(hosts: Sequence[str], serial: Sequence[Any]) -> tuple[tuple[str, ...], ...]:

@@ -1,0 +1,117 @@
+"""Where the replicas of a `replicas: N` container run in this converge.
+
+The first container step of such a container to start reads the facts of every
+candidate host (the same one-command facts round as the inspect, with the host's
+resources added), asks the registry which replicas it still lists, and decides once
+with `placement.place`; every candidate host's step then reconciles to that answer.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+from engine.containers.facts import ContainerError, HostFacts
+from engine.containers.placement import Candidate, Placement, Policy, parse_memory, place
+from engine.execute import HostUnreachable
+from engine.playbook import ContainerSpec, Play, ServiceSpec, Step
+from engine.registry import Registry, instance_id
+from engine.templating import render
+
+if TYPE_CHECKING:
+    from engine.plan import Plan
+
+
+class Replicas:
+    def __init__(self, plan: Plan, facts: Callable[[str], HostFacts],
+                 registry_for: Callable[[Play], Registry],
+                 scope_for: Callable[[str, Play], Mapping[str, Any]]) -> None:
+        self.plan = plan
+        self.facts = facts
+        self.registry_for = registry_for
+        self.scope_for = scope_for
+        self._placements: dict[str, Placement] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._lock = threading.Lock()
+
+    def hosts_needing_resources(self) -> set[str]:
+        return {host for host, step_id in self.plan.graph.nodes
+                if _is_replicated(self.plan.steps[step_id])}
+
+    def candidates(self, step: Step) -> list[str]:
+        """The play's hosts (inventory order) that may run this container: constraints
+        and tags are already planned out of the graph."""
+        placement = self.plan.placements[step.play]
+        return [host for host in placement.hosts if (host, step.id) in self.plan.graph]
+
+    def placement(self, step: Step, scope: Mapping[str, Any]) -> Placement:
+        with self._lock:
+            lock = self._locks.setdefault(step.id, threading.Lock())
+        with lock:
+            if step.id not in self._placements:
+                self._placements[step.id] = self._decide(step, scope)
+            return self._placements[step.id]
+
+    def _decide(self, step: Step, scope: Mapping[str, Any]) -> Placement:
+        body = step.body
+        assert isinstance(body, ContainerSpec) and body.replicas is not None
+        spec = body.placement
+        assert spec is not None
+        cpus, memory = render(body.cpus, scope), render(body.memory, scope)
+        policy = Policy(replicas=body.replicas, spread=spec.spread, prefer=spec.prefer,
+                        max_per_host=spec.max_per_host, cpus=float(cpus or 0),
+                        memory=parse_memory(str(memory)) if memory else 0)
+        play = self.plan.playbook.plays[step.play]
+        registered = self._registered_hosts(play, step)
+        hosts = self.candidates(step)
+        with ThreadPoolExecutor(max_workers=max(1, min(len(hosts), 32))) as pool:
+            candidates = list(pool.map(
+                lambda host: self._candidate(host, play, step, registered), hosts))
+        return place(policy, candidates)
+
+    def _candidate(self, host: str, play: Play, step: Step,
+                   registered: set[str] | None) -> Candidate:
+        try:
+            facts = self.facts(host)
+        except HostUnreachable as error:
+            return Candidate(host, is_reachable=False, error=error.message)
+        except (ContainerError, ValueError) as error:  # e.g. its Docker engine is down
+            return Candidate(host, is_reachable=False, error=str(error))
+        name = str(render(step.name, self.scope_for(host, play)))
+        current = facts.containers.get(name)
+        is_healthy = current is not None and current.is_running and \
+            current.health in (None, "healthy")
+        running = [c for c in facts.containers.values() if c.is_running]
+        resources = facts.resources
+        is_registered = registered is None or host in registered
+        return Candidate(
+            host, running=1 if is_healthy else 0, is_registered=is_registered,
+            cpus=resources.cpus if resources else 1,
+            cpus_reserved=sum(c.cpus for c in running if c.name != name),
+            memory_free=resources.memory_free if resources else 0,
+            load=resources.load if resources else 0.0,
+            containers=len(running) - (1 if is_healthy else 0),
+            # not healthy and not registered: its last step failed (a copy killed by hand
+            # still has its record, and is restarted in place)
+            is_failing=current is not None and not is_healthy and not is_registered)
+
+    def _registered_hosts(self, play: Play, step: Step) -> set[str] | None:
+        """Hosts whose replica the registry lists with a host that answered last time;
+        None when the container provides no service (nothing to tell replicas apart)."""
+        services = [s for s in play.steps_of("service")
+                    if isinstance(s.body, ServiceSpec) and s.body.container == step.name]
+        if not services:
+            return None
+        registry = self.registry_for(play)
+        hosts: set[str] = set()
+        for service in services:
+            name = str(render(service.name, self.scope_for(self.candidates(step)[0], play)))
+            hosts |= {i.host for i in registry.instances(name)
+                      if i.instance == instance_id(name, i.host) and not i.missed}
+        return hosts
+
+
+def _is_replicated(step: Step) -> bool:
+    return isinstance(step.body, ContainerSpec) and step.body.replicas is not None

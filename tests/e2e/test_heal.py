@@ -1,0 +1,155 @@
+"""Healing converges and placement on the lab, with the shipped demo (playbooks/deploy.yml):
+a killed container comes back, a lost host's replica moves and its records leave after the
+registry's grace, the gateway follows, and a host that comes back does not double anything.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+from lab_client import E2E_DATA, LAB_HOSTS, ROOT, Lab, json_events, kill_sshd, play
+
+from engine.lab import lab_up
+
+pytestmark = pytest.mark.lab
+
+DEMO = str(ROOT / "playbooks" / "deploy.yml")
+DEMO_CONTAINERS = ("store", "api", "gateway")
+
+
+@dataclass
+class Demo:
+    lab: Lab
+    inventory: Path
+    registry_root: Path
+
+    def run(self, *extra: str) -> subprocess.CompletedProcess[str]:
+        return play(DEMO, "-i", str(self.inventory), "--json", *extra, timeout=300)
+
+    def records(self, service: str) -> dict[str, dict[str, object]]:
+        """host -> record of a service, read straight from the file registry."""
+        folder = self.registry_root / service
+        records = [json.loads(path.read_text()) for path in folder.glob("*.json")]
+        return {str(record["host"]): record for record in records}
+
+    def running(self, name: str) -> list[str]:
+        """The lab hosts where a container of that name runs."""
+        return [host.name for host in self.lab.hosts
+                if self.lab.run(host, "docker", "inspect", "-f", "{{.State.Running}}",
+                                name).stdout.strip() == "true"]
+
+    def ask_gateway(self) -> str:
+        gateway = self.lab.host("lab1").address
+        with urllib.request.urlopen(f"http://{gateway}:8000/cgi-bin/api", timeout=15) as reply:
+            return str(reply.read().decode())
+
+
+@pytest.fixture
+def demo(lab: Lab, tmp_path: Path) -> Iterator[Demo]:
+    registry_root = tmp_path / "registry"
+    document = yaml.safe_load(lab.inventory.read_text())
+    document["all"]["children"]["lab"]["vars"]["registry"] = {"root": str(registry_root)}
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(yaml.safe_dump(document))
+    yield Demo(lab, inventory, registry_root)
+    for host in lab.hosts:
+        lab.run(host, "docker", "rm", "-f", *DEMO_CONTAINERS)
+        lab.sh(host, "rm -rf /srv/store /srv/api /srv/gateway")
+
+
+def step_ends(stdout: str) -> dict[tuple[str, str], dict[str, object]]:
+    return {(str(event["host"]), str(event["step"])): event
+            for event in json_events(stdout) if event["event"] == "step_end"}
+
+
+def test_the_demo_places_two_api_replicas_on_the_least_loaded_hosts(demo: Demo) -> None:
+    first = demo.run()
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr
+    # lab1 already runs the store when the api is placed: lab2 and lab3 are less loaded
+    assert sorted(demo.records("api")) == ["lab2", "lab3"]
+    assert demo.running("api") == ["lab2", "lab3"]
+    assert "api" in demo.ask_gateway()
+    explained = play("graph", "--explain", DEMO, "-i", str(demo.inventory))
+    assert explained.returncode == 0, explained.stderr
+    assert "container api [api tier]: 2 replicas over lab1, lab2, lab3" in explained.stdout
+    assert "lab2: 1 - keeps 1 running healthy replica" in explained.stdout
+    again = demo.run()
+    assert again.returncode == 0
+    assert all(event["status"] == "ok" for event in step_ends(again.stdout).values()), \
+        "a second converge of a healthy fleet changes nothing"
+
+
+def test_a_killed_container_comes_back_and_is_registered_again_once_healthy(
+        demo: Demo) -> None:
+    assert demo.run().returncode == 0
+    before = demo.records("api")["lab2"]
+    demo.lab.run(demo.lab.host("lab2"), "docker", "kill", "api")
+    stale = play("registry", "check", "api", "-i", str(demo.inventory))
+    assert stale.returncode == 6 and "container api is exited" in stale.stdout, stale.stdout
+
+    converge = demo.run()
+    assert converge.returncode == 0, converge.stdout[-3000:]
+    ends = step_ends(converge.stdout)
+    assert "start (it is exited)" in str(ends[("lab2", "container api")]["msg"])
+    # the record was taken out when the container was found dead, and the service step
+    # put it back after the container step had waited for it to be healthy
+    assert ends[("lab2", "service api")]["status"] == "changed"
+    assert demo.records("api")["lab2"]["registered_at"] >= before["registered_at"]
+    assert demo.running("api") == ["lab2", "lab3"]
+    assert play("registry", "check", "-i", str(demo.inventory)).returncode == 0
+
+
+def test_a_lost_host_moves_its_replica_and_leaves_the_registry_after_the_grace(
+        demo: Demo, lab: Lab) -> None:
+    assert demo.run().returncode == 0
+    assert sorted(demo.records("api")) == ["lab2", "lab3"]
+    kill_sshd("lab3")
+    try:
+        first = demo.run()
+        assert first.returncode == 3, first.stdout[-3000:]
+        records = demo.records("api")
+        assert sorted(records) == ["lab1", "lab2", "lab3"]   # lab3 kept: 1 converge of 2
+        assert records["lab3"]["missed"] == 1
+        assert demo.running("api") == ["lab1", "lab2"]   # lab3 does not answer ssh
+        assert "api" in demo.ask_gateway()  # lab3 times out, the proxy tries the others
+
+        second = demo.run()
+        assert second.returncode == 3, second.stdout[-3000:]
+        assert sorted(demo.records("api")) == ["lab1", "lab2"]
+        upstreams = lab.run(lab.host("lab1"), "cat", "/srv/gateway/upstreams").stdout.split()
+        assert sorted(upstreams) == [f"{lab.host('lab1').address}:8080",
+                                     f"{lab.host('lab2').address}:8080"]
+        assert ends_with_restart(second.stdout, "lab1", "container gateway")
+        assert "api" in demo.ask_gateway()
+    finally:
+        lab_up(LAB_HOSTS, lab.inventory)   # lab3's sshd starts again; its containers stayed
+
+    back = demo.run()
+    assert back.returncode == 0, back.stdout[-3000:]
+    # sticky: the moved replica stays on lab1; lab3's old one is the extra and goes
+    assert sorted(demo.records("api")) == ["lab1", "lab2"]
+    assert demo.running("api") == ["lab1", "lab2"]
+
+
+def ends_with_restart(stdout: str, host: str, step: str) -> bool:
+    event = step_ends(stdout)[(host, step)]
+    return event["status"] == "changed" and "restart" in str(event["msg"])
+
+
+def test_no_room_for_the_replicas_is_exit_2_saying_what_is_missing_where(lab: Lab) -> None:
+    prefix = f"t{uuid.uuid4().hex[:6]}"
+    result = play(str(E2E_DATA / "replicas.yml"), "-i", str(lab.inventory), "-e", f"p={prefix}",
+                  "-e", "image=play-lab/busybox:latest", "-e", "memory=100t")
+    assert result.returncode == 2, result.stdout
+    assert "2 of 2 replicas could not be placed, no host has room for them: lab1: no room: " \
+           "needs 102400 GiB memory" in result.stdout
+    for host in lab.hosts:
+        assert not lab.run(host, "docker", "ps", "-aq", "--filter", f"name={prefix}").stdout
