@@ -216,15 +216,18 @@ def _wire(prepared: Prepared, options: RunOptions,
                         StepOptions(check=options.check, diff=options.diff), lookups)
     containers = None
     if any(step.kind in ("container", "service") for step in plan.steps.values()):
-        from engine.containers.step import ContainerSteps  # not imported by a tasks-only run
+        # not imported by a tasks-only run
+        from engine.containers.services import ServiceSteps
+        from engine.containers.step import ContainerSteps
 
         containers = ContainerSteps(plan, pool.get, registry_for,
                                     {name: host.address for name, host in
                                      prepared.inventory.hosts.items()},
-                                    options.check, runner.state.is_notified, runner.scope,
-                                    lambda play: _grace(prepared.registries[play.index]))
+                                    options.check, runner.state.is_notified, runner.scope)
+        services = ServiceSteps(containers,
+                                lambda play: _grace(prepared.registries[play.index]))
         runner.other_kinds = {"container": containers.run_container,
-                              "service": containers.run_service}
+                              "service": services.run_service}
     return _Wiring(pool, registries, runner, containers)
 
 

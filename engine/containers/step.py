@@ -1,7 +1,7 @@
-"""Container and service steps: reconcile one container on one host (zero-downtime
-order: deregister -> drain -> stop old -> start new -> wait healthy -> register),
-roll back to the old container when the new one is unhealthy, and register service
-instances once their container is healthy.
+"""Container steps: reconcile one container on one host (zero-downtime order:
+deregister -> drain -> stop old -> start new -> wait healthy; the service step then
+registers), and roll back to the old container when the new one is unhealthy.
+Service steps live in engine/containers/services.py.
 """
 
 from __future__ import annotations
@@ -33,8 +33,7 @@ from engine.containers.spec import (
     image_repository,
     run_arguments,
 )
-from engine.containers.sweep import Grace, HostsOfService, sweep_service
-from engine.execute import HostUnreachable, Node
+from engine.execute import Node
 from engine.playbook import ContainerSpec, Play, ServiceSpec, Step
 from engine.registry import Instance, Registry, RegistryError, instance_id
 from engine.results import StepResult
@@ -58,10 +57,8 @@ class ContainerSteps:
     def __init__(self, plan: Plan, connect: Callable[[str], Connection],
                  registry_for: RegistryFor, addresses: Mapping[str, str], check: bool,
                  is_notified: Callable[[str, str], bool],
-                 scope_for: Callable[[str, Play], Mapping[str, Any]],
-                 grace_for: Callable[[Play], Grace] = lambda play: Grace()) -> None:
+                 scope_for: Callable[[str, Play], Mapping[str, Any]]) -> None:
         self.plan = plan
-        self.grace_for = grace_for
         self.scope_for = scope_for
         self.connect = connect
         self.registry_for = registry_for
@@ -74,7 +71,6 @@ class ContainerSteps:
         self.healthy: dict[tuple[str, str], Healthy] = {}
         self.replicas = Replicas(plan, self.facts, registry_for, scope_for)
         self._resource_hosts = self.replicas.hosts_needing_resources()
-        self._swept: set[tuple[int, str]] = set()
 
     # -- facts: one round trip per host, shared by every container step on it --
 
@@ -120,7 +116,7 @@ class ContainerSteps:
                 return StepResult(host, step_id, "skipped", msg="condition is false")
             play = self.plan.playbook.plays[step.play]
             spec = _rendered_spec(step.body, scope)
-            placement = self._placement(host, step, scope)
+            placement = self.placement_of(host, step, scope)
             if placement is not None and not placement.replicas_on(host):
                 spec["state"] = "absent"
             desired = desired_container(str(render(step.name, scope)), spec,
@@ -136,7 +132,7 @@ class ContainerSteps:
         return StepResult(host, step_id, "changed" if changed else "ok", msg=message,
                           duration=time.monotonic() - started)
 
-    def _placement(self, host: str, step: Step, scope: Mapping[str, Any]) -> Placement | None:
+    def placement_of(self, host: str, step: Step, scope: Mapping[str, Any]) -> Placement | None:
         """The replicas' placement of a `replicas: N` container, None for one per host."""
         if not isinstance(step.body, ContainerSpec) or step.body.replicas is None:
             return None
@@ -292,106 +288,6 @@ class ContainerSteps:
         if removed and drain_time > 0:
             time.sleep(drain_time)
         return removed
-
-    def run_service(self, node: Node, scope: Mapping[str, Any]) -> StepResult:
-        started = time.monotonic()
-        try:
-            result = self._service(node, scope)
-        except template_errors(ContainerError, RegistryError, ValueError) as error:
-            result = StepResult(node[0], node[1], "failed", msg=str(error))
-        return dataclasses.replace(result, duration=time.monotonic() - started)
-
-    def _service(self, node: Node, scope: Mapping[str, Any]) -> StepResult:
-        host, step_id = node
-        step = self.plan.steps[step_id]
-        body = step.body
-        assert isinstance(body, ServiceSpec)
-        if body.when is not None and not evaluate(body.when, scope):
-            return StepResult(host, step_id, "skipped", msg="condition is false")
-        play = self.plan.playbook.plays[step.play]
-        registry = self.registry_for(play)
-        container_step = next(s for s in play.steps_of("container") if s.name == body.container)
-        assert isinstance(container_step.body, ContainerSpec)
-        name = str(render(step.name, scope))
-        result = self._own_instance(host, step, container_step, registry, name, scope)
-        swept = [] if self.check else self._sweep(play, step, registry, name)
-        if not swept:
-            return result
-        return dataclasses.replace(result, status="changed",
-                                   msg="; ".join(filter(None, [result.msg, *swept])))
-
-    def _own_instance(self, host: str, step: Step, container_step: Step, registry: Registry,
-                      name: str, scope: Mapping[str, Any]) -> StepResult:
-        body = step.body
-        assert isinstance(body, ServiceSpec) and isinstance(container_step.body, ContainerSpec)
-        step_id = step.id
-        placement = self._placement(host, container_step, scope)
-        wanted_absent = render(container_step.body.state, scope) != "started" or (
-            placement is not None and not placement.replicas_on(host))
-        existing = {i.instance: i for i in registry.instances(name)}
-        own_id = instance_id(name, host)
-        if wanted_absent:
-            if own_id not in existing:
-                return StepResult(host, step_id, "ok")
-            if not self.check:
-                registry.deregister(name, own_id)
-            return StepResult(host, step_id, "changed", msg="deregistered")
-        container_name = str(render(container_step.name, scope))
-        healthy = self.healthy.get((host, container_step.id))
-        if healthy is None:
-            if self.check:
-                return StepResult(host, step_id, "changed", msg="would register")
-            healthy = self._current_health(host, container_name)
-        instance = Instance(
-            service=name, instance=own_id, host=host, address=self.addresses[host],
-            port=int(render(body.port, scope)),
-            tags=tuple(str(tag) for tag in render(list(body.tags), scope)),
-            meta={str(k): str(v) for k, v in render(dict(body.meta), scope).items()},
-            container=container_name, image_id=healthy.image_id,
-            registered_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
-        old = existing.get(own_id)
-        if old is not None and _same_record(old, instance):
-            if getattr(registry, "records_expire", False) and not self.check:
-                registry.register(instance)  # renews its lease; nothing changed
-            return StepResult(host, step_id, "ok")
-        if not self.check:
-            registry.register(instance)
-        return StepResult(host, step_id, "changed",
-                          msg=("would register" if self.check else "registered"))
-
-    def _sweep(self, play: Play, step: Step, registry: Registry, name: str) -> list[str]:
-        """Once per service and run (whichever host gets there first): the records that
-        no host's own step will fix (engine/containers/sweep.py)."""
-        with self._lock:
-            if (play.index, name) in self._swept:
-                return []
-            self._swept.add((play.index, name))
-        placement = self.plan.placements[play.index]
-        hosts = HostsOfService(of_play=placement.pattern_hosts, in_run=placement.hosts,
-                               has_step=lambda host: (host, step.id) in self.plan.graph,
-                               is_reachable=self._is_reachable)
-        return sweep_service(registry, name, hosts, self.grace_for(play))
-
-    def _is_reachable(self, host: str) -> bool:
-        try:
-            self.connect(host)
-        except HostUnreachable:
-            return False
-        return True
-
-    def _current_health(self, host: str, name: str) -> Healthy:
-        """The container step did not run this time (tags, --limit): ask Docker."""
-        docker = Docker(self.connect(host))
-        health = docker.wait_healthy(name, 30.0)
-        if not health.is_healthy:
-            raise ContainerError(f"container {name} is not healthy ({health.state})")
-        current = self.facts(host).containers.get(name)
-        return Healthy(current.image_id if current else "")
-
-
-def _same_record(old: Instance, new: Instance) -> bool:
-    return dataclasses.replace(old, registered_at="") == dataclasses.replace(
-        new, registered_at="")
 
 
 def _check(result: CommandResult, what: str, name: str) -> None:
