@@ -159,7 +159,12 @@ class _Builder:
         elif isinstance(body, ContainerSpec):
             for dependency in body.depends_on:
                 for provider in self.container_nodes.get(dependency, []):
-                    self._add(provider, node)
+                    # replicas move off a lost or failing host, so a dependent only waits
+                    # for each candidate host's replica step to finish
+                    provider_body = self.steps[provider[1]].body
+                    is_replicated = isinstance(provider_body, ContainerSpec) and \
+                        provider_body.replicas is not None
+                    self._add(provider, node, is_hard=not is_replicated)
         elif isinstance(body, ServiceSpec):
             container = next(s for s in play.steps_of("container") if s.name == body.container)
             self._add(self._node(host, container), node)

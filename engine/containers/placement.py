@@ -58,7 +58,7 @@ class Candidate:
     cpus_reserved: float = 0.0          # --cpus of the other managed containers on it
     memory_free: int = 0                # MemAvailable, bytes
     load: float = 0.0                   # 1-minute load average
-    containers: int = 0                 # managed containers running on it
+    containers: int = 0                 # other managed containers: running, or started by this run
     is_failing: bool = False            # its copy exists but is not running healthy
     error: str = ""                     # why it is unreachable
 

@@ -18,7 +18,7 @@ from engine.containers.placement import Candidate, Placement, Policy, parse_memo
 from engine.execute import HostUnreachable
 from engine.playbook import ContainerSpec, Play, ServiceSpec, Step
 from engine.registry import Registry, instance_id
-from engine.templating import render
+from engine.templating import render, template_errors
 
 if TYPE_CHECKING:
     from engine.plan import Plan
@@ -35,6 +35,7 @@ class Replicas:
         self._placements: dict[str, Placement] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
+        self._fixed_steps: dict[str, list[Step]] | None = None
 
     def hosts_needing_resources(self) -> set[str]:
         return {host for host, step_id in self.plan.graph.nodes
@@ -84,6 +85,10 @@ class Replicas:
         is_healthy = current is not None and current.is_running and \
             current.health in (None, "healthy")
         running = [c for c in facts.containers.values() if c.is_running]
+        # what this run starts on the host counts as load before it runs, so a cold
+        # converge does not put replicas beside the containers it is about to start
+        others = {c.name for c in running} | self._fixed_names(host)
+        others.discard(name)
         resources = facts.resources
         is_registered = registered is None or host in registered
         return Candidate(
@@ -92,10 +97,31 @@ class Replicas:
             cpus_reserved=sum(c.cpus for c in running if c.name != name),
             memory_free=resources.memory_free if resources else 0,
             load=resources.load if resources else 0.0,
-            containers=len(running) - (1 if is_healthy else 0),
+            containers=len(others),
             # not healthy and not registered: its last step failed (a copy killed by hand
             # still has its record, and is restarted in place)
             is_failing=current is not None and not is_healthy and not is_registered)
+
+    def _fixed_names(self, host: str) -> set[str]:
+        """The containers this run starts on the host that are not replicated (one on every
+        host of their play), by rendered name."""
+        with self._lock:
+            if self._fixed_steps is None:
+                self._fixed_steps = {}
+                for node_host, step_id in self.plan.graph.nodes:
+                    step = self.plan.steps[step_id]
+                    if isinstance(step.body, ContainerSpec) and step.body.replicas is None \
+                            and step.body.state == "started":
+                        self._fixed_steps.setdefault(node_host, []).append(step)
+            steps = self._fixed_steps.get(host, [])
+        names = set()
+        for step in steps:
+            play = self.plan.playbook.plays[step.play]
+            try:
+                names.add(str(render(step.name, self.scope_for(host, play))))
+            except template_errors():
+                continue   # that step reports the error itself
+        return names
 
     def _registered_hosts(self, play: Play, step: Step) -> set[str] | None:
         """Hosts whose replica the registry lists with a host that answered last time;

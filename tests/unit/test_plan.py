@@ -164,3 +164,17 @@ def test_pattern_hosts_are_kept_before_the_limit() -> None:
     plan = _plan("replicas.yml", limit="web1")
     assert plan.placements[0].hosts == ("web1",)
     assert plan.placements[0].pattern_hosts == ("web1", "web2", "web3", "web4")
+
+
+def _edge_is_hard(plan: Plan, before: tuple[str, str], after: tuple[str, str]) -> bool:
+    by_label = {(host, plan.steps[step_id].label): (host, step_id)
+                for host, step_id in plan.graph.nodes}
+    return bool(plan.graph.edges[by_label[before], by_label[after]]["hard"])
+
+
+def test_depends_on_a_replicated_container_only_orders() -> None:
+    # a replica's host may be lost (its replica moves): the dependent still runs
+    replicated = _plan("replicas.yml")
+    assert not _edge_is_hard(replicated, ("web1", "container api"), ("db1", "container proxy"))
+    fixed = _plan("valid.yml")
+    assert _edge_is_hard(fixed, ("db1", "container db"), ("web1", "container app"))
