@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from engine.actions import ActionContext, ActionError, Outcome, find_action
-from engine.execute import Node
+from engine.connection import UnreachableError
+from engine.execute import HostUnreachable, Node
 from engine.playbook import Play, Step, TaskSpec
 from engine.pool import ConnectionPool
 from engine.results import Status, StepResult
@@ -103,6 +104,15 @@ class StepRunner:
         return Scope(layers)
 
     def __call__(self, node: Node) -> StepResult:
+        try:
+            return self._run_node(node)
+        except UnreachableError as error:
+            # the connection broke during the step: the host is lost for the rest of the
+            # run, and the scheduler reports its other steps unreachable without trying
+            self.pool.mark_lost(node[0], str(error))
+            raise HostUnreachable(str(error)) from None
+
+    def _run_node(self, node: Node) -> StepResult:
         host, step_id = node
         step = self.plan.steps[step_id]
         play = self.plan.playbook.plays[step.play]

@@ -167,6 +167,10 @@ class SSHConnection(Connection):
         if status is None:
             return CommandResult(line, -1, stdout, f"{stderr}timed out after {timeout} s",
                                  time.monotonic() - started)
+        if status == -1 and not self._transport.is_active():
+            # the channel closed without an exit status because the whole connection went
+            # (sshd killed, host gone): not a failed command, an unreachable host
+            raise UnreachableError("connection lost: the SSH session ended mid-command")
         return CommandResult(line, status, stdout, stderr, time.monotonic() - started)
 
     def close(self) -> None:

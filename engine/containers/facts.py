@@ -35,6 +35,10 @@ class ContainerError(Exception):
     """The container step failed on this host; the message says what Docker said."""
 
 
+class EngineDown(ContainerError):
+    """The host's Docker engine does not answer: nothing about its containers is known."""
+
+
 @dataclass(frozen=True)
 class HostResources:
     cpus: int

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
+from engine.connection import UnreachableError
 from engine.containers.facts import ContainerError, HostFacts
 from engine.containers.placement import Candidate, Placement, Policy, parse_memory, place
 from engine.execute import HostUnreachable
@@ -78,6 +79,8 @@ class Replicas:
             facts = self.facts(host)
         except HostUnreachable as error:
             return Candidate(host, is_reachable=False, error=error.message)
+        except UnreachableError as error:   # lost while its facts were read
+            return Candidate(host, is_reachable=False, error=str(error))
         except (ContainerError, ValueError) as error:  # e.g. its Docker engine is down
             return Candidate(host, is_reachable=False, error=str(error))
         name = str(render(step.name, self.scope_for(host, play)))

@@ -17,6 +17,7 @@ from engine.containers.docker import Docker
 from engine.containers.facts import (
     ContainerError,
     CurrentContainer,
+    EngineDown,
     HostFacts,
     facts_command,
     normalize_image,
@@ -83,7 +84,7 @@ class ContainerSteps:
                 result = self.connect(host).run(
                     facts_command(images, with_resources=host in self._resource_hosts))
                 if not result.is_ok:
-                    raise ContainerError(f"cannot read the containers on {host} "
+                    raise EngineDown(f"cannot read the containers on {host} "
                                          f"(is its Docker engine running?): "
                                          f"{result.stderr_tail()}")
                 self._facts[host] = parse_facts(result.stdout, images)
@@ -121,7 +122,10 @@ class ContainerSteps:
                 spec["state"] = "absent"
             desired = desired_container(str(render(step.name, scope)), spec,
                                         _env_files(step.body.env_file), play.name)
-            changed, message = self._reconcile(host, play, step, desired, scope)
+            try:
+                changed, message = self._reconcile(host, play, step, desired, scope)
+            except EngineDown as error:
+                raise EngineDown(self._withdraw(host, play, step, scope, str(error))) from None
             if placement is not None:
                 message = "; ".join(filter(None, [message, placement.by_host[host].why]))
                 if placement.missing and host == self._reporter_of(step, placement):
@@ -131,6 +135,18 @@ class ContainerSteps:
                               duration=time.monotonic() - started)
         return StepResult(host, step_id, "changed" if changed else "ok", msg=message,
                           duration=time.monotonic() - started)
+
+    def _withdraw(self, host: str, play: Play, step: Step, scope: Mapping[str, Any],
+                  reason: str) -> str:
+        """Its engine is down, so nothing vouches for the container any more: its records
+        leave the registry (a record claims a healthy container). Returns the message."""
+        if self.check:
+            return reason
+        removed = self._deregister(self.registry_for(play), host, play, step, scope,
+                                   drain=False)
+        if not removed:
+            return reason
+        return f"{reason}; removed {', '.join(i.instance for i in removed)} from the registry"
 
     def placement_of(self, host: str, step: Step, scope: Mapping[str, Any]) -> Placement | None:
         """The replicas' placement of a `replicas: N` container, None for one per host."""
