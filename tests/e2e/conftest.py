@@ -6,17 +6,13 @@ and the lab known_hosts file. The lab is taken down when the session ends.
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
-import socket
-import subprocess
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from deploys import Deploy, new_deploy, remove_deploy
+from etcd_server import EtcdServer
 from lab_client import LAB_HOSTS, Lab, lab_from_inventory
 
 from engine.lab import lab_down, lab_up
@@ -53,53 +49,34 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
             lab_down()
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _is_healthy(endpoint: str) -> bool:
+@pytest.fixture
+def deploy(lab: Lab, tmp_path: Path) -> Iterator[Deploy]:
+    """This test's own deployment of containers.yml on the lab (tests/e2e/deploys.py)."""
+    deployment = new_deploy(lab, tmp_path)
     try:
-        with urllib.request.urlopen(f"{endpoint}/health", timeout=1) as answer:
-            return bool(json.load(answer).get("health") == "true")
-    except (OSError, ValueError):
-        return False
+        yield deployment
+    finally:
+        remove_deploy(deployment)
 
 
 @pytest.fixture(scope="session")
 def etcd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real single-member etcd on loopback (free ports, its own data dir); yields its
-    client URL. Stopped by its PID when the session ends."""
-    binary = shutil.which("etcd")
-    if binary is None:
-        pytest.fail("the etcd tests need etcd (Debian package etcd-server; .ci/install "
-                    "installs it)", pytrace=False)
-    home = tmp_path_factory.mktemp("etcd")
-    client, peer = f"http://127.0.0.1:{_free_port()}", f"http://127.0.0.1:{_free_port()}"
-    argv = [binary, "--name", "play-test", "--data-dir", str(home / "data"),
-            "--listen-client-urls", client, "--advertise-client-urls", client,
-            "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
-            "--initial-cluster", f"play-test={peer}"]
-    log_path = home / "etcd.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+    """The session's etcd; yields its client URL."""
+    server = EtcdServer(tmp_path_factory.mktemp("etcd"))
     try:
-        deadline = time.monotonic() + 30
-        while not _is_healthy(client):
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"etcd did not become healthy; end of {log_path}:\n"
-                            f"{_tail(log_path)}", pytrace=False)
-            time.sleep(0.1)
-        yield client
+        server.start()
+        yield server.client
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        server.stop()
 
 
-def _tail(path: Path) -> str:
-    return "\n".join(path.read_text(errors="replace").splitlines()[-20:])
+@pytest.fixture
+def etcd_server(tmp_path: Path) -> Iterator[EtcdServer]:
+    """An etcd of this test's own, which the test may stop and start."""
+    server = EtcdServer(tmp_path / "etcd")
+    server.home.mkdir()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()

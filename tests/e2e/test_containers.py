@@ -1,85 +1,18 @@
-"""Containers and the registry on the lab: reconcile, roll, roll back, lock, interrupt."""
+"""Containers and the registry on the lab: reconcile, roll, roll back, notify, backends.
+Interrupts, faults and concurrent runs: test_faults.py."""
 
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
-import sys
-import time
-import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import yaml
-from lab_client import E2E_DATA, ROOT, Lab, json_events, play
+from deploys import IMAGE, Deploy
+from lab_client import E2E_DATA, json_events, play
 
 pytestmark = pytest.mark.lab
-
-IMAGE = "play-lab/busybox:latest"
-HEALTHY = "wget -qO- http://127.0.0.1:{port}/ >/dev/null || test -d /srv"
-
-
-@dataclass
-class Deploy:
-    """One test's deployment: its own container names, port and file registry."""
-
-    lab: Lab
-    prefix: str
-    port: int
-    inventory: Path
-    registry_root: Path
-
-    def run(self, *extra: str, greeting: str = "hello", image: str = IMAGE,
-            health: str = "true", timeout: float = 240) -> subprocess.CompletedProcess[str]:
-        return play(str(E2E_DATA / "containers.yml"), "-i", str(self.inventory), "--json",
-                    "-e", f"p={self.prefix}", "-e", f"web_port={self.port}",
-                    "-e", f"greeting={greeting}", "-e", f"image={image}",
-                    "-e", json.dumps({"health_cmd": health}), *extra, timeout=timeout)
-
-    def popen(self, *extra: str, health: str = "true",
-              greeting: str = "hello") -> subprocess.Popen[str]:
-        return subprocess.Popen(
-            [sys.executable, "-m", "engine", str(E2E_DATA / "containers.yml"), "-i",
-             str(self.inventory), "--json", "-e", f"p={self.prefix}", "-e", f"web_port={self.port}",
-             "-e", f"greeting={greeting}", "-e", f"image={IMAGE}",
-             "-e", json.dumps({"health_cmd": health}), *extra],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-    def records(self) -> dict[str, dict[str, object]]:
-        service = self.registry_root / f"{self.prefix}-web"
-        if not service.is_dir():
-            return {}
-        return {path.stem: json.loads(path.read_text()) for path in service.glob("*.json")}
-
-    def containers(self, host: str) -> dict[str, dict[str, object]]:
-        """name -> {id, running, env, health} of this test's containers on a host."""
-        result = self.lab.sh(self.lab.host(host),
-                             f"docker ps -aq --filter name={self.prefix}- | xargs -r docker "
-                             "inspect")
-        found = {}
-        for item in json.loads(result.stdout or "[]"):
-            found[item["Name"].lstrip("/")] = {
-                "id": item["Id"], "running": item["State"]["Running"],
-                "env": item["Config"]["Env"], "image": item["Image"],
-                "health": (item["State"].get("Health") or {}).get("Status")}
-        return found
-
-
-@pytest.fixture
-def deploy(lab: Lab, tmp_path: Path) -> Iterator[Deploy]:
-    prefix = f"t{uuid.uuid4().hex[:6]}"
-    registry_root = tmp_path / "registry"
-    document = yaml.safe_load(lab.inventory.read_text())
-    document["all"]["children"]["lab"]["vars"]["registry"] = {"root": str(registry_root)}
-    inventory = tmp_path / "hosts.yml"
-    inventory.write_text(yaml.safe_dump(document))
-    port = 20000 + int(uuid.uuid4().hex[:4], 16) % 20000
-    yield Deploy(lab, prefix, port, inventory, registry_root)
-    for host in lab.hosts:
-        lab.sh(host, f"docker ps -aq --filter name={prefix}- | xargs -r docker rm -f")
 
 
 def step_ends(stdout: str) -> list[dict[str, object]]:
@@ -160,47 +93,6 @@ def test_unmanaged_containers_are_never_touched(deploy: Deploy) -> None:
                    "sleep", "100000")
     assert deploy.run().returncode == 0
     assert deploy.containers("lab1")[name]["running"]
-
-
-def test_two_runs_at_once_one_waits_or_exits_5(deploy: Deploy) -> None:
-    first = deploy.popen(greeting="one")
-    time.sleep(0.5)
-    second = deploy.run("--lock-timeout", "1", greeting="two")
-    first.communicate(timeout=240)
-    assert first.returncode == 0
-    assert second.returncode in (0, 5), second.stdout
-    if second.returncode == 5:
-        assert "lock" in second.stdout
-
-
-def test_sigint_mid_rollout_releases_the_lock_and_registers_only_healthy(
-        deploy: Deploy) -> None:
-    assert deploy.run().returncode == 0
-    process = deploy.popen(greeting="interrupted")
-    time.sleep(2.5)
-    process.send_signal(signal.SIGINT)
-    process.communicate(timeout=120)
-    assert process.returncode == 130
-    assert not list((deploy.registry_root / ".locks").glob("*")), "lock left behind"
-    for record in deploy.records().values():
-        container = deploy.containers(str(record["host"]))[f"{deploy.prefix}-web"]
-        assert container["running"] and container["health"] == "healthy"
-    assert deploy.run(greeting="interrupted").returncode == 0
-
-
-def test_sigkill_mid_rollout_then_a_rerun_converges(deploy: Deploy) -> None:
-    assert deploy.run().returncode == 0
-    process = deploy.popen(greeting="killed")
-    time.sleep(2.0)
-    process.kill()
-    process.communicate(timeout=60)
-    rerun = deploy.run("--lock-timeout", "30", greeting="killed")
-    assert rerun.returncode == 0, rerun.stdout
-    assert set(deploy.records()) == {f"{deploy.prefix}-web@lab{i}" for i in (1, 2, 3)}
-    for host in ("lab1", "lab2", "lab3"):
-        names = set(deploy.containers(host))
-        assert names == {f"{deploy.prefix}-web", f"{deploy.prefix}-side"}
-        assert "GREETING=killed" in deploy.containers(host)[f"{deploy.prefix}-web"]["env"]
 
 
 def test_file_and_etcd_backends_hold_the_same_records(deploy: Deploy, etcd: str,
