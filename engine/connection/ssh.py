@@ -8,6 +8,7 @@ Host keys are checked against known_hosts: unknown keys only pass under
 
 from __future__ import annotations
 
+import os
 import select
 import socket
 import threading
@@ -22,6 +23,25 @@ from engine.connection.base import CommandResult, Connection, UnreachableError, 
 from engine.connection.settings import ConnectionSettings, Endpoint
 
 _known_hosts_lock = threading.Lock()  # accept-new appends to one shared file
+# path -> ((mtime_ns, size), parsed): each file is parsed once per version and run, not
+# once per connection (50 SSHClients each holding all 50 hosts' keys cost ~14 MB here)
+_parsed_known_hosts: dict[str, tuple[tuple[int, int], paramiko.HostKeys]] = {}
+
+
+def _known_keys(known_hosts: str, key_name: str) -> dict[str, paramiko.PKey]:
+    """The keys a known_hosts file lists for one host name, by key type."""
+    with _known_hosts_lock:
+        try:
+            status = os.stat(known_hosts)
+        except OSError:
+            return {}
+        version = (status.st_mtime_ns, status.st_size)
+        cached = _parsed_known_hosts.get(known_hosts)
+        if cached is None or cached[0] != version:
+            cached = (version, paramiko.HostKeys(known_hosts))
+            _parsed_known_hosts[known_hosts] = cached
+    entry = cached[1].lookup(key_name)
+    return dict(entry) if entry is not None else {}
 
 
 def _key_name(endpoint: Endpoint) -> str:
@@ -72,8 +92,9 @@ def _tcp_socket(endpoint: Endpoint, timeout: float) -> socket.socket:
 
 def _client(settings: ConnectionSettings, endpoint: Endpoint, sock: Any) -> paramiko.SSHClient:
     client = paramiko.SSHClient()
-    if Path(settings.known_hosts).is_file():
-        client.load_host_keys(settings.known_hosts)
+    key_name = _key_name(endpoint)
+    for key_type, key in _known_keys(settings.known_hosts, key_name).items():
+        client.get_host_keys().add(key_name, key_type, key)
     policy: paramiko.MissingHostKeyPolicy = (
         _AcceptNew(settings.known_hosts) if settings.host_key_policy == "accept-new"
         else _RefuseUnknown(settings.known_hosts))
