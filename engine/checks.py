@@ -1,19 +1,38 @@
 """Before anything runs: every template in the plan must parse and every variable it
 reads must be defined for each host that renders it (SPEC: undefined variables are
-errors, never an empty string).
+errors, never an empty string). Values rendered for a host must also be ones Docker,
+POSIX and the registry accept (engine/playbook/values.py).
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections import ChainMap
 from collections.abc import Iterator, Mapping
 from dataclasses import fields as dataclass_fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.errors import InputError, Location, did_you_mean
-from engine.playbook import Play, Step, TaskSpec
-from engine.templating import MAGIC_VARIABLES, is_template, names_in_expression, names_in_template
-from engine.variables import host_scope, load_vars_files
+from engine.playbook import ContainerSpec, Play, ServiceSpec, Step, TaskSpec
+from engine.playbook.load import find_local_file
+from engine.playbook.task_args import LOCAL_FILE_ARGS
+from engine.playbook.values import (
+    Later,
+    Problem,
+    container_problems,
+    service_problems,
+    task_problems,
+)
+from engine.templating import (
+    MAGIC_VARIABLES,
+    is_template,
+    names_in_expression,
+    names_in_template,
+    render_text,
+    template_errors,
+)
+from engine.variables import Scope, host_scope, load_vars_files
 
 if TYPE_CHECKING:
     from engine.inventory import Inventory
@@ -25,16 +44,25 @@ EXPRESSION_FIELDS = ("when", "until", "changed_when", "failed_when")
 def check_variables(plan: Plan, inventory: Inventory, extra_vars: Mapping[str, Any]) -> None:
     """Raise `InputError` for the first template that cannot render on some host."""
     registered: set[str] = set()
+    groups = {name: list(group.hosts) for name, group in inventory.groups.items()}
+    playbook_dir = str(Path(plan.playbook.path).resolve().parent)
     for placement in plan.placements:
         play = plan.playbook.plays[placement.play]
         registered |= {step.body.register for step in play.steps
                        if isinstance(step.body, TaskSpec) and step.body.register}
         file_vars = load_vars_files(play.vars_files)
+        renders = _PlayRenders(ChainMap(dict(extra_vars), file_vars, play.vars), registered)
         for host in placement.hosts:
             scope = host_scope(inventory.hosts[host].vars, play.vars, file_vars, extra_vars)
             checker = _HostChecker(host, scope, MAGIC_VARIABLES | registered)
+            magic = {"inventory_hostname": host, "inventory_hostname_short": host.split(".")[0],
+                     "groups": groups, "group_names": [
+                         group for group in inventory.hosts[host].groups
+                         if group not in ("all", "ungrouped")], "playbook_dir": playbook_dir}
+            values = _RenderedValues(host, scope, magic, renders)
             for step in play.steps:
                 checker.check_step(play, step)
+                values.check_step(step)
 
 
 class _HostChecker:
@@ -47,6 +75,9 @@ class _HostChecker:
     def check_step(self, play: Play, step: Step) -> None:
         local: set[str] = set()
         body = step.body
+        if step.kind in ("container", "service") and is_template(step.name):
+            # a container's or service's name is rendered too: a Docker name, a registry key
+            self._check(step.name, False, local, step, "name", step.source)
         if isinstance(body, TaskSpec):
             if body.loop is not None:
                 local.add("item")
@@ -122,3 +153,153 @@ def _strings(value: Any) -> Iterator[str]:
     elif hasattr(value, "__dataclass_fields__"):
         for item_field in dataclass_fields(value):
             yield from _strings(getattr(value, item_field.name))
+
+
+class _PlayRenders:
+    """What one play's hosts share while their values are checked: the parts of each step
+    to render, and the renderings of templates that read only host-independent variables
+    (extra vars, vars files, play vars), done once instead of once per host."""
+
+    def __init__(self, shared: ChainMap[str, Any], registered: set[str]) -> None:
+        self.shared = shared
+        self.registered = registered
+        self.to_render: dict[str, Any] = {}   # step id -> what to render (None: nothing)
+        self.renders: dict[str, Any] = {}     # template -> its value on every host
+        self.checked: set[str] = set()        # steps that render the same on every host
+        self._is_shared: dict[str, bool] = {}
+
+    def is_shared(self, text: str) -> bool:
+        """Whether `text` renders the same on every host of the play."""
+        if text not in self._is_shared:
+            self._is_shared[text] = False  # while deciding: a template that reads itself
+            self._is_shared[text] = all(
+                name in self.shared and all(self.is_shared(inner) for inner in
+                                            _strings(self.shared[name]) if is_template(inner))
+                for name, _ in names_in_template(text))
+        return self._is_shared[text]
+
+
+class _RenderedValues:
+    """Renders, for one host, the templates of each step that are known before the run,
+    and refuses values Docker, POSIX or the registry would refuse (the loader already did so
+    for the values written literally). Templates that read run-time values (registered
+    results, a loop over them, the services() lookup) are left to the run."""
+
+    def __init__(self, host: str, scope: ChainMap[str, Any], magic: Mapping[str, Any],
+                 play: _PlayRenders) -> None:
+        """`magic`: the magic variables known before the run (engine/steps.py sets them
+        all); the others (play_hosts, services, ...) exist only while it runs."""
+        self.host = host
+        # magic values (a host's own name) are data, as in engine/steps.py
+        self.scope = Scope(ChainMap(*scope.maps, dict(magic)),
+                           data=frozenset(magic) - frozenset(scope))
+        self.play = play
+
+    def check_step(self, step: Step) -> None:
+        if step.id not in self.play.to_render:
+            self.play.to_render[step.id] = _to_render(step)
+        raw = self.play.to_render[step.id]
+        if raw is None or step.id in self.play.checked:
+            return  # no template to render (the loader checked every value), or done
+        loop = step.body.loop if isinstance(step.body, TaskSpec) else None
+        if all(self.play.is_shared(text) for text in _strings([step.name, raw, loop])
+               if is_template(text)):
+            self.play.checked.add(step.id)  # the same on every host: once is enough
+        body = step.body
+        if isinstance(body, ContainerSpec):
+            name = self._render(step.name, self.scope)
+            self._refuse(step, container_problems(_text(name), self._render(raw, self.scope)))
+        elif isinstance(body, ServiceSpec):
+            self._refuse(step, service_problems(_text(self._render(step.name, self.scope))))
+        elif isinstance(body, TaskSpec):
+            for scope in self._loop_scopes(body):
+                args = self._render(raw, scope)
+                self._refuse(step, task_problems(body.action, args))
+                self._check_local_source(step, body, args)
+
+    def _loop_scopes(self, task: TaskSpec) -> Iterator[Scope]:
+        if task.loop is None:
+            yield self.scope
+            return
+        items = self._render(task.loop, self.scope)
+        if not isinstance(items, list) or any(isinstance(item, Later) for item in items):
+            return  # a loop over run-time values: its items are checked when it runs
+        for item in items:
+            yield self.scope.child({"item": item})
+
+    def _check_local_source(self, step: Step, task: TaskSpec, args: Any) -> None:
+        """A templated template/copy `src` names a file beside the playbook, as a literal
+        one does; it must exist now (and a template's own variables are checked then)."""
+        if task.action not in LOCAL_FILE_ARGS or not isinstance(task.args, Mapping) \
+                or not isinstance(args, Mapping):
+            return
+        key, folder = LOCAL_FILE_ARGS[task.action]
+        source = args.get(key)
+        if not is_template(task.args.get(key)) or not isinstance(source, str):
+            return  # written literally (the loader looked it up), or not known yet
+        try:
+            find_local_file(Path(step.source.file), folder, source, step.source)
+        except InputError as error:
+            raise InputError(f"{step.label!r} as rendered for host {self.host!r}: "
+                             f"{error.message}", error.location) from None
+
+    def _render(self, value: Any, scope: Scope) -> Any:
+        """`value` with each template rendered that can be now; the others become `Later`."""
+        if isinstance(value, str):
+            if not is_template(value):
+                return value
+            if value in self.play.renders and scope is self.scope:
+                return self.play.renders[value]
+            if not self._is_known_now(value, scope):
+                return Later(value)
+            try:
+                rendered = render_text(value, scope)
+            except template_errors(InputError, ValueError, TypeError, LookupError):
+                rendered = Later(value)  # the run reports it, on the host that renders it
+            if scope is self.scope and self.play.is_shared(value):
+                self.play.renders[value] = rendered
+            return rendered
+        if isinstance(value, Mapping):
+            rendered = {}
+            for key, item in value.items():
+                new_key = self._render(key, scope)
+                if not isinstance(new_key, (str, int, float, bool, Later)):
+                    new_key = Later(key)  # a list or mapping: not a name; the run says so
+                rendered[new_key] = self._render(item, scope)
+            return rendered
+        if isinstance(value, (list, tuple)):
+            return [self._render(item, scope) for item in value]
+        return value
+
+    def _is_known_now(self, text: str, scope: Scope) -> bool:
+        import jinja2
+
+        try:
+            names = names_in_template(text)
+        except jinja2.TemplateSyntaxError:
+            return False  # reported by _HostChecker
+        return all(name in scope and name not in self.play.registered for name, _ in names)
+
+    def _refuse(self, step: Step, problems: Iterator[Problem]) -> None:
+        for _, problem in problems:
+            raise InputError(f"{step.label!r} as rendered for host {self.host!r}: {problem}",
+                             step.source)
+
+
+def _to_render(step: Step) -> Any:
+    """What of a step the pre-run checks render for each host (its container fields, its
+    task arguments), or None when it holds no template."""
+    if not is_template(step.name) and all(is_expression for _, _, is_expression in _values(step)):
+        return None
+    body = step.body
+    if isinstance(body, ContainerSpec):
+        spec = {field.name: getattr(body, field.name) for field in dataclass_fields(body)
+                if field.name not in ("replicas", "placement")}
+        if body.healthcheck is not None:
+            spec["healthcheck"] = dataclasses.asdict(body.healthcheck)
+        return spec
+    return body.args if isinstance(body, TaskSpec) else step.name
+
+
+def _text(value: Any) -> str | Later:
+    return value if isinstance(value, Later) else str(value)

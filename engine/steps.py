@@ -17,6 +17,7 @@ from engine.actions import ActionContext, ActionError, Outcome, find_action
 from engine.connection import UnreachableError
 from engine.execute import HostUnreachable, Node
 from engine.playbook import Play, Step, TaskSpec
+from engine.playbook.load import resolve_local_source
 from engine.pool import ConnectionPool
 from engine.results import Status, StepResult
 from engine.templating import (
@@ -101,7 +102,11 @@ class StepRunner:
             registered = dict(self.state.registered.get(host, {}))
         layers = host_scope({**inventory_host.vars, **magic}, play.vars,
                             self._file_vars[play.index], self.extra_vars, registered)
-        return Scope(layers)
+        # What a host answered and the magic variables (a host's own name) are data, never
+        # rendered again; a play var, vars file or extra var of the same name is a var.
+        shadowed = frozenset(play.vars) | frozenset(self._file_vars[play.index])
+        data = frozenset(registered) | (frozenset(magic) - shadowed)
+        return Scope(layers, data=data - frozenset(self.extra_vars))
 
     def __call__(self, node: Node) -> StepResult:
         try:
@@ -183,7 +188,8 @@ class StepRunner:
             become=bool(render(become, scope)),
             timeout=float(render(task.timeout, scope)) if task.timeout is not None else None,
             render_file=lambda path: str(render_text(_read(path), scope)))
-        outcome = find_action(task.action)(render(task.args, scope), context)
+        args = resolve_local_source(task.action, render(task.args, scope), play.source.file)
+        outcome = find_action(task.action)(args, context)
         if task.changed_when is None and task.failed_when is None:
             return outcome
         own = scope.child({task.register: outcome.registered()} if task.register else {})

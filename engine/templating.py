@@ -70,8 +70,12 @@ def _concat(values: Iterator[Any]) -> Any:
 def environment() -> jinja2.Environment:
     import jinja2
     from jinja2.nativetypes import NativeEnvironment
+    from jinja2.sandbox import SandboxedEnvironment
 
-    class PlayEnvironment(NativeEnvironment):
+    # Sandboxed: a template reaches only plain data, never Python internals. Without it,
+    # a value such as `{{ cycler.__init__.__globals__.os.popen('...') }}` (an -e value, a
+    # host var) would run a command on the control node when rendered.
+    class PlayEnvironment(SandboxedEnvironment, NativeEnvironment):
         concat = staticmethod(_concat)  # type: ignore[assignment]
 
     # trim_blocks as in Ansible: a `{% for %}` line leaves no blank line behind
@@ -106,6 +110,7 @@ def _names_in_template(text: str) -> tuple[tuple[str, int], ...]:
     import jinja2.nodes
 
     tree = environment().parse(text)
+    _refuse_internals(tree)
     undeclared = jinja2.meta.find_undeclared_variables(tree) - global_names()
     guarded = _guarded_names(tree)
     first_line: dict[str, int] = {}
@@ -113,6 +118,27 @@ def _names_in_template(text: str) -> tuple[tuple[str, int], ...]:
         if node.name in undeclared and node.ctx == "load" and id(node) not in guarded:
             first_line.setdefault(node.name, node.lineno)
     return tuple(sorted(first_line.items(), key=lambda item: (item[1], item[0])))
+
+
+def _refuse_internals(tree: jinja2.nodes.Template) -> None:
+    """`x.__class__`, `x['__globals__']`, `x | attr('__init__')`: the sandbox refuses them when
+    rendered (a failed step); refused here, they are exit 4 before anything runs."""
+    import jinja2.nodes
+
+    for node in tree.find_all((jinja2.nodes.Getattr, jinja2.nodes.Getitem,
+                               jinja2.nodes.Filter)):
+        name: object = None
+        if isinstance(node, jinja2.nodes.Getattr):
+            name = node.attr
+        elif isinstance(node, jinja2.nodes.Getitem) and isinstance(node.arg, jinja2.nodes.Const):
+            name = node.arg.value
+        elif isinstance(node, jinja2.nodes.Filter) and node.name == "attr" and node.args \
+                and isinstance(node.args[0], jinja2.nodes.Const):
+            name = node.args[0].value
+        if isinstance(name, str) and name.startswith("__"):
+            raise jinja2.TemplateSyntaxError(
+                f"templates cannot read {name!r}: names starting with '__' are Python "
+                "internals, not data", node.lineno)
 
 
 def _guarded_names(tree: jinja2.nodes.Template) -> set[int]:

@@ -30,6 +30,7 @@ def parse_extra_vars(options: Sequence[str]) -> dict[str, Any]:
             for pair in _split_pairs(option):
                 key, _, value = pair.partition("=")
                 _check_name(key, at)
+                _check_encodable(value, at)
                 merged[key] = value
         else:
             raise InputError("an extra var is KEY=VALUE, @file.yml or a JSON mapping, "
@@ -52,6 +53,16 @@ def _check_name(name: str, at: Location) -> None:
     if not name.isidentifier():
         raise InputError(f"{name!r} is not a valid variable name (letters, digits and _, "
                          "not starting with a digit)", at)
+
+
+def _check_encodable(value: str, at: Location) -> None:
+    """A command line that is not UTF-8 reaches Python as lone surrogates (\\udcff), which
+    no host can be sent: refused here rather than failing every step that uses the value."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputError(f"the value {value!r} is not valid UTF-8 text; hosts are sent "
+                         "UTF-8", at) from None
 
 
 def _vars_mapping(document: Any, at: Location) -> dict[str, Any]:
@@ -84,10 +95,15 @@ def host_scope(inventory_vars: Mapping[str, Any], play_vars: Mapping[str, Any],
 
 class Scope(Mapping[str, Any]):
     """Variables as a template sees them: a value that is itself a template is rendered
-    when read, against the same scope (Ansible's lazy variables), once."""
+    when read, against the same scope (Ansible's lazy variables), once.
 
-    def __init__(self, layers: Mapping[str, Any]) -> None:
+    `data` names hold what a run found out (registered results, a loop's item): their
+    values are never rendered again, so that a command's output that looks like a template
+    stays text (as Ansible marks task results unsafe)."""
+
+    def __init__(self, layers: Mapping[str, Any], data: frozenset[str] = frozenset()) -> None:
         self._layers = layers
+        self._data = data
         self._rendered: dict[str, Any] = {}
         self._resolving: set[str] = set()
 
@@ -95,7 +111,7 @@ class Scope(Mapping[str, Any]):
         if name in self._rendered:
             return self._rendered[name]
         value = self._layers[name]
-        if not _has_template(value):
+        if name in self._data or not _has_template(value):
             return value
         from engine.templating import render
 
@@ -122,8 +138,10 @@ class Scope(Mapping[str, Any]):
         return self._layers[name]
 
     def child(self, values: Mapping[str, Any]) -> Scope:
-        """This scope with `values` on top (a loop's `item`, a just-registered result)."""
-        return Scope(ChainMap(dict(values), self._layers))  # type: ignore[arg-type]
+        """This scope with `values` on top (a loop's `item`, a just-registered result): data,
+        already rendered or found out on a host."""
+        return Scope(ChainMap(dict(values), self._layers),  # type: ignore[arg-type]
+                     self._data | frozenset(values))
 
 
 def _has_template(value: Any) -> bool:

@@ -9,6 +9,7 @@ bounded so that a "billion laughs" or `[[[[...` document is refused instead of e
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -172,8 +173,33 @@ def _expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:
     return size
 
 
+# JSON writes a character beyond U+FFFF as two escapes (json.dumps: "\ud83d\ude80"), which
+# YAML refuses ("invalid Unicode character escape code"); YAML's own spelling is \U0001f680.
+# Only after an odd number of backslashes: an escaped backslash starts no escape. Applied
+# only to a document YAML refused, so nothing YAML reads already changes meaning.
+_SURROGATE_PAIR = re.compile(r"(?<!\\)((?:\\\\)*)\\u(d[89ab][0-9a-f]{2})\\u(d[c-f][0-9a-f]{2})",
+                             re.IGNORECASE)
+
+
+def _as_yaml_escapes(text: str) -> str:
+    def joined(match: re.Match[str]) -> str:
+        high, low = int(match[2], 16), int(match[3], 16)
+        return f"{match[1]}\\U{0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00):08x}"
+    return _SURROGATE_PAIR.sub(joined, text)
+
+
 def load_yaml(text: str, file_name: str) -> Any:
     """Parse one YAML document safely; errors become `InputError` with the file and line."""
+    try:
+        return _load_yaml(text, file_name)
+    except InputError as error:
+        rewritten = _as_yaml_escapes(text)
+        if "invalid Unicode character escape" not in error.message or rewritten == text:
+            raise
+    return _load_yaml(rewritten, file_name)
+
+
+def _load_yaml(text: str, file_name: str) -> Any:
     loader = _LineLoader(text)
     loader.file_name = file_name
     try:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import InputError, Location
+from engine.registry.model import check_name as registry_name
 
 IMPLICIT = Location("<implicit>")
 
@@ -109,3 +110,12 @@ def check_name(kind: str, name: str, where: Location) -> None:
     if bad is not None:
         raise InputError(f"{kind} name {name!r} contains the control character {bad!r}; "
                          "use letters, digits, '.', '-' and '_'", where)
+    if kind == "host":
+        # a host name is also a file name: its deploy lock (<registry root>/.locks/<host>)
+        # and its instance records; without this the run would stop at the lock instead
+        try:
+            registry_name("host", name)
+        except ValueError as error:
+            raise InputError(f"{error}: it names the host's deploy lock and registry records "
+                             "(a file name); use letters, digits, '.', '-' and '_'",
+                             where) from None

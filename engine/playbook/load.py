@@ -7,7 +7,7 @@ then checks the names that point across steps and plays.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,13 @@ from engine.playbook.model import (
 )
 from engine.playbook.references import check_references
 from engine.playbook.task_args import ACTION_ARGS, LOCAL_FILE_ARGS
+from engine.playbook.values import (
+    Problem,
+    as_written,
+    container_problems,
+    service_problems,
+    task_problems,
+)
 from engine.schema import Fields, is_templated, type_name
 from engine.yamlfile import load_yaml_file, where
 
@@ -194,9 +201,12 @@ def _parse_task(play: int, kind: StepKind, raw: Any, path: Path, at: Location) -
         raise InputError(f"{kind} {name!r} must have exactly one action ({', '.join(ACTION_ARGS)})"
                          f"; found {found}", fields.location)
     action = actions[0]
+    args = _action_args(action, fields, path)
+    _refuse(f"{kind} {name!r}", task_problems(action, as_written(args)), fields.raw(action),
+            fields.at(action))
     body = TaskSpec(
         action=action,
-        args=_action_args(action, fields, path),
+        args=args,
         when=_condition(fields, "when"),
         loop=fields.raw("loop"),
         register=fields.string("register"),
@@ -255,6 +265,38 @@ def _action_args(action: str, fields: Fields, path: Path) -> Any:
     return resolved
 
 
+def _refuse(what: str, problems: Iterator[Problem], raw: Any, at: Location) -> None:
+    """The first value Docker, POSIX or the registry would refuse, at its own line."""
+    for path, problem in problems:
+        for key in path:
+            at = where(raw, key, at)
+            raw = raw[key] if isinstance(raw, (dict, list)) and _has(raw, key) else None
+        raise InputError(f"{what}: {problem}", at)
+
+
+def _has(container: dict[Any, Any] | list[Any], key: Any) -> bool:
+    if isinstance(container, dict):
+        return key in container
+    return isinstance(key, int) and 0 <= key < len(container)
+
+
+def resolve_local_source(action: str, args: Any, playbook: str) -> Any:
+    """`args` of a task as rendered when it runs, with a template's or copy's `src` looked up
+    beside the playbook as a literal one was when it loaded (the pre-run checks made sure
+    it exists; ValueError, a failed step, if it went away since)."""
+    if action not in LOCAL_FILE_ARGS or not isinstance(args, dict):
+        return args
+    key, folder = LOCAL_FILE_ARGS[action]
+    source = args.get(key)
+    if not isinstance(source, str):
+        return args
+    try:
+        found = find_local_file(Path(playbook), folder, source, Location(playbook))
+    except InputError as error:
+        raise ValueError(error.message) from None
+    return {**args, key: str(found)}
+
+
 def find_local_file(playbook: Path, folder: str, name: str, at: Location) -> Path:
     """Look up a template or file next to the playbook: `<dir>/<folder>/`, then
     `<dir>/../<folder>/` (the shipped layout), then `<dir>/` itself."""
@@ -262,8 +304,12 @@ def find_local_file(playbook: Path, folder: str, name: str, at: Location) -> Pat
     candidates = [Path(name).expanduser()] if Path(name).expanduser().is_absolute() else [
         base / folder / name, base.parent / folder / name, base / name]
     for candidate in candidates:
-        if candidate.is_file():
-            return candidate.resolve()
+        try:
+            if candidate.is_file():
+                return candidate.resolve()
+        except (OSError, ValueError) as error:  # a name too long for the file system, NUL
+            raise InputError(f"file {name!r} cannot be looked up: "
+                             f"{getattr(error, 'strerror', None) or error}", at) from None
     looked = ", ".join(str(candidate) for candidate in candidates)
     raise InputError(f"file {name!r} not found (looked in: {looked})", at)
 
@@ -303,6 +349,8 @@ def _parse_container(play: int, kind: StepKind, raw: Any, path: Path, at: Locati
         replicas=_replicas(fields),
         placement=_placement(fields, name),
     )
+    _refuse(f"container {name!r}", container_problems(as_written(name), as_written(body)),
+            fields.mapping, fields.location)
     return Step(play, "container", name, fields.location, body, fields.string_list("after"),
                 frozenset(fields.string_list("tags")))
 
@@ -374,5 +422,7 @@ def _parse_service(play: int, kind: StepKind, raw: Any, path: Path, at: Location
     body = ServiceSpec(container=fields.string("container", required=True), port=port,
                        tags=fields.string_list("tags"), meta=fields.string_map("meta"),
                        drain=fields.duration("drain", 0.0), when=_condition(fields, "when"))
+    _refuse(f"service {name!r}", service_problems(as_written(name)), fields.mapping,
+            fields.location)
     return Step(play, "service", name, fields.location, body, fields.string_list("after"))
 

@@ -104,7 +104,7 @@ def test_cycle_error_names_every_step() -> None:
         _plan("cycle.yml")
     message = str(caught.value)
     assert "cycle" in message
-    for name in ("container a", "container b", "container c"):
+    for name in ("container ca", "container cb", "container cc"):
         assert name in message
     assert "cycle.yml:" in message
 

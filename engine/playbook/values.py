@@ -1,0 +1,232 @@
+"""What Docker, POSIX and the registry accept in the values a step passes on: container
+and service names, env and label names, volumes, file paths, NUL characters.
+
+A value they would refuse must stop the run with exit 4 before anything runs, not fail
+on a host halfway through a rollout. The loader applies the `*_problems` functions to values
+written literally; engine/checks.py applies them again to templates rendered for each host.
+Pure functions: a problem is a sentence, or None.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from engine.registry.model import check_name
+
+# Docker's own rule (moby daemon/names: `^[a-zA-Z0-9][a-zA-Z0-9_.-]+$`): at least two
+# characters. Named volumes follow it too.
+_DOCKER_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+")
+# `-v` options Docker knows on Linux (comma-separated after the second ':')
+_VOLUME_OPTIONS = frozenset({"ro", "rw", "z", "Z", "nocopy", "shared", "rshared", "slave",
+                             "rslave", "private", "rprivate", "delegated", "cached",
+                             "consistent"})
+NAME_MAX = 255    # bytes in one path component on every Linux file system
+PATH_MAX = 4096   # bytes in a path, its terminating NUL included
+# copy and template write `<name>.play-tmp.<pid>` beside the file, then rename it
+# (engine/connection/base.py, put): that name must fit too (pid_max is at most 2**22)
+WRITTEN_NAME_MAX = NAME_MAX - len(".play-tmp.4194304")
+
+# Task arguments that travel as data on stdin, never as a command argument or file name.
+_STDIN_ARGS = frozenset({"content", "stdin"})
+# Task arguments that are a path on the host, and the longest file name each can end in.
+_REMOTE_PATHS = {"copy": {"dest": WRITTEN_NAME_MAX}, "template": {"dest": WRITTEN_NAME_MAX},
+                 "file": {"path": NAME_MAX, "src": NAME_MAX}}
+
+
+class Later:
+    """Stands for a template that is rendered later: there is no value to check yet."""
+
+    __slots__ = ("text",)  # compared by identity: two templated env names stay two keys
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+def as_written(value: Any) -> Any:
+    """`value` with every template string (mapping keys included) replaced by `Later`: what
+    the loader can check before any variable exists."""
+    if isinstance(value, str):
+        return Later(value) if "{{" in value or "{%" in value or "{#" in value else value
+    if isinstance(value, Mapping):
+        return {as_written(key): as_written(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [as_written(item) for item in value]
+    if hasattr(value, "__dataclass_fields__"):
+        return {name: as_written(getattr(value, name)) for name in value.__dataclass_fields__}
+    return value
+
+
+def nul_problem(text: str) -> str | None:
+    if "\0" not in text:
+        return None
+    return (f"{_short(text)} holds a NUL character, which no command argument, file name or "
+            "environment variable can carry")
+
+
+def container_name_problem(name: str) -> str | None:
+    if _DOCKER_NAME.fullmatch(name):
+        return None
+    return (f"container name {_short(name)} is not one Docker accepts: two or more letters, "
+            "digits, '_', '.' or '-', starting with a letter or digit")
+
+
+def env_name_problem(name: str) -> str | None:
+    # Docker splits NAME=VALUE at the first '=', and `--env NAME` alone would copy NAME
+    # from the environment of the docker client on the host
+    if name and "=" not in name and "\0" not in name:
+        return None
+    return (f"env name {_short(name)} must be non-empty, without '=' or NUL characters "
+            "(Docker splits NAME=VALUE at the first '=')")
+
+
+def label_name_problem(name: str) -> str | None:
+    # the docker CLI refuses a label name with whitespace and strips leading whitespace
+    if name and "=" not in name and "\0" not in name and not any(c.isspace() for c in name):
+        return None
+    return (f"label name {_short(name)} must be non-empty, without whitespace, '=' or NUL "
+            "characters (Docker splits name=value at the first '=')")
+
+
+def path_problem(path: str, name_max: int = NAME_MAX) -> str | None:
+    if "\0" in path:
+        return nul_problem(path)
+    encoded = path.encode("utf-8", "surrogatepass")
+    if len(encoded) >= PATH_MAX:
+        return f"path {_short(path)} is {len(encoded)} bytes; Linux paths are shorter than " \
+               f"{PATH_MAX}"
+    parts = encoded.split(b"/")
+    longest = max(parts, key=len)
+    if len(longest) > NAME_MAX:
+        return (f"path {_short(path)} has a file name of {len(longest)} bytes; Linux file "
+                f"names are at most {NAME_MAX}")
+    if len(parts[-1]) > name_max:
+        return (f"path {_short(path)} ends in a file name of {len(parts[-1])} bytes; play "
+                f"writes the file under a temporary name beside it first, so at most "
+                f"{name_max} here")
+    return None
+
+
+def volume_problem(volume: str) -> str | None:
+    """`[source:]destination[:options]` as `docker run -v` reads it; the source is an
+    absolute host path or a volume name."""
+    if "\0" in volume:
+        return nul_problem(volume)
+    parts = volume.split(":")
+    if len(parts) > 3:
+        return (f"volume {_short(volume)} has {len(parts) - 1} ':'; write SOURCE:DESTINATION"
+                "[:OPTIONS] - a host path holding ':' cannot be mounted with -v")
+    if len(parts) == 1 or (len(parts) == 2 and _are_options(parts[1])):
+        source, destination, options = None, parts[0], "".join(parts[1:])  # anonymous
+    else:
+        source, destination, options = parts[0], parts[1], "".join(parts[2:])
+    if not destination.startswith("/"):
+        return f"volume {_short(volume)}: the path in the container must be absolute, not " \
+               f"{_short(destination)}"
+    if options and not _are_options(options):
+        return (f"volume {_short(volume)}: unknown options {_short(options)}; use "
+                f"{', '.join(sorted(_VOLUME_OPTIONS, key=str.lower))} (comma-separated)")
+    if source is None:
+        return None
+    if source.startswith("/"):
+        problem = path_problem(source)
+        return None if problem is None else f"volume {_short(volume)}: {problem}"
+    if not _DOCKER_NAME.fullmatch(source) or len(source) > NAME_MAX:
+        return (f"volume {_short(volume)}: the host side must be an absolute path or a volume "
+                f"name (letters, digits, '_', '.', '-', at most {NAME_MAX}), not "
+                f"{_short(source)}")
+    return None
+
+
+def _are_options(text: str) -> bool:
+    return bool(text) and all(option in _VOLUME_OPTIONS for option in text.split(","))
+
+
+def service_name_problem(name: str) -> str | None:
+    # the registry's own rule: a service names a directory of the file backend and a
+    # segment of an etcd key
+    try:
+        check_name("service", name)
+    except ValueError as error:
+        return str(error)
+    return None
+
+
+def command_line_problem(line: str) -> str | None:
+    try:
+        shlex.split(line)
+    except ValueError as error:
+        return f"command {_short(line)} cannot be split into arguments: {error}"
+    return None
+
+
+Problem = tuple[tuple[Any, ...], str]   # where in the step (keys and indexes), what is wrong
+
+
+def container_problems(name: str | Later, spec: Mapping[str, Any]) -> Iterator[Problem]:
+    """`spec` holds the container's keys (ContainerSpec fields), rendered or `as_written`;
+    `Later` values are left for later."""
+    if isinstance(name, str):
+        yield from _found(("name",), container_name_problem(name))
+    for key in (spec.get("env") or {}):
+        if isinstance(key, str):
+            yield from _found(("env", key), env_name_problem(key))
+    for key in (spec.get("labels") or {}):
+        if isinstance(key, str):
+            yield from _found(("labels", key), label_name_problem(key))
+    for index, volume in enumerate(spec.get("volumes") or ()):
+        if isinstance(volume, str):
+            yield from _found(("volumes", index), volume_problem(volume))
+    for key in ("command", "entrypoint"):
+        if isinstance(spec.get(key), str):
+            yield from _found((key,), command_line_problem(spec[key]))
+    for path, text in _strings(spec, ()):
+        yield from _found(path, nul_problem(text))
+
+
+def service_problems(name: str | Later) -> Iterator[Problem]:
+    """Tags and meta are JSON in the record: any text is fine there."""
+    if isinstance(name, str):
+        yield from _found(("name",), service_name_problem(name))
+
+
+def task_problems(action: str, args: Any) -> Iterator[Problem]:
+    """`args` is the action's mapping (or its free-form string), rendered or `as_written`."""
+    if action == "command":
+        line = args if isinstance(args, str) else None
+        if isinstance(args, Mapping) and not args.get("argv"):
+            line = args.get("cmd")
+        if isinstance(line, str):
+            yield from _found(("cmd",), command_line_problem(line))
+    if isinstance(args, Mapping):
+        for key, name_max in _REMOTE_PATHS.get(action, {}).items():
+            if isinstance(args.get(key), str):
+                yield from _found((key,), path_problem(args[key], name_max))
+    for path, text in _strings(args, ()):
+        if not (path and path[0] in _STDIN_ARGS):
+            yield from _found(path, nul_problem(text))
+
+
+def _found(path: tuple[Any, ...], problem: str | None) -> Iterator[Problem]:
+    if problem is not None:
+        yield path, problem
+
+
+def _strings(value: Any, path: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, ...], str]]:
+    """Every string inside `value`, mapping keys included, with where it is."""
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from _strings(key, (*path, key))
+            yield from _strings(item, (*path, key))
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            yield from _strings(item, (*path, index))
+
+
+def _short(text: str) -> str:
+    shown = repr(text)
+    return shown if len(shown) <= 60 else shown[:57] + "..."
