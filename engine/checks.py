@@ -32,7 +32,7 @@ from engine.templating import (
     render_text,
     template_errors,
 )
-from engine.variables import Scope, host_scope, load_vars_files
+from engine.variables import Scope, host_scope, load_vars_files, playbook_dir, static_magic
 
 if TYPE_CHECKING:
     from engine.inventory import Inventory
@@ -45,7 +45,7 @@ def check_variables(plan: Plan, inventory: Inventory, extra_vars: Mapping[str, A
     """Raise `InputError` for the first template that cannot render on some host."""
     registered: set[str] = set()
     groups = {name: list(group.hosts) for name, group in inventory.groups.items()}
-    playbook_dir = str(Path(plan.playbook.path).resolve().parent)
+    folder = playbook_dir(plan.playbook.path)
     for placement in plan.placements:
         play = plan.playbook.plays[placement.play]
         registered |= {step.body.register for step in play.steps
@@ -55,10 +55,7 @@ def check_variables(plan: Plan, inventory: Inventory, extra_vars: Mapping[str, A
         for host in placement.hosts:
             scope = host_scope(inventory.hosts[host].vars, play.vars, file_vars, extra_vars)
             checker = _HostChecker(host, scope, MAGIC_VARIABLES | registered)
-            magic = {"inventory_hostname": host, "inventory_hostname_short": host.split(".")[0],
-                     "groups": groups, "group_names": [
-                         group for group in inventory.hosts[host].groups
-                         if group not in ("all", "ungrouped")], "playbook_dir": playbook_dir}
+            magic = static_magic(host, inventory.hosts[host].groups, groups, folder)
             values = _RenderedValues(host, scope, magic, renders)
             for step in play.steps:
                 checker.check_step(play, step)

@@ -6,7 +6,6 @@ action, register and notify. Containers and services have their own runners.
 from __future__ import annotations
 
 import dataclasses
-import os.path
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -27,7 +26,7 @@ from engine.templating import (
     render_text,
     template_errors,
 )
-from engine.variables import Scope, host_scope, load_vars_files
+from engine.variables import Scope, host_scope, load_vars_files, playbook_dir, static_magic
 
 if TYPE_CHECKING:
     from engine.inventory import Inventory
@@ -82,20 +81,17 @@ class StepRunner:
                            for play in plan.playbook.plays}
         self._groups = {name: list(group.hosts) for name, group in inventory.groups.items()}
         self._hostvars = {name: host.vars for name, host in inventory.hosts.items()}
-        self._playbook_dir = os.path.dirname(os.path.abspath(plan.playbook.path))
+        self._playbook_dir = playbook_dir(plan.playbook.path)
 
     def scope(self, host: str, play: Play) -> Scope:
         placement = self.plan.placements[play.index]
         batch = next((batch for batch in placement.batches if host in batch), ())
         inventory_host = self.inventory.hosts[host]
         magic = {
-            "inventory_hostname": host, "inventory_hostname_short": host.split(".")[0],
-            "groups": self._groups, "group_names": [g for g in inventory_host.groups
-                                                    if g not in ("all", "ungrouped")],
+            **static_magic(host, inventory_host.groups, self._groups, self._playbook_dir),
             "hostvars": self._hostvars,
             "play_hosts": list(batch), "ansible_play_hosts": list(placement.hosts),
             "ansible_play_batch": list(batch),
-            "playbook_dir": self._playbook_dir,
             **self.lookups(play),
         }
         with self.state.lock:

@@ -5,9 +5,10 @@ registered results, extra vars.
 
 from __future__ import annotations
 
+import os
 import shlex
 from collections import ChainMap
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from engine.errors import InputError, Location
@@ -82,6 +83,20 @@ def load_vars_files(paths: Sequence[str]) -> dict[str, Any]:
     for path in paths:
         merged.update(_vars_mapping(load_yaml_file(path), Location(path)))
     return merged
+
+
+def static_magic(host: str, host_groups: Iterable[str], groups: Mapping[str, list[str]],
+                 playbook_dir: str) -> dict[str, Any]:
+    """The magic variables of a host that are known before the run (the run adds
+    hostvars, play_hosts and the lookups)."""
+    return {"inventory_hostname": host, "inventory_hostname_short": host.split(".")[0],
+            "groups": groups,
+            "group_names": [group for group in host_groups if group not in ("all", "ungrouped")],
+            "playbook_dir": playbook_dir}
+
+
+def playbook_dir(playbook_path: str) -> str:
+    return os.path.dirname(os.path.abspath(playbook_path))
 
 
 def host_scope(inventory_vars: Mapping[str, Any], play_vars: Mapping[str, Any],

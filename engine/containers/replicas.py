@@ -79,9 +79,8 @@ class Replicas:
             facts = self.facts(host)
         except HostUnreachable as error:
             return Candidate(host, is_reachable=False, error=error.message)
-        except UnreachableError as error:   # lost while its facts were read
-            return Candidate(host, is_reachable=False, error=str(error))
-        except (ContainerError, ValueError) as error:  # e.g. its Docker engine is down
+        # lost while its facts were read, its Docker engine down, or facts it cannot parse
+        except (UnreachableError, ContainerError, ValueError) as error:
             return Candidate(host, is_reachable=False, error=str(error))
         name = str(render(step.name, self.scope_for(host, play)))
         current = facts.containers.get(name)

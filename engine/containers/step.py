@@ -85,8 +85,8 @@ class ContainerSteps:
                     facts_command(images, with_resources=host in self._resource_hosts))
                 if not result.is_ok:
                     raise EngineDown(f"cannot read the containers on {host} "
-                                         f"(is its Docker engine running?): "
-                                         f"{result.stderr_tail()}")
+                                     f"(is its Docker engine running?): "
+                                     f"{result.stderr_tail()}")
                 self._facts[host] = parse_facts(result.stdout, images)
             return self._facts[host]
 

@@ -14,8 +14,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-from lab_client import E2E_DATA, ROOT, Lab, play
+from lab_client import E2E_DATA, ROOT, Lab, play, private_registry
 
 IMAGE = "play-lab/busybox:latest"
 HEALTHY = "wget -qO- http://127.0.0.1:{port}/ >/dev/null || test -d /srv"
@@ -83,11 +82,7 @@ class Deploy:
 
 def new_deploy(lab: Lab, tmp_path: Path) -> Deploy:
     prefix = f"t{uuid.uuid4().hex[:6]}"
-    registry_root = tmp_path / "registry"
-    document = yaml.safe_load(lab.inventory.read_text())
-    document["all"]["children"]["lab"]["vars"]["registry"] = {"root": str(registry_root)}
-    inventory = tmp_path / "hosts.yml"
-    inventory.write_text(yaml.safe_dump(document))
+    inventory, registry_root = private_registry(lab, tmp_path)
     port = 20000 + int(uuid.uuid4().hex[:4], 16) % 20000
     return Deploy(lab, prefix, port, inventory, registry_root)
 

@@ -68,6 +68,17 @@ def lab_from_inventory(inventory: Path) -> Lab:
     )
 
 
+def private_registry(lab: Lab, folder: Path) -> tuple[Path, Path]:
+    """The lab inventory with a file registry of its own under `folder`, so that a test's
+    records and locks are its own: returns (inventory, registry root)."""
+    registry_root = folder / "registry"
+    document = yaml.safe_load(lab.inventory.read_text())
+    document["all"]["children"]["lab"]["vars"]["registry"] = {"root": str(registry_root)}
+    inventory = folder / "hosts.yml"
+    inventory.write_text(yaml.safe_dump(document))
+    return inventory, registry_root
+
+
 ROOT = Path(__file__).parent.parent.parent
 E2E_DATA = ROOT / "tests" / "data" / "e2e"
 

@@ -14,8 +14,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import yaml
-from lab_client import E2E_DATA, LAB_HOSTS, ROOT, Lab, json_events, kill_sshd, play
+from lab_client import (
+    E2E_DATA,
+    LAB_HOSTS,
+    ROOT,
+    Lab,
+    json_events,
+    kill_sshd,
+    play,
+    private_registry,
+)
 
 from engine.lab import lab_up
 
@@ -54,11 +62,7 @@ class Demo:
 
 @pytest.fixture
 def demo(lab: Lab, tmp_path: Path) -> Iterator[Demo]:
-    registry_root = tmp_path / "registry"
-    document = yaml.safe_load(lab.inventory.read_text())
-    document["all"]["children"]["lab"]["vars"]["registry"] = {"root": str(registry_root)}
-    inventory = tmp_path / "hosts.yml"
-    inventory.write_text(yaml.safe_dump(document))
+    inventory, registry_root = private_registry(lab, tmp_path)
     yield Demo(lab, inventory, registry_root)
     for host in lab.hosts:
         lab.run(host, "docker", "rm", "-f", *DEMO_CONTAINERS)

@@ -25,7 +25,7 @@ from typing import Any
 import hostile_corpus as corpus
 import pytest
 import yaml
-from lab_client import Lab, LabMachine, play
+from lab_client import Lab, LabMachine, play, private_registry
 
 pytestmark = pytest.mark.lab
 
@@ -94,11 +94,7 @@ def lab_vars(lab: Lab) -> dict[str, Any]:
 @pytest.fixture
 def hostile(lab: Lab, tmp_path: Path) -> Iterator[Hostile]:
     prefix = f"h{uuid.uuid4().hex[:6]}"
-    registry_root = tmp_path / "registry"
-    document = yaml.safe_load(lab.inventory.read_text())
-    document["all"]["children"]["lab"]["vars"]["registry"] = {"root": str(registry_root)}
-    inventory = tmp_path / "hosts.yml"
-    inventory.write_text(yaml.safe_dump(document))
+    inventory, registry_root = private_registry(lab, tmp_path)
     test = Hostile(lab, prefix, tmp_path, inventory, registry_root, [])
     yield test
     host = test.host

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from lab_client import E2E_DATA, Lab, play
+from lab_client import E2E_DATA, Lab, play, private_registry
 
 from engine.registry import Instance
 
@@ -63,11 +63,7 @@ class Fleet:
 @pytest.fixture
 def fleet(lab: Lab, tmp_path: Path) -> Iterator[Fleet]:
     prefix = f"c{uuid.uuid4().hex[:6]}"
-    registry_root = tmp_path / "registry"
-    document = yaml.safe_load(lab.inventory.read_text())
-    document["all"]["children"]["lab"]["vars"]["registry"] = {"root": str(registry_root)}
-    inventory = tmp_path / "hosts.yml"
-    inventory.write_text(yaml.safe_dump(document))
+    inventory, registry_root = private_registry(lab, tmp_path)
     port = 20000 + int(uuid.uuid4().hex[:4], 16) % 20000
     yield Fleet(lab, prefix, port, inventory, registry_root)
     for host in lab.hosts:
