@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from engine.registry.model import check_name
+from engine.templating import is_template
 
 # Docker's own rule (moby daemon/names: `^[a-zA-Z0-9][a-zA-Z0-9_.-]+$`): at least two
 # characters. Named volumes follow it too.
@@ -49,7 +50,7 @@ def as_written(value: Any) -> Any:
     """`value` with every template string (mapping keys included) replaced by `Later`: what
     the loader can check before any variable exists."""
     if isinstance(value, str):
-        return Later(value) if "{{" in value or "{%" in value or "{#" in value else value
+        return Later(value) if is_template(value) else value
     if isinstance(value, Mapping):
         return {as_written(key): as_written(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
