@@ -6,13 +6,13 @@ POSIX and the registry accept (engine/playbook/values.py).
 
 from __future__ import annotations
 
-import dataclasses
 from collections import ChainMap
 from collections.abc import Iterator, Mapping
 from dataclasses import fields as dataclass_fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from engine.connection.base import MAX_COMMAND_LINE
 from engine.errors import InputError, Location, did_you_mean
 from engine.playbook import ContainerSpec, Play, ServiceSpec, Step, TaskSpec
 from engine.playbook.load import find_local_file
@@ -51,7 +51,8 @@ def check_variables(plan: Plan, inventory: Inventory, extra_vars: Mapping[str, A
         registered |= {step.body.register for step in play.steps
                        if isinstance(step.body, TaskSpec) and step.body.register}
         file_vars = load_vars_files(play.vars_files)
-        renders = _PlayRenders(ChainMap(dict(extra_vars), file_vars, play.vars), registered)
+        renders = _PlayRenders(play.name, ChainMap(dict(extra_vars), file_vars, play.vars),
+                               registered)
         for host in placement.hosts:
             scope = host_scope(inventory.hosts[host].vars, play.vars, file_vars, extra_vars)
             checker = _HostChecker(host, scope, MAGIC_VARIABLES | registered)
@@ -157,7 +158,8 @@ class _PlayRenders:
     to render, and the renderings of templates that read only host-independent variables
     (extra vars, vars files, play vars), done once instead of once per host."""
 
-    def __init__(self, shared: ChainMap[str, Any], registered: set[str]) -> None:
+    def __init__(self, name: str, shared: ChainMap[str, Any], registered: set[str]) -> None:
+        self.name = name
         self.shared = shared
         self.registered = registered
         self.to_render: dict[str, Any] = {}   # step id -> what to render (None: nothing)
@@ -193,26 +195,47 @@ class _RenderedValues:
         self.play = play
 
     def check_step(self, step: Step) -> None:
+        if isinstance(step.body, ServiceSpec):
+            # its record is named after the host too: checked on every host, even when
+            # the service's name is written literally
+            name = self._render(step.name, self.scope)
+            self._refuse(step, service_problems(_text(name), self.host))
+            return
         if step.id not in self.play.to_render:
             self.play.to_render[step.id] = _to_render(step)
         raw = self.play.to_render[step.id]
-        if raw is None or step.id in self.play.checked:
-            return  # no template to render (the loader checked every value), or done
-        loop = step.body.loop if isinstance(step.body, TaskSpec) else None
-        if all(self.play.is_shared(text) for text in _strings([step.name, raw, loop])
-               if is_template(text)):
-            self.play.checked.add(step.id)  # the same on every host: once is enough
         body = step.body
         if isinstance(body, ContainerSpec):
-            name = self._render(step.name, self.scope)
-            self._refuse(step, container_problems(_text(name), self._render(raw, self.scope)))
-        elif isinstance(body, ServiceSpec):
-            self._refuse(step, service_problems(_text(self._render(step.name, self.scope))))
-        elif isinstance(body, TaskSpec):
+            self._check_container(step, body, raw)
+            return
+        if raw is None or step.id in self.play.checked:
+            return  # no template to render (the loader checked every value), or done
+        if self._is_shared(step, raw):
+            self.play.checked.add(step.id)
+        if isinstance(body, TaskSpec):
             for scope in self._loop_scopes(body):
                 args = self._render(raw, scope)
                 self._refuse(step, task_problems(body.action, args))
                 self._check_local_source(step, body, args)
+
+    def _is_shared(self, step: Step, raw: Any) -> bool:
+        """Whether the step renders the same on every host: then once is enough."""
+        loop = step.body.loop if isinstance(step.body, TaskSpec) else None
+        return all(self.play.is_shared(text) for text in _strings([step.name, raw, loop])
+                   if is_template(text))
+
+    def _check_container(self, step: Step, body: ContainerSpec, raw: Any) -> None:
+        """Its rendered values (the loader checked the literal ones), and the length of the
+        `docker run` line they make, which only the whole container tells."""
+        if step.id in self.play.checked:
+            return
+        if raw is None or self._is_shared(step, raw):
+            self.play.checked.add(step.id)
+        name = self._render(step.name, self.scope)
+        spec = self._render(body.per_host_fields() if raw is None else raw, self.scope)
+        if raw is not None:
+            self._refuse(step, container_problems(_text(name), spec))
+        self._refuse(step, _run_line_problems(name, spec, body.env_file, self.play.name))
 
     def _loop_scopes(self, task: TaskSpec) -> Iterator[Scope]:
         if task.loop is None:
@@ -283,6 +306,44 @@ class _RenderedValues:
                              step.source)
 
 
+def _run_line_problems(name: Any, spec: Any, env_files: tuple[str, ...],
+                       play_name: str) -> Iterator[Problem]:
+    """A `docker run` line longer than a host's shell takes. Built only when the values
+    could make one: each string at most quadruples when quoted, plus a flag before it."""
+    leaves = list(_leaves([name, spec, play_name]))
+    if any(isinstance(leaf, Later) for leaf in leaves):
+        return  # rendered when it runs, and checked then
+    bound = 1024 + sum(5 * len(leaf.encode("utf-8", "surrogateescape")) + 32
+                       for leaf in leaves if isinstance(leaf, str))
+    if bound <= MAX_COMMAND_LINE and not env_files:
+        return
+    from engine.containers.docker import run_line_problem
+    from engine.containers.facts import ContainerError
+    from engine.containers.spec import desired_container
+    from engine.containers.step import env_file_values
+
+    try:
+        desired = desired_container(str(name), spec, env_file_values(env_files), play_name)
+    except (ContainerError, ValueError, TypeError, KeyError):
+        return  # a value the run refuses with its own message
+    problem = run_line_problem(desired)
+    if problem is not None:
+        yield (), problem
+
+
+def _leaves(value: Any) -> Iterator[Any]:
+    """Every value inside `value` that is not a mapping or a list, mapping keys included."""
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from _leaves(key)
+            yield from _leaves(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _leaves(item)
+    else:
+        yield value
+
+
 def _to_render(step: Step) -> Any:
     """What of a step the pre-run checks render for each host (its container fields, its
     task arguments), or None when it holds no template."""
@@ -290,11 +351,7 @@ def _to_render(step: Step) -> Any:
         return None
     body = step.body
     if isinstance(body, ContainerSpec):
-        spec = {field.name: getattr(body, field.name) for field in dataclass_fields(body)
-                if field.name not in ("replicas", "placement")}
-        if body.healthcheck is not None:
-            spec["healthcheck"] = dataclasses.asdict(body.healthcheck)
-        return spec
+        return body.per_host_fields()
     return body.args if isinstance(body, TaskSpec) else step.name
 
 

@@ -8,7 +8,13 @@ import sys
 import types
 from typing import Any
 
-from engine.connection.base import CommandResult, Connection, UnreachableError, command_line
+from engine.connection.base import (
+    CommandResult,
+    Connection,
+    UnreachableError,
+    command_line,
+    command_line_size_problem,
+)
 from engine.connection.settings import ConnectionSettings, settings_for
 
 
@@ -46,4 +52,4 @@ def open_connection(settings: ConnectionSettings) -> Connection:
 
 
 __all__ = ["CommandResult", "Connection", "ConnectionSettings", "UnreachableError",
-           "command_line", "open_connection", "settings_for"]
+           "command_line", "command_line_size_problem", "open_connection", "settings_for"]

@@ -66,6 +66,20 @@ class Connection(ABC):
     def close(self) -> None: ...
 
 
+# Linux refuses an exec argument longer than MAX_ARG_STRLEN (32 pages: 131072 bytes with its
+# NUL), and the remote shell receives the whole command line as one (`sh -c LINE`).
+MAX_COMMAND_LINE = 131071
+
+
+def command_line_size_problem(line: str) -> str | None:
+    size = len(line.encode("utf-8", "surrogateescape"))
+    if size <= MAX_COMMAND_LINE:
+        return None
+    return (f"its command line would be {size} bytes; a host's shell takes at most "
+            f"{MAX_COMMAND_LINE} (Linux's limit on one argument): move the long values into "
+            "a file on the host (copy or template) and pass its path")
+
+
 def command_line(argv: Sequence[str], become: bool, become_password: bool = False) -> str:
     """The single line a remote shell receives; every argument is quoted."""
     if not argv:

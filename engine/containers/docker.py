@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.connection import CommandResult, Connection
+from engine.connection import CommandResult, Connection, command_line, command_line_size_problem
 from engine.containers.spec import DesiredContainer, run_arguments
 
 _PULL = ('docker pull -q "$1" >/dev/null && '
@@ -61,9 +61,7 @@ class Docker:
         return self._sh(_PULL, reference)
 
     def create_and_start(self, desired: DesiredContainer, name: str) -> CommandResult:
-        # `docker run -d` rather than create + start: one docker CLI process, not two
-        create = run_arguments(desired, name)
-        return self.connection.run(["docker", "run", "--detach", *create[2:]])
+        return self.connection.run(run_argv(desired, name))
 
     def wait_healthy(self, name: str, patience: float) -> HealthWait:
         result = self._sh(_WAIT_HEALTHY, name, str(int(patience) + 1), timeout=patience + 30)
@@ -87,3 +85,16 @@ class Docker:
 
     def command(self, *argv: str) -> CommandResult:
         return self.connection.run(["docker", *argv])
+
+
+def run_argv(desired: DesiredContainer, name: str) -> list[str]:
+    # `docker run -d` rather than create + start: one docker CLI process, not two
+    return ["docker", "run", "--detach", *run_arguments(desired, name)[2:]]
+
+
+def run_line_problem(desired: DesiredContainer) -> str | None:
+    """Why the host could not even be asked to run this container (a command line over
+    the kernel's limit), or None. Checked before anything changes on the host: a replaced
+    container would otherwise be stopped for a replacement that cannot start."""
+    line = command_line(run_argv(desired, desired.name), become=True, become_password=True)
+    return command_line_size_problem(line)

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from engine.containers.docker import Docker
+from engine.containers.docker import Docker, run_line_problem
 from engine.containers.facts import (
     ContainerError,
     CurrentContainer,
@@ -121,7 +121,10 @@ class ContainerSteps:
             if placement is not None and not placement.replicas_on(host):
                 spec["state"] = "absent"
             desired = desired_container(str(render(step.name, scope)), spec,
-                                        _env_files(step.body.env_file), play.name)
+                                        env_file_values(step.body.env_file), play.name)
+            too_long = run_line_problem(desired)
+            if too_long is not None:
+                raise ContainerError(f"cannot run container {desired.name}: {too_long}")
             try:
                 changed, message = self._reconcile(host, play, step, desired, scope)
             except EngineDown as error:
@@ -316,15 +319,11 @@ def _create_only(desired: DesiredContainer) -> list[str]:
 
 
 def _rendered_spec(spec: ContainerSpec, scope: Mapping[str, Any]) -> dict[str, Any]:
-    raw = {field.name: getattr(spec, field.name) for field in dataclasses.fields(spec)
-           if field.name not in ("replicas", "placement")}   # decided per run, not per host
-    if spec.healthcheck is not None:
-        raw["healthcheck"] = dataclasses.asdict(spec.healthcheck)
-    rendered: dict[str, Any] = render(raw, scope)
+    rendered: dict[str, Any] = render(spec.per_host_fields(), scope)
     return rendered
 
 
-def _env_files(paths: tuple[str, ...]) -> dict[str, str]:
+def env_file_values(paths: tuple[str, ...]) -> dict[str, str]:
     """KEY=VALUE lines of local env files (comments and blank lines skipped)."""
     values: dict[str, str] = {}
     for path in paths:

@@ -5,7 +5,7 @@ are rendered per host when a step runs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
 from engine.errors import Location
@@ -82,6 +82,15 @@ class ContainerSpec:
     when: str | None = None
     replicas: int | None = None              # None: one on every host of the play
     placement: PlacementSpec | None = None
+
+    def per_host_fields(self) -> dict[str, Any]:
+        """The fields rendered for each host, the health check as a mapping; replicas and
+        placement are decided once per run, not per host."""
+        values = {spec_field.name: getattr(self, spec_field.name) for spec_field in fields(self)
+                  if spec_field.name not in ("replicas", "placement")}
+        if self.healthcheck is not None:
+            values["healthcheck"] = asdict(self.healthcheck)
+        return values
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import shlex
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from engine.registry.model import check_name
+from engine.registry.model import check_name, instance_id
 from engine.templating import is_template
 
 # Docker's own rule (moby daemon/names: `^[a-zA-Z0-9][a-zA-Z0-9_.-]+$`): at least two
@@ -187,10 +187,22 @@ def container_problems(name: str | Later, spec: Mapping[str, Any]) -> Iterator[P
         yield from _found(path, nul_problem(text))
 
 
-def service_problems(name: str | Later) -> Iterator[Problem]:
-    """Tags and meta are JSON in the record: any text is fine there."""
+def instance_problem(service: str, host: str) -> str | None:
+    try:
+        instance_id(service, host)
+    except ValueError as error:
+        return str(error)
+    return None
+
+
+def service_problems(name: str | Later, host: str | None = None) -> Iterator[Problem]:
+    """Tags and meta are JSON in the record: any text is fine there. With `host`, the
+    name of the host's record (`<service>@<host>`) is checked too."""
     if isinstance(name, str):
-        yield from _found(("name",), service_name_problem(name))
+        problem = service_name_problem(name)
+        if problem is None and host is not None:
+            problem = instance_problem(name, host)
+        yield from _found(("name",), problem)
 
 
 def task_problems(action: str, args: Any) -> Iterator[Problem]:

@@ -15,6 +15,10 @@ from types import MappingProxyType
 from typing import Any, Protocol
 
 MAX_NAME = 200
+# The file backend writes `<instance>.json` through `<instance>.json.play-tmp.<pid>` (pids
+# reach 4194304), one file name of at most 255 bytes on every Linux file system. The same
+# bound holds for etcd, so that records move between backends unchanged.
+MAX_INSTANCE_BYTES = 255 - len(".json.play-tmp.4194304")
 
 
 class RegistryError(Exception):
@@ -43,7 +47,14 @@ def check_name(kind: str, name: object) -> str:
 
 def instance_id(service: str, host: str) -> str:
     """One instance of a service per inventory host: `<service>@<host>`."""
-    return f"{check_name('service', service)}@{check_name('host', host)}"
+    instance = f"{check_name('service', service)}@{check_name('host', host)}"
+    size = len(instance.encode("utf-8", "surrogatepass"))
+    if size > MAX_INSTANCE_BYTES:
+        raise ValueError(f"the registry record of service {service[:40]!r} on host "
+                         f"{host[:40]!r} would be named {size} bytes long "
+                         f"('<service>@<host>'); at most {MAX_INSTANCE_BYTES} fit in a file "
+                         "name: shorten the service name or the host name")
+    return instance
 
 
 def utc_now() -> str:

@@ -153,3 +153,43 @@ def test_a_changed_file_that_notifies_a_container_restarts_it(deploy: Deploy) ->
         assert started_at() != first
     finally:
         deploy.lab.run(host, "rm", "-rf", directory)
+
+
+def test_a_docker_run_line_too_long_for_the_host_is_refused_before_anything_runs(
+        deploy: Deploy, tmp_path: Path) -> None:
+    assert deploy.run().returncode == 0
+    before = {host: deploy.containers(host) for host in ("lab1", "lab2", "lab3")}
+    records = deploy.records()
+    big = tmp_path / "big.json"
+    big.write_text(json.dumps({"greeting": "a" * 140_000}))
+    refused = deploy.run("-e", f"@{big}")
+    assert refused.returncode == 4, refused.stdout + refused.stderr
+    assert f"{E2E_DATA / 'containers.yml'}:11: " in refused.stderr
+    assert "command line would be 140" in refused.stderr
+    assert refused.stdout == ""   # not even the run's start: nothing ran
+    assert {host: deploy.containers(host) for host in ("lab1", "lab2", "lab3")} == before
+    assert deploy.records() == records
+
+
+def test_a_run_time_value_too_long_for_the_host_fails_the_step_and_keeps_the_old_container(
+        deploy: Deploy, tmp_path: Path) -> None:
+    """A value known only while the run goes (a registered output) is measured when the
+    step runs: the step fails before the host is touched, the old container keeps serving."""
+    playbook = tmp_path / "registered.yml"
+    playbook.write_text(yaml.safe_dump([{
+        "name": "registered value", "hosts": "lab1",
+        "tasks": [{"name": "make value", "register": "made",
+                   "shell": "head -c {{ size }} /dev/zero | tr '\\0' a"}],
+        "containers": [{"name": "{{ p }}-web", "image": IMAGE, "network": "host",
+                        "command": ["sleep", "100000"], "stop_timeout": 1,
+                        "after": ["make value"], "env": {"MADE": "{{ made.stdout }}"}}]}]))
+    arguments = [str(playbook), "-i", str(deploy.inventory), "-e", f"p={deploy.prefix}"]
+    assert play(*arguments, "-e", "size=10").returncode == 0
+    old = deploy.web("lab1")
+    assert old is not None and old["running"]
+    failed = play(*arguments, "-e", "size=140000")
+    assert failed.returncode == 2, failed.stdout + failed.stderr
+    assert "command line would be 140" in failed.stdout
+    now = deploy.containers("lab1")
+    assert set(now) == {deploy.service}   # no .play-old, no second container
+    assert now[deploy.service]["id"] == old["id"] and now[deploy.service]["running"]

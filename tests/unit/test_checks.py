@@ -71,3 +71,51 @@ def test_template_syntax_error_is_input_error(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="template syntax error"):
         _check("- name: p\n  hosts: web\n  tasks:\n    - {name: a, command: 'echo {{ x '}\n",
                tmp_path)
+
+
+_CONTAINER = ("- name: p\n  hosts: web1\n  containers:\n"
+              "    - name: app\n      image: busybox\n      env: {BIG: '{{ big }}'}\n")
+
+
+def test_a_docker_run_line_longer_than_a_shell_takes_is_refused_at_its_line(
+        tmp_path: Path) -> None:
+    _check(_CONTAINER, tmp_path, {"big": "a" * 120_000})  # fits: no error
+    with pytest.raises(InputError) as caught:
+        _check(_CONTAINER, tmp_path, {"big": "a" * 140_000})
+    message = str(caught.value)
+    assert message.startswith(f"{tmp_path / 'play.yml'}:4: ")
+    assert "command line would be 140" in message and "at most 131071" in message
+
+
+def test_quotes_count_in_the_docker_run_line(tmp_path: Path) -> None:
+    # 30,000 single quotes are 150,000 bytes once quoted for the shell
+    with pytest.raises(InputError, match="command line would be 15"):
+        _check(_CONTAINER, tmp_path, {"big": "'" * 30_000})
+
+
+def test_a_long_literal_value_and_a_long_env_file_are_measured_too(tmp_path: Path) -> None:
+    literal = _CONTAINER.replace("'{{ big }}'", "'" + "b" * 140_000 + "'")
+    with pytest.raises(InputError, match="command line would be"):
+        _check(literal, tmp_path)
+    env_file = tmp_path / "app.env"
+    env_file.write_text("".join(f"KEY{i}={'c' * 1000}\n" for i in range(140)))
+    with_file = _CONTAINER.replace("env: {BIG: '{{ big }}'}", f"env_file: [{env_file}]")
+    with pytest.raises(InputError, match="command line would be"):
+        _check(with_file, tmp_path)
+
+
+def test_a_service_record_name_too_long_for_a_file_name_is_refused(tmp_path: Path) -> None:
+    host = "h" * 150
+    (tmp_path / "hosts.yml").write_text(f"all:\n  hosts:\n    {host}: {{address: 127.0.0.1}}\n")
+    inventory = load_inventory([tmp_path / "hosts.yml"])
+    service = ("- name: p\n  hosts: all\n  containers:\n    - {name: app, image: busybox}\n"
+               "  services:\n    - {name: NAME, container: app, port: 80}\n")
+    path = tmp_path / "play.yml"
+    path.write_text(service.replace("NAME", "s" * 82))   # 82 + 1 + 150 = 233 bytes: fits
+    check_variables(plan_run(load_playbook(path), inventory), inventory, {})
+    path.write_text(service.replace("NAME", "s" * 83))
+    with pytest.raises(InputError) as caught:
+        check_variables(plan_run(load_playbook(path), inventory), inventory, {})
+    assert str(caught.value).startswith(f"{path}:6: ")
+    assert "would be named 234 bytes long" in str(caught.value)
+    assert "shorten the service name or the host name" in str(caught.value)
