@@ -139,18 +139,24 @@ def _values(step: Step) -> Iterator[tuple[str, str, bool]]:
 
 
 def _strings(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, Mapping):
+    return (leaf for leaf in _leaves(value) if isinstance(leaf, str))
+
+
+def _leaves(value: Any) -> Iterator[Any]:
+    """Every value inside `value` that is not a mapping, a list or a dataclass, mapping
+    keys included."""
+    if isinstance(value, Mapping):
         for key, item in value.items():
-            yield from _strings(key)
-            yield from _strings(item)
+            yield from _leaves(key)
+            yield from _leaves(item)
     elif isinstance(value, (list, tuple)):
         for item in value:
-            yield from _strings(item)
+            yield from _leaves(item)
     elif hasattr(value, "__dataclass_fields__"):
         for item_field in dataclass_fields(value):
-            yield from _strings(getattr(value, item_field.name))
+            yield from _leaves(getattr(value, item_field.name))
+    else:
+        yield value
 
 
 class _PlayRenders:
@@ -329,19 +335,6 @@ def _run_line_problems(name: Any, spec: Any, env_files: tuple[str, ...],
     problem = run_line_problem(desired)
     if problem is not None:
         yield (), problem
-
-
-def _leaves(value: Any) -> Iterator[Any]:
-    """Every value inside `value` that is not a mapping or a list, mapping keys included."""
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            yield from _leaves(key)
-            yield from _leaves(item)
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            yield from _leaves(item)
-    else:
-        yield value
 
 
 def _to_render(step: Step) -> Any:
