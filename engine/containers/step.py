@@ -72,6 +72,7 @@ class ContainerSteps:
         self.healthy: dict[tuple[str, str], Healthy] = {}
         self.replicas = Replicas(plan, self.facts, registry_for, scope_for)
         self._resource_hosts = self.replicas.hosts_needing_resources()
+        self._replicated = _replicated_started(plan)
 
     # -- facts: one round trip per host, shared by every container step on it --
 
@@ -115,6 +116,11 @@ class ContainerSteps:
         try:
             if step.body.when is not None and not evaluate(step.body.when, scope):
                 return StepResult(host, step_id, "skipped", msg="condition is false")
+            unhealthy = self._unhealthy_replicated_dependency(step.body)
+            if unhealthy is not None:
+                return StepResult(host, step_id, "skipped", is_blocked=True,
+                                  msg=f"no replica of container {render(unhealthy, scope)} is "
+                                      "healthy")
             play = self.plan.playbook.plays[step.play]
             spec = _rendered_spec(step.body, scope)
             placement = self.placement_of(host, step, scope)
@@ -138,6 +144,22 @@ class ContainerSteps:
                               duration=time.monotonic() - started)
         return StepResult(host, step_id, "changed" if changed else "ok", msg=message,
                           duration=time.monotonic() - started)
+
+    def _unhealthy_replicated_dependency(self, body: ContainerSpec) -> str | None:
+        """A `depends_on` container with replicas none of which is healthy, or None. The
+        plan only orders a dependent after such a container's steps (a replica may move
+        off a failing host), so this is where the dependent waits for one to be healthy
+        (SPEC); a dependency without replicas is a hard edge the scheduler enforces."""
+        if self.check:
+            return None  # --check starts nothing: no replica is proven healthy
+        for dependency in body.depends_on:
+            step_ids = self._replicated.get(dependency)
+            if not step_ids:
+                continue
+            with self._lock:
+                if not any(step_id in step_ids for _, step_id in self.healthy):
+                    return dependency
+        return None
 
     def _withdraw(self, host: str, play: Play, step: Step, scope: Mapping[str, Any],
                   reason: str) -> str:
@@ -307,6 +329,18 @@ class ContainerSteps:
         if removed and drain_time > 0:
             time.sleep(drain_time)
         return removed
+
+
+def _replicated_started(plan: Plan) -> dict[str, set[str]]:
+    """container name -> the ids of the plan's steps that start replicas of it."""
+    planned = {step_id for _, step_id in plan.graph.nodes}
+    replicated: dict[str, set[str]] = {}
+    for step_id in planned:
+        step = plan.steps[step_id]
+        if isinstance(step.body, ContainerSpec) and step.body.replicas is not None \
+                and step.body.state == "started":
+            replicated.setdefault(step.name, set()).add(step_id)
+    return replicated
 
 
 def _check(result: CommandResult, what: str, name: str) -> None:

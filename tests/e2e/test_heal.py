@@ -157,3 +157,30 @@ def test_no_room_for_the_replicas_is_exit_2_saying_what_is_missing_where(lab: La
            "needs 102400 GiB memory" in result.stdout
     for host in lab.hosts:
         assert not lab.run(host, "docker", "ps", "-aq", "--filter", f"name={prefix}").stdout
+
+
+def test_a_dependent_waits_for_a_healthy_replica_and_is_skipped_when_none_is(lab: Lab) -> None:
+    prefix = f"t{uuid.uuid4().hex[:6]}"
+    arguments = [str(E2E_DATA / "replicas_dependent.yml"), "-i", str(lab.inventory), "--json",
+                 "-e", f"p={prefix}", "-e", "image=play-lab/busybox:latest"]
+    try:
+        unhealthy = play(*arguments, "-e", "health=false", timeout=300)
+        assert unhealthy.returncode == 2, unhealthy.stdout + unhealthy.stderr
+        ends = step_ends(unhealthy.stdout)
+        replicas = [e["status"] for (_, step), e in ends.items()
+                    if step == f"container {prefix}-rep"]
+        assert replicas.count("failed") == 2   # on the two hosts chosen; the third is ok
+        user = ends[("lab1", f"container {prefix}-user")]
+        assert user["status"] == "skipped"
+        assert user["msg"] == f"no replica of container {prefix}-rep is healthy"
+        assert not lab.run(lab.host("lab1"), "docker", "ps", "-aq", "--filter",
+                           f"name={prefix}-user").stdout
+        healthy = play(*arguments, "-e", "health=true", timeout=300)
+        assert healthy.returncode == 0, healthy.stdout + healthy.stderr
+        assert step_ends(healthy.stdout)[("lab1", f"container {prefix}-user")]["status"] \
+            == "changed"
+    finally:
+        for host in lab.hosts:
+            ids = lab.run(host, "docker", "ps", "-aq", "--filter", f"name={prefix}").stdout
+            if ids.split():
+                lab.run(host, "docker", "rm", "-f", *ids.split())
