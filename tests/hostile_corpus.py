@@ -291,10 +291,11 @@ def inventory_document(hosts: dict[str, dict[str, Any]], folder: Path) -> dict[s
 def template_file_name_is_possible(value: str) -> bool:
     """Whether a file of this name can exist in a folder (for the template_src field)."""
     return value not in ("", ".", "..") and "/" not in value and "\0" not in value \
-        and _is_encodable(value) and len(value.encode("utf-8")) <= 255
+        and is_utf8(value) and len(value.encode("utf-8")) <= 255
 
 
-def _is_encodable(value: str) -> bool:
+def is_utf8(value: str) -> bool:
+    """Whether the text can be sent to a host at all (a lone surrogate cannot)."""
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
@@ -410,7 +411,7 @@ def is_plain_file_name(value: str) -> bool:
     """One file name that a file of its own can have: not empty, `.`, `..`; no `/` or NUL;
     short enough for play to write it (see engine/playbook/values.py)."""
     return value not in ("", ".", "..") and "/" not in value and "\0" not in value \
-        and _is_encodable(value) and len(value.encode("utf-8")) <= 238
+        and is_utf8(value) and len(value.encode("utf-8")) <= 238
 
 
 def is_shown_verbatim(value: str) -> bool:

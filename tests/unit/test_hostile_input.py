@@ -219,7 +219,7 @@ def _is_file_path(value: str) -> bool:
 # For values written as themselves (not template-looking): must play take it?
 # True: must accept; False: must refuse; None: either (its own rules decide).
 def _must_accept(field: str, value: str) -> bool | None:
-    if not _is_utf8(value):
+    if not corpus.is_utf8(value):
         return False  # a lone surrogate is no text: nothing can carry it
     has_nul = "\0" in value
     rules: dict[str, Callable[[], bool | None]] = {
@@ -247,14 +247,6 @@ def _must_accept(field: str, value: str) -> bool | None:
         "template_src": lambda: None if not has_nul else False,
     }
     return rules[field]()
-
-
-def _is_utf8(value: str) -> bool:
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 @pytest.mark.parametrize("field", corpus.FIELD_NAMES)
