@@ -316,9 +316,7 @@ def _run_line_problems(name: Any, spec: Any, env_files: tuple[str, ...],
                        play_name: str) -> Iterator[Problem]:
     """A `docker run` line longer than a host's shell takes. Built only when the values
     could make one: quoting makes a string at most five times longer (each `'` becomes
-    `'"'"'`), plus a flag before it. A container to remove runs no such line."""
-    if isinstance(spec, Mapping) and spec.get("state") == "absent":
-        return
+    `'"'"'`), plus a flag before it."""
     leaves = list(_leaves([name, spec, play_name]))
     if any(isinstance(leaf, Later) for leaf in leaves):
         return  # rendered when it runs, and checked then

@@ -95,6 +95,9 @@ def run_argv(desired: DesiredContainer, name: str) -> list[str]:
 def run_line_problem(desired: DesiredContainer) -> str | None:
     """Why the host could not even be asked to run this container (a command line over
     the kernel's limit), or None. Checked before anything changes on the host: a replaced
-    container would otherwise be stopped for a replacement that cannot start."""
+    container would otherwise be stopped for a replacement that cannot start. A container
+    to remove runs no such line."""
+    if desired.state == "absent":
+        return None
     line = command_line(run_argv(desired, desired.name), become=True, become_password=True)
     return command_line_size_problem(line)

@@ -128,7 +128,7 @@ class ContainerSteps:
                 spec["state"] = "absent"
             desired = desired_container(str(render(step.name, scope)), spec,
                                         env_file_values(step.body.env_file), play.name)
-            too_long = run_line_problem(desired) if desired.state != "absent" else None
+            too_long = run_line_problem(desired)
             if too_long is not None:
                 raise ContainerError(f"cannot run container {desired.name}: {too_long}")
             try:
