@@ -12,6 +12,7 @@ import dataclasses
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -22,13 +23,13 @@ from bench.measure import Sample, run_measured
 from bench.scenarios import Scenario, all_scenarios
 from bench.tools import Target, Tool
 from bench.tools.ansible import Ansible
-from bench.tools.floors import ControlMasterFloor, ParamikoFloor
+from bench.tools.floors import ControlMasterFloor, ParamikoFloor, StackFloor
 from bench.tools.play import Play, PythonStartup
 from bench.tools.pyinfra import Pyinfra
 from bench.venvs import ensure_anchors
 
-TOOLS: list[Tool] = [Play(), Ansible(), Pyinfra(), ParamikoFloor(), ControlMasterFloor(),
-                     PythonStartup()]
+TOOLS: list[Tool] = [Play(), Ansible(), Pyinfra(), StackFloor(), ParamikoFloor(),
+                     ControlMasterFloor(), PythonStartup()]
 ANCHORS = ("ansible", "pyinfra")
 WRONG_RESULT = 99  # the tool exited 0 but the hosts are not in the state it was asked for
 # Every tool runs as on a user's machine: this machine's environment sets
@@ -71,7 +72,7 @@ def _measure(tool: Tool, target: Target, scenario: Scenario, workdir: Path,
 
 
 def run_scenario(scenario: Scenario, tools: list[Tool], runs: int, workdir: Path,
-                 results: dict[report.Key, list[Sample]]) -> None:
+                 results: dict[report.Key, list[Sample]], notes: list[str]) -> None:
     print(f"bench: ({scenario.key}) {scenario.title}", file=sys.stderr, flush=True)
     target = lab.lab_up(scenario.workload, workdir)
     is_containers = scenario.workload.kind == "containers"
@@ -86,6 +87,14 @@ def run_scenario(scenario: Scenario, tools: list[Tool], runs: int, workdir: Path
             _measure(tool, target, scenario, workdir, results)
     if is_containers:
         lab.remove_bench_containers(target)
+    if scenario.key == "d":
+        # the per-command price of Fabric's Connection.run over a raw channel
+        pair = subprocess.run([sys.executable, "-m", "bench.runner_pair",
+                               str(target.inventory)], capture_output=True, text=True,
+                              env=TOOL_ENVIRONMENT, check=False, timeout=300)
+        print(f"  d runner pair: {pair.stdout.strip() or pair.stderr.strip()}",
+              file=sys.stderr, flush=True)
+        notes.append(f"runner pair (d hosts): {pair.stdout.strip()}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -103,9 +112,10 @@ def main(argv: list[str] | None = None) -> int:
     compileall.compile_dir(str(Path(engine.__file__).parent), quiet=1)
     workdir = Path(tempfile.mkdtemp(prefix="play-bench-"))
     results: dict[report.Key, list[Sample]] = {}
+    notes: list[str] = []
     try:
         for scenario in scenarios:
-            run_scenario(scenario, tools, runs, workdir, results)
+            run_scenario(scenario, tools, runs, workdir, results, notes)
     finally:
         if not options.keep_lab:
             lab.lab_down()
@@ -113,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     sys.stdout.write(report.table(scenarios, results))
     print()
     print("\n".join(report.check_targets(results)))
+    print("\n".join(notes))
     if options.json:
         options.json.write_text(json.dumps(
             [{"scenario": s, "phase": p, "tool": t, "wall": x.wall, "peak_rss_kb": x.peak_rss_kb,

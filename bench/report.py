@@ -27,26 +27,30 @@ class Target:
         if self.factor == 1:
             return f"{what} < {self.anchor}"
         if self.factor < 1:
-            return f"{round(1 / self.factor)}x faster than {self.anchor}"
+            return f"{1 / self.factor:g}x faster than {self.anchor}"
         return f"{what} <= {self.factor}x {self.anchor}"
 
 
 _NOOPS = ("noop", "noop-2")
-_MANY = ("c5", "c50", "c200")
+_SMALL = ("c5",)
+_LARGE = ("c50", "c200", "c1000")
+# The targets of the stack issue: against the stack floor (the same work on fabric,
+# networkx and yaml); the paramiko floor and ControlMaster stay in the table as references.
 TARGETS = (
-    Target(("d",), ("run",), "paramiko floor", 1.2),
-    Target(("d",), ("run",), "ControlMaster floor", 1.0),
-    Target(("d",), ("run",), "pyinfra", 1 / 3),
-    Target(("d",), ("run",), "ansible", 1 / 15),
-    Target(_MANY, ("run",), "paramiko floor", 1.3),
-    Target(_MANY, ("run",), "pyinfra", 1.0),
-    Target(_MANY, ("run",), "ansible", 1 / 10),
-    Target(_MANY, ("run",), "paramiko floor", 1.3, is_memory=True),
-    Target(("a", "b"), _NOOPS, "paramiko floor", 1.5),
+    Target(("d",), ("run",), "stack floor", 1.15),
+    Target(("d",), ("run",), "pyinfra", 1 / 3.5),
+    Target(("d",), ("run",), "ansible", 1 / 25),
+    Target(_SMALL, ("run",), "stack floor", 1.15),
+    Target(_LARGE, ("run",), "stack floor", 1.0),
+    Target(_SMALL + _LARGE, ("run",), "stack floor", 1.15, is_memory=True),
+    Target(_SMALL + _LARGE, ("run",), "pyinfra", 1.0),
+    Target(_SMALL + _LARGE, ("run",), "ansible", 1 / 10),
+    Target(("a", "b"), _NOOPS, "stack floor", 1.25),
     Target(("a", "b"), _NOOPS, "ansible", 1 / 20),
     Target(("a", "b"), _NOOPS, "pyinfra", 1 / 3),
-    Target(("a", "b"), ("cold", "update"), "ansible", 1 / 3),
-    Target(("e",), ("version",), "python -c pass", 2.0),
+    Target(("a",), ("cold", "update"), "ansible", 1 / 3),
+    Target(("a",), ("cold", "update"), "pyinfra", 1 / 1.5),
+    Target(("e",), ("version",), "python -c pass", 1.5),
 )
 
 

@@ -3,6 +3,7 @@ for containers (one batched `docker inspect` per host for a no-op, one `docker r
 container for a cold deploy, `docker rm -f` + `docker run` per container for an update).
 
 - paramiko: one transport per host, TCP_NODELAY (paramiko_floor.py, its own process);
+- stack: the same on play's stack, fabric.Connection per host (stack_floor.py);
 - ControlMaster: OpenSSH, one master per host, one `ssh` client per command (a sh script).
 """
 
@@ -41,6 +42,7 @@ def _parallel(workload: Workload) -> int:
 
 class ParamikoFloor:
     name = "paramiko floor"
+    script = "paramiko_floor.py"
 
     def supports(self, workload: Workload) -> bool:
         return workload.kind != "startup"
@@ -53,11 +55,20 @@ class ParamikoFloor:
                 "rolling": phase.is_rolling,
                 "hosts": [{"address": address, "commands": lines}
                           for address in target.addresses]}
-        path = workdir / "floors" / f"paramiko-{workload.kind}-{workload.count}-{phase.name}.json"
+        stem = self.script.removesuffix(".py")
+        path = workdir / "floors" / f"{stem}-{workload.kind}-{workload.count}-{phase.name}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(spec))
-        return Invocation([sys.executable, str(Path(__file__).with_name("paramiko_floor.py")),
+        return Invocation([sys.executable, str(Path(__file__).with_name(self.script)),
                            str(path)])
+
+
+class StackFloor(ParamikoFloor):
+    """The same work on play's stack: fabric, networkx and yaml imported, hosts opened
+    with fabric.Connection (stack_floor.py)."""
+
+    name = "stack floor"
+    script = "stack_floor.py"
 
 
 _HOST_FUNCTION = """\
