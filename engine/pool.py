@@ -33,6 +33,8 @@ class _Opening:
             connection = open_connection(self.settings)
         except UnreachableError as error:
             self.error = error
+        except Exception as error:  # a bug in opening must not leave take() waiting forever
+            self.error = UnreachableError(f"cannot connect: {type(error).__name__}: {error}")
         else:
             with self.lock:
                 if self.is_abandoned:

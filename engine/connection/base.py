@@ -5,6 +5,7 @@ executor, never in the actions.
 
 from __future__ import annotations
 
+import secrets
 import shlex
 import threading
 from abc import ABC, abstractmethod
@@ -50,16 +51,11 @@ class Connection(ABC):
 
     def put(self, content: bytes, path: str, *, mode: str | None = None,
             become: bool = False) -> CommandResult:
-        """Write a file atomically: a temporary file beside it, then rename."""
-        # the size check keeps a transfer cut short from replacing a good file
-        script = ('set -e; dest=$1; mode=$2; size=$3; tmp="$dest.play-tmp.$$"; '
-                  'trap \'rm -f "$tmp"\' EXIT; cat > "$tmp"; '
-                  '[ "$(wc -c < "$tmp")" -eq "$size" ] || '
-                  '{ echo "short write: $(wc -c < "$tmp") of $size bytes" >&2; exit 1; }; '
-                  'if [ -n "$mode" ]; then chmod "$mode" "$tmp"; '
-                  'elif [ -e "$dest" ]; then chmod "$(stat -c %a "$dest")" "$tmp"; fi; '
-                  'mv -f "$tmp" "$dest"; trap - EXIT')
-        return self.run(["/bin/sh", "-c", script, "play-put", path, mode or "",
+        """Write a file atomically: an exclusive, random, 0600 temporary file beside it
+        (mktemp under umask 077), then rename. Without `mode` the file keeps the mode and
+        owner of the file it replaces (of a symlink's target, never the link's own 0777),
+        or gets the login's umask when new (as Ansible's copy)."""
+        return self.run(["/bin/sh", "-c", PUT_SCRIPT, "play-put", path, mode or "",
                          str(len(content))], stdin=content, become=become)
 
     @abstractmethod
@@ -80,13 +76,56 @@ def command_line_size_problem(line: str) -> str | None:
             "a file on the host (copy or template) and pass its path")
 
 
+# The sudo prompt play watches for and the line a command prints once sudo let it run:
+# random per run, so that no command's output can ask for the password (Ansible does the
+# same with its become key). Both are taken out of the command's stderr.
+_TOKEN = secrets.token_hex(8)
+SUDO_PROMPT = f"[play sudo {_TOKEN}] "
+BECOME_MARKER = f"play-become-{_TOKEN}"
+
+
+def sudo_arguments(argv: Sequence[str]) -> str:
+    """What follows `sudo -S -p PROMPT` when sudo may ask for a password (Fabric's `sudo`
+    adds those): DOCKER_HOST picks the engine a login talks to and sudo would drop it; the
+    marker line tells the runner that sudo is done reading its stdin."""
+    return shlex.join(["--preserve-env=DOCKER_HOST", "--", "/bin/sh", "-c",
+                       'printf "%s\\n" "$0" >&2; exec "$@"', BECOME_MARKER, *argv])
+
+
 def command_line(argv: Sequence[str], become: bool, become_password: bool = False) -> str:
     """The single line a remote shell receives; every argument is quoted."""
     if not argv:
         raise ValueError("empty command")
-    if become:
-        # DOCKER_HOST picks the engine a login talks to; sudo would drop it
-        prefix = ["sudo", "--preserve-env=DOCKER_HOST"]
-        prefix += ["-S", "-p", ""] if become_password else ["-n"]
-        argv = [*prefix, "--", *argv]
-    return shlex.join(argv)
+    if not become:
+        return shlex.join(argv)
+    if become_password:
+        return f"sudo -S -p '{SUDO_PROMPT}' {sudo_arguments(argv)}"
+    return shlex.join(["sudo", "--preserve-env=DOCKER_HOST", "-n", "--", *argv])
+
+
+def without_become_chatter(stderr: str) -> str:
+    """A command's stderr without sudo's prompt and the become marker line."""
+    if BECOME_MARKER not in stderr and SUDO_PROMPT not in stderr:
+        return stderr
+    stderr = stderr.replace(SUDO_PROMPT, "")
+    return stderr.replace(BECOME_MARKER + "\n", "", 1)
+
+
+# Keep the file's mode and owner (through a symlink: `stat -L`), or the login umask's
+# mode for a new file; the temp file is 0600 until complete, its name random and created
+# exclusively (mktemp), so nobody can read it early or plant a link to it. The size check
+# keeps a transfer cut short from replacing a good file.
+PUT_SCRIPT = (
+    'set -e; dest=$1; mode=$2; size=$3; login_umask=$(umask); umask 077; '
+    'folder=$(dirname -- "$dest"); [ -d "$folder" ] || '
+    '{ echo "cannot write $dest: $folder is nonexistent or not a directory" >&2; exit 1; }; '
+    'tmp=$(mktemp -- "$folder/.play-tmp.XXXXXXXXXX"); '
+    'trap \'rm -f -- "$tmp"\' EXIT; cat > "$tmp"; '
+    '[ "$(wc -c < "$tmp")" -eq "$size" ] || '
+    '{ echo "short write: $(wc -c < "$tmp") of $size bytes" >&2; exit 1; }; '
+    'if [ -e "$dest" ]; then chown -- "$(stat -L -c %u:%g -- "$dest")" "$tmp" 2>/dev/null '
+    '|| true; fi; '
+    'if [ -n "$mode" ]; then chmod -- "$mode" "$tmp"; '
+    'elif [ -e "$dest" ]; then chmod -- "$(stat -L -c %a -- "$dest")" "$tmp"; '
+    'else chmod -- "$(printf %o $((0666 & ~0$login_umask)))" "$tmp"; fi; '
+    'mv -f -- "$tmp" "$dest"; trap - EXIT')

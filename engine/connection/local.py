@@ -1,12 +1,27 @@
-"""`connection: local`: run on the control node itself, through the same interface."""
+"""`connection: local`: run on the control node itself, through the same interface.
+
+Plain commands run as a subprocess (the file registry and its lock run many short
+scripts here: a thread-free subprocess is the cheapest). Become with a password goes
+through invoke's `Context.sudo`, whose watcher answers sudo's own prompt and only that,
+with the same tuned runner and marker protocol as the SSH connections.
+"""
 
 from __future__ import annotations
 
 import subprocess
+import threading
 import time
 from collections.abc import Sequence
 
-from engine.connection.base import CommandResult, Connection, command_line
+from engine.connection.base import (
+    BECOME_MARKER,
+    SUDO_PROMPT,
+    CommandResult,
+    Connection,
+    command_line,
+    sudo_arguments,
+    without_become_chatter,
+)
 
 
 class LocalConnection(Connection):
@@ -17,9 +32,9 @@ class LocalConnection(Connection):
 
     def run(self, argv: Sequence[str], *, stdin: bytes | None = None,
             timeout: float | None = None, become: bool = False) -> CommandResult:
-        line = command_line(argv, become, self.become_password is not None)
         if become and self.become_password is not None:
-            stdin = self.become_password.encode() + b"\n" + (stdin or b"")
+            return self._sudo(argv, stdin, timeout, self.become_password)
+        line = command_line(argv, become)
         self._count_command()
         started = time.monotonic()
         try:
@@ -31,6 +46,39 @@ class LocalConnection(Connection):
         return CommandResult(line, completed.returncode,
                              completed.stdout.decode("utf-8", "replace"),
                              completed.stderr.decode("utf-8", "replace"),
+                             time.monotonic() - started)
+
+    def _sudo(self, argv: Sequence[str], stdin: bytes | None, timeout: float | None,
+              password: str) -> CommandResult:
+        from invoke.config import Config
+        from invoke.context import Context
+        from invoke.exceptions import AuthFailure, CommandTimedOut
+
+        from engine.connection.runners import FastLocal, Feed, SeenMarker
+
+        line = command_line(argv, True, become_password=True)
+        self._count_command()
+        started = time.monotonic()
+        context = Context(Config(overrides={
+            "runners": {"local": FastLocal},
+            "run": {"warn": True, "hide": True, "shell": "/bin/sh"},
+            "sudo": {"prompt": SUDO_PROMPT},
+        }))
+        authenticated = threading.Event()
+        try:
+            result = context.sudo(sudo_arguments(argv), password=password, timeout=timeout,
+                                  in_stream=Feed(stdin or b"", after=authenticated),
+                                  watchers=[SeenMarker(BECOME_MARKER + "\n", authenticated)])
+        except CommandTimedOut as timed_out:
+            return CommandResult(line, -1, timed_out.result.stdout,
+                                 f"{timed_out.result.stderr}timed out after {timeout} s",
+                                 time.monotonic() - started)
+        except AuthFailure:
+            return CommandResult(line, 1, "", "sudo refused the become password",
+                                 time.monotonic() - started)
+        assert result is not None  # None only for a disowned command
+        return CommandResult(line, -1 if result.exited is None else result.exited,
+                             result.stdout, without_become_chatter(result.stderr),
                              time.monotonic() - started)
 
     def close(self) -> None:

@@ -1,132 +1,150 @@
-"""SSH connections over one paramiko transport per host, several channels at once.
+"""SSH connections: one `fabric.Connection` per host per run, several channels at once.
 
-The socket gets TCP_NODELAY: without it every command round trip stalls ~40 ms
-on Nagle plus delayed ACK (measured here: 60 commands over 3 hosts, 1.2 s -> 0.36 s).
-Host keys are checked against known_hosts: unknown keys only pass under
-`accept-new` (and are then recorded); a changed key never passes.
+Fabric opens the session (paramiko under it), reaches jump hosts through its `gateway`
+and runs every command: `Connection.run`, and `Connection.sudo` when become has a
+password (its prompt watcher answers sudo's own prompt, and only that). What play adds
+around it: the socket gets TCP_NODELAY (without it every command round trip stalls
+~40 ms on Nagle plus delayed ACK: 60 commands over 3 hosts, 1.2 s -> 0.36 s); host keys
+are checked against known_hosts (engine/connection/known_hosts.py) on the host and on
+every hop, where Fabric would accept any key; ProxyJump hops are visited in OpenSSH's
+order (Fabric's own ProxyJump reading reverses a multi-hop list); invoke's runner is
+tuned (engine/connection/runners.py).
 """
 
 from __future__ import annotations
 
-import os
-import select
 import socket
 import threading
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
+import fabric
 import paramiko
+from invoke.exceptions import AuthFailure, CommandTimedOut, Failure, ThreadException
 
-from engine.connection.base import CommandResult, Connection, UnreachableError, command_line
-from engine.connection.settings import ConnectionSettings, Endpoint
+from engine.connection.base import (
+    BECOME_MARKER,
+    SUDO_PROMPT,
+    CommandResult,
+    Connection,
+    UnreachableError,
+    command_line,
+    sudo_arguments,
+    without_become_chatter,
+)
+from engine.connection.known_hosts import check_revoked, key_name, trust
+from engine.connection.runners import FastRemote, Feed, SeenMarker
+from engine.connection.settings import ConnectionSettings, Endpoint, key_file_problem
 
-_known_hosts_lock = threading.Lock()  # accept-new appends to one shared file
-# path -> ((mtime_ns, size), parsed): each file is parsed once per version and run, not
-# once per connection (50 SSHClients each holding all 50 hosts' keys cost ~14 MB here)
-_parsed_known_hosts: dict[str, tuple[tuple[int, int], paramiko.HostKeys]] = {}
+_config_lock = threading.Lock()
+_config: fabric.Config | None = None
 
 
-def _known_keys(known_hosts: str, key_name: str) -> dict[str, paramiko.PKey]:
-    """The keys a known_hosts file lists for one host name, by key type."""
-    with _known_hosts_lock:
+def _run_config() -> fabric.Config:
+    """One Fabric config for the run's connections: the tuned runner, the run's sudo
+    prompt, commands that never raise on a non-zero exit and print nothing themselves.
+    (SSH config files were read when the settings were made; not again here.)"""
+    global _config
+    with _config_lock:
+        if _config is None:
+            _config = fabric.Config(lazy=True, overrides={
+                "runners": {"remote": FastRemote},
+                "run": {"warn": True, "hide": True, "in_stream": False},
+                "sudo": {"prompt": SUDO_PROMPT},
+                "load_ssh_configs": False,
+            })
+        return _config
+
+
+class _HostConnection(fabric.Connection):  # type: ignore[misc]
+    """A fabric.Connection whose socket has TCP_NODELAY, whose host key is checked, and
+    whose channels open within the connect timeout."""
+
+    def __init__(self, settings: ConnectionSettings, endpoint: Endpoint,
+                 gateway: fabric.Connection | str | None) -> None:
+        key_files = list(settings.key_files)
+        super().__init__(
+            endpoint.address, user=endpoint.user, port=endpoint.port, config=_run_config(),
+            # False, not None: None makes Fabric read ProxyJump itself, unchecked
+            gateway=gateway if gateway is not None else False,
+            connect_kwargs={
+                # here, not as connect_timeout, which Fabric rounds down to whole seconds
+                "timeout": settings.connect_timeout,
+                "key_filename": key_files,
+                "banner_timeout": settings.connect_timeout,
+                "auth_timeout": settings.connect_timeout,
+                "allow_agent": not key_files, "look_for_keys": not key_files,
+            })
+        self.settings = settings
+        self.key_name = key_name(endpoint.address, endpoint.port)
+        trust(self.client, settings.known_hosts, self.key_name, settings.host_key_policy)
+
+    def open(self) -> Any:
+        if self.is_connected:
+            return None
+        if not self.gateway:
+            sock = socket.create_connection((self.host, self.port),
+                                            timeout=self.settings.connect_timeout)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self.connect_kwargs["sock"] = sock
         try:
-            status = os.stat(known_hosts)
-        except OSError:
-            return {}
-        version = (status.st_mtime_ns, status.st_size)
-        cached = _parsed_known_hosts.get(known_hosts)
-        if cached is None or cached[0] != version:
-            cached = (version, paramiko.HostKeys(known_hosts))
-            _parsed_known_hosts[known_hosts] = cached
-    entry = cached[1].lookup(key_name)
-    return dict(entry) if entry is not None else {}
+            opened = super().open()
+        finally:
+            self.connect_kwargs.pop("sock", None)
+        check_revoked(self.client, self.settings.known_hosts, self.key_name)
+        return opened
+
+    def create_session(self) -> paramiko.Channel:
+        # Fabric's own waits for a channel as long as paramiko's default (an hour)
+        channel: paramiko.Channel = self.transport.open_session(
+            timeout=self.settings.connect_timeout)
+        return channel
 
 
-def _key_name(endpoint: Endpoint) -> str:
-    return endpoint.address if endpoint.port == 22 else f"[{endpoint.address}]:{endpoint.port}"
-
-
-class _AcceptNew(paramiko.MissingHostKeyPolicy):
-    """Record an unknown host's key (like OpenSSH's StrictHostKeyChecking=accept-new)."""
-
-    def __init__(self, known_hosts: str) -> None:
-        self.known_hosts = known_hosts
-
-    def missing_host_key(self, client: paramiko.SSHClient, hostname: str,
-                         key: paramiko.PKey) -> None:
-        line = f"{hostname} {key.get_name()} {key.get_base64()}\n"
-        with _known_hosts_lock:
-            path = Path(self.known_hosts)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with path.open("a", encoding="utf-8") as known:
-                known.write(line)
-
-
-class _RefuseUnknown(paramiko.MissingHostKeyPolicy):
-    def __init__(self, known_hosts: str) -> None:
-        self.known_hosts = known_hosts
-
-    def missing_host_key(self, client: paramiko.SSHClient, hostname: str,
-                         key: paramiko.PKey) -> None:
-        raise UnreachableError(
-            f"host key of {hostname} is not in {self.known_hosts}; check its fingerprint "
-            f"({key.get_name()} {key.fingerprint}) and add it with `ssh-keyscan "
-            f"{_scan_args(hostname)} >> {self.known_hosts}`, or set host_key_policy: "
-            "accept-new for this host to record it on first contact")
-
-
-def _scan_args(key_name: str) -> str:
-    if key_name.startswith("["):
-        address, _, port = key_name[1:].partition("]:")
-        return f"-p {port} {address}"
-    return key_name
-
-
-def _tcp_socket(endpoint: Endpoint, timeout: float) -> socket.socket:
-    sock = socket.create_connection((endpoint.address, endpoint.port), timeout=timeout)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return sock
-
-
-def _client(settings: ConnectionSettings, endpoint: Endpoint, sock: Any) -> paramiko.SSHClient:
-    client = paramiko.SSHClient()
-    key_name = _key_name(endpoint)
-    for key_type, key in _known_keys(settings.known_hosts, key_name).items():
-        client.get_host_keys().add(key_name, key_type, key)
-    policy: paramiko.MissingHostKeyPolicy = (
-        _AcceptNew(settings.known_hosts) if settings.host_key_policy == "accept-new"
-        else _RefuseUnknown(settings.known_hosts))
-    client.set_missing_host_key_policy(policy)
+def _open(settings: ConnectionSettings) -> _HostConnection:
+    """The host's connection through its hops, each opened and checked in turn."""
+    for path in settings.key_files:
+        if problem := key_file_problem(path):
+            raise UnreachableError(problem)
+    gateway: fabric.Connection | str | None = settings.proxy_command
+    hops: list[_HostConnection] = []
     try:
-        # paramiko accepts a list of key files; its stubs say str only
-        key_files: Any = list(settings.key_files) or None
-        client.connect(endpoint.address, endpoint.port, username=endpoint.user,
-                       key_filename=key_files, sock=sock,
-                       timeout=settings.connect_timeout, banner_timeout=settings.connect_timeout,
-                       auth_timeout=settings.connect_timeout,
-                       allow_agent=not settings.key_files, look_for_keys=not settings.key_files)
-    except paramiko.BadHostKeyException as error:
-        client.close()
-        raise UnreachableError(
-            f"HOST KEY CHANGED for {_key_name(endpoint)}: it offers {error.key.get_name()} "
+        for hop in settings.jumps:
+            hops.append(_HostConnection(settings, hop, gateway))
+            hops[-1].open()
+            gateway = hops[-1]
+        connection = _HostConnection(settings, settings.endpoint, gateway)
+        connection.open()
+    except BaseException as error:
+        for opened in reversed(hops):
+            opened.close()
+        raise _unreachable(error, settings) from None
+    return connection
+
+
+def _unreachable(error: BaseException, settings: ConnectionSettings) -> BaseException:
+    target = f"{settings.endpoint.user}@{settings.endpoint.address}:{settings.endpoint.port}"
+    if isinstance(error, UnreachableError):
+        return error
+    if isinstance(error, paramiko.BadHostKeyException):
+        name = error.hostname  # paramiko's known_hosts name: `[address]:port` off port 22
+        return UnreachableError(
+            f"HOST KEY CHANGED for {name}: it offers {error.key.get_name()} "
             f"{error.key.fingerprint}, {settings.known_hosts} expects "
             f"{error.expected_key.fingerprint}. This may be an attack, or the host was "
             "reinstalled; once you have checked, remove the old key with `ssh-keygen -R "
-            f"{_key_name(endpoint)} -f {settings.known_hosts}`") from None
-    except UnreachableError:
-        client.close()
-        raise
-    except paramiko.AuthenticationException as error:
-        client.close()
-        raise UnreachableError(f"authentication failed as {endpoint.user}@{endpoint.address}: "
-                               f"{error}") from None
-    except (OSError, paramiko.SSHException, EOFError) as error:
-        client.close()
-        raise UnreachableError(f"cannot connect to {endpoint.address}:{endpoint.port}: "
-                               f"{error or type(error).__name__}") from None
-    return client
+            f"{name} -f {settings.known_hosts}`")
+    if isinstance(error, paramiko.AuthenticationException):
+        return UnreachableError(f"authentication failed as {target}: {error}")
+    if isinstance(error, (OSError, paramiko.SSHException, EOFError)):
+        return UnreachableError(f"cannot connect to {target}: "
+                                f"{error or type(error).__name__}")
+    if isinstance(error, Exception):
+        # anything else paramiko raises while connecting still only stops this host
+        return UnreachableError(f"cannot connect to {target}: {type(error).__name__}: "
+                                f"{error}")
+    return error
 
 
 class SSHConnection(Connection):
@@ -134,99 +152,52 @@ class SSHConnection(Connection):
         self.host = settings.host
         self.settings = settings
         self.commands_run = 0
-        self._gateway: paramiko.SSHClient | None = None
-        try:
-            sock: Any
-            if settings.gateway is not None:
-                self._gateway = _client(settings, settings.gateway,
-                                        _tcp_socket(settings.gateway, settings.connect_timeout))
-                gateway_transport = self._gateway.get_transport()
-                assert gateway_transport is not None
-                target = settings.endpoint
-                sock = gateway_transport.open_channel(
-                    "direct-tcpip", (target.address, target.port), ("127.0.0.1", 0),
-                    timeout=settings.connect_timeout)
-            else:
-                sock = _tcp_socket(settings.endpoint, settings.connect_timeout)
-        except OSError as error:
-            self.close()
-            raise UnreachableError(f"cannot connect to {settings.endpoint.address}:"
-                                   f"{settings.endpoint.port}: {error}") from None
-        except paramiko.SSHException as error:
-            self.close()
-            raise UnreachableError(f"gateway cannot reach {settings.endpoint.address}: "
-                                   f"{error}") from None
-        self._client = _client(settings, settings.endpoint, sock)
-        transport = self._client.get_transport()
-        assert transport is not None
-        transport.set_keepalive(15)
-        self._transport = transport
+        self.fabric = _open(settings)
 
     def run(self, argv: Sequence[str], *, stdin: bytes | None = None,
             timeout: float | None = None, become: bool = False) -> CommandResult:
-        password = self.settings.become_password
+        password = self.settings.become_password if become else None
         line = command_line(argv, become, password is not None)
-        if become and password is not None:
-            stdin = password.encode() + b"\n" + (stdin or b"")
         timeout = timeout if timeout is not None else self.settings.command_timeout
         self._count_command()
         started = time.monotonic()
         try:
-            channel = self._transport.open_session(timeout=self.settings.connect_timeout)
-        except (paramiko.SSHException, EOFError, OSError) as error:
-            raise UnreachableError(f"connection lost: {error}") from None
-        try:
-            channel.exec_command(line)
-            if stdin:
-                channel.sendall(stdin)
-            channel.shutdown_write()
-            stdout, stderr, status = _collect(channel, started + timeout if timeout else None)
-        except (paramiko.SSHException, EOFError, OSError) as error:
-            raise UnreachableError(f"connection lost: {error}") from None
-        finally:
-            channel.close()
-        if status is None:
-            return CommandResult(line, -1, stdout, f"{stderr}timed out after {timeout} s",
+            if password is None:
+                result = self.fabric.run(line, in_stream=Feed(stdin or b""), timeout=timeout)
+            else:
+                authenticated = threading.Event()
+                result = self.fabric.sudo(
+                    sudo_arguments(argv), password=password, timeout=timeout,
+                    in_stream=Feed(stdin or b"", after=authenticated),
+                    watchers=[SeenMarker(BECOME_MARKER + "\n", authenticated)])
+        except CommandTimedOut as timed_out:
+            return CommandResult(line, -1, timed_out.result.stdout,
+                                 f"{timed_out.result.stderr}timed out after {timeout} s",
                                  time.monotonic() - started)
-        if status == -1 and not self._transport.is_active():
+        except AuthFailure:
+            return CommandResult(line, 1, "", "sudo refused the become password "
+                                 f"for {self.settings.endpoint.user}",
+                                 time.monotonic() - started)
+        except (Failure, ThreadException, paramiko.SSHException, EOFError, OSError) as error:
+            raise UnreachableError(f"connection lost: {_reason(error)}") from None
+        status = result.exited
+        if status == -1 and not self.fabric.is_connected:
             # the channel closed without an exit status because the whole connection went
             # (sshd killed, host gone): not a failed command, an unreachable host
             raise UnreachableError("connection lost: the SSH session ended mid-command")
-        return CommandResult(line, status, stdout, stderr, time.monotonic() - started)
+        return CommandResult(line, -1 if status is None else status, result.stdout,
+                             without_become_chatter(result.stderr),
+                             time.monotonic() - started)
 
     def close(self) -> None:
-        for client in (getattr(self, "_client", None), self._gateway):
-            if client is not None:
-                client.close()
+        connection: Any = getattr(self, "fabric", None)
+        while isinstance(connection, fabric.Connection):
+            connection.close()
+            connection = connection.gateway
 
 
-def _collect(channel: paramiko.Channel, deadline: float | None) -> tuple[str, str, int | None]:
-    """Read stdout and stderr together (reading one while the other fills would stall the
-    channel's window) until EOF, then wait for the exit status, all within the deadline."""
-    out: list[bytes] = []
-    err: list[bytes] = []
-
-    def drain() -> None:
-        while channel.recv_ready():
-            out.append(channel.recv(65536))
-        while channel.recv_stderr_ready():
-            err.append(channel.recv_stderr(65536))
-
-    while True:
-        drain()
-        if channel.eof_received or channel.closed:
-            drain()
-            break
-        wait = 1.0 if deadline is None else deadline - time.monotonic()
-        if wait <= 0:
-            return _text(out), _text(err), None
-        # the channel's pipe becomes readable on data (either stream) and on EOF
-        select.select([channel], [], [], min(wait, 1.0))
-    remaining = None if deadline is None else max(deadline - time.monotonic(), 0.0)
-    if not channel.status_event.wait(remaining):
-        return _text(out), _text(err), None
-    return _text(out), _text(err), channel.recv_exit_status()
-
-
-def _text(chunks: list[bytes]) -> str:
-    return b"".join(chunks).decode("utf-8", "replace")
+def _reason(error: BaseException) -> str:
+    if isinstance(error, ThreadException) and error.exceptions:
+        inner = error.exceptions[0].value
+        return f"{inner or type(inner).__name__}"
+    return f"{error or type(error).__name__}"

@@ -28,9 +28,8 @@ def test_ssh_config_gives_address_user_port_and_key(tmp_path: Path,
     assert (settings.endpoint.address, settings.endpoint.port, settings.endpoint.user) == (
         "127.0.0.9", 2200, "ops")
     assert settings.key_files[0].endswith("/.ssh/ops")
-    assert settings.gateway is not None
-    assert (settings.gateway.address, settings.gateway.port, settings.gateway.user) == (
-        "127.0.0.8", 2222, "jump")
+    assert [(jump.address, jump.port, jump.user) for jump in settings.jumps] == [
+        ("127.0.0.8", 2222, "jump")]
 
 
 def test_inventory_vars_win_over_ssh_config(tmp_path: Path,

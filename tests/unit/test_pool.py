@@ -57,7 +57,8 @@ def opener(monkeypatch: pytest.MonkeyPatch) -> FakeOpener:
 def settings(host: str, port: int = 22) -> ConnectionSettings:
     return ConnectionSettings(host=host, connection="ssh",
                               endpoint=Endpoint("127.0.0.9", port, "u"), key_files=(),
-                              known_hosts="/nonexistent", host_key_policy="strict", gateway=None,
+                              known_hosts="/nonexistent", host_key_policy="strict",
+                              jumps=(), proxy_command=None,
                               connect_timeout=1.0, command_timeout=None, become=False,
                               become_password=None)
 
