@@ -267,3 +267,22 @@ def test_local_become_with_a_password_when_sudo_does_not_ask(tmp_path: Path) -> 
     assert written.is_ok, written.stderr
     assert (tmp_path / "file").read_text() == "through sudo\n"
     assert "play-become" not in written.stderr
+
+
+def test_a_registry_host_with_become_keeps_the_password_out_of_the_lock(
+        lab: Lab, srv_dir: str, tmp_path: Path) -> None:
+    # the deploy lock lives in the file registry on lab1, written through sudo; sudo does
+    # not ask there, so a password written to every command's stdin became the lock's
+    # owner record, which no later run could then release
+    password = f"pw-{uuid.uuid4().hex}"
+    inventory = _inventory(lab, tmp_path, become_password=password,
+                           registry={"host": "lab1", "root": f"{srv_dir}/registry",
+                                     "become": True})
+    for _ in range(2):
+        result = play(str(E2E_DATA / "remote_commands.yml"), "-i", str(inventory),
+                      "--lock-timeout", "5", timeout=120)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert password not in result.stdout + result.stderr
+    stored = lab.sh(lab.host("lab1"), f"sudo -n grep -rl {shlex.quote(password)} "
+                                      f"{shlex.quote(srv_dir)}/registry")
+    assert stored.stdout == "", stored.stdout
