@@ -142,6 +142,40 @@ def test_template_renders_and_is_idempotent(lab1: Host, workdir: str) -> None:
     assert not lab1.act("template", args, render=render).changed
 
 
+
+def _world_writable_files(host: Host, folder: str) -> str:
+    return host.sh("sudo", "-n", "find", folder, "!", "-type", "l", "-perm", "-o+w")
+
+
+def test_copy_through_a_symlink_writes_its_target_and_keeps_link_mode_and_owner(
+        lab1: Host, workdir: str) -> None:
+    target, link = f"{workdir}/real.conf", f"{workdir}/app.conf"
+    lab1.sh("sudo", "-n", "sh", "-c", f"echo old > {target} && chmod 0640 {target} && "
+            f"chown root:root {target} && ln -s real.conf {link}")
+    for action, args in (("copy", {"content": "new\n", "dest": link}),
+                         ("template", {"src": "/t/app.conf.j2", "dest": link})):
+        done = lab1.act(action, args, become=True, render=lambda path: "new\n")
+        assert not done.failed, done.msg
+        assert done.changed == (action == "copy"), done.msg
+        assert lab1.sh("readlink", link).strip() == "real.conf"
+        assert lab1.sh("sudo", "-n", "cat", target) == "new\n"
+        assert lab1.stat(target) == "640 root root"
+        assert _world_writable_files(lab1, workdir) == ""
+
+
+def test_copy_through_a_dangling_symlink_creates_its_target(lab1: Host, workdir: str) -> None:
+    target, link = f"{workdir}/absent.conf", f"{workdir}/app.conf"
+    lab1.sh("ln", "-s", target, link)
+    done = lab1.act("copy", {"content": "x\n", "dest": link})
+    assert done.changed and "through link" in done.msg, done.msg
+    assert lab1.sh("readlink", link).strip() == target
+    assert lab1.sh("cat", target) == "x\n"
+    assert _world_writable_files(lab1, workdir) == ""
+    looped = f"{workdir}/loop"
+    lab1.sh("ln", "-s", looped, looped)
+    failed = lab1.act("copy", {"content": "x\n", "dest": looped})
+    assert failed.failed and "cannot be followed" in failed.msg, failed.msg
+
 # --- file ------------------------------------------------------------------------------
 
 def test_file_directory_then_no_change_then_check(lab1: Host, workdir: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 
 import pytest
@@ -124,11 +125,23 @@ def test_a_rewrite_under_another_account_gives_the_file_back_to_its_owner() -> N
 
 
 def test_copy_read_output_parses_with_old_content() -> None:
-    output = "into\n0 0\n600 0 0 root root regular file\nabc\naGVsbG8K\n"
+    output = "into\n0 0\n\n600 0 0 root root regular file\nabc\naGVsbG8K\n"
     current = parse_read(output, "/srv/dir", "f.txt")
     assert current.path == "/srv/dir/f.txt"
     assert current.state.mode == "0600" and current.sha256 == "abc"
     assert current.old_content == b"hello\n"
+    assert current.link is None
+
+
+def test_a_symlinked_dest_is_read_as_its_target_and_named_both_ways() -> None:
+    target = base64.b64encode(b"/srv/real/app.conf").decode()
+    output = f"as\n1000 1000\n{target}\n640 0 0 root root regular file\nabc\n"
+    current = parse_read(output, "/srv/app.conf", "")
+    assert current.path == "/srv/real/app.conf" and current.link == "/srv/app.conf"
+    assert current.state.mode == "0640" and current.state.kind == "file"
+    change = plan_copy(current, Desired(b"new\n", Attributes()))
+    assert change.what == ("update content of /srv/real/app.conf (through link "
+                           "/srv/app.conf)",)
 
 
 def test_binary_and_huge_content_get_a_short_diff() -> None:
