@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import shlex
 import tarfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ import pytest
 from lab_client import Lab, LabMachine
 
 from engine.actions import ActionContext, ActionError, Outcome, find_action
-from engine.connection import Connection, open_connection, settings_for
+from engine.connection import CommandResult, Connection, open_connection, settings_for
 from engine.inventory import load_inventory
 
 pytestmark = pytest.mark.lab
@@ -291,6 +291,40 @@ def test_user_change_without_root_fails(lab1: Host, test_user: str) -> None:
     failed = lab1.act("user", {"name": test_user, "create_home": False})
     assert failed.failed and "create user" in failed.msg
 
+
+
+class RecordingConnection(Connection):
+    """lab1's connection, keeping every command line the host's shell received: what
+    `ps` and /proc/PID/cmdline show there while it runs."""
+
+    def __init__(self, inner: Connection) -> None:
+        self.inner, self.host, self.lines = inner, inner.host, list[str]()
+
+    def run(self, argv: Sequence[str], *, stdin: bytes | None = None,
+            timeout: float | None = None, become: bool = False) -> CommandResult:
+        result = self.inner.run(argv, stdin=stdin, timeout=timeout, become=become)
+        self.lines.append(result.command)
+        return result
+
+    def close(self) -> None:
+        return None
+
+
+def test_user_password_hash_reaches_the_host_on_stdin_not_in_argv(
+        lab1: Host, test_user: str) -> None:
+    recorder = RecordingConnection(lab1.connection)
+    host = Host(lab1.lab, lab1.machine, recorder)
+    first, second = ("$6$playsalt$" + marker * 20 for marker in ("A", "B"))
+    args = {"name": test_user, "create_home": False, "password": first}
+    for attempt in (args, {**args, "shell": "/bin/sh", "password": second}):
+        done = host.act("user", attempt, become=True)
+        assert done.changed and not done.failed, done.msg
+        hashed = lab1.sh("sudo", "-n", "getent", "shadow", test_user).split(":")[1]
+        assert hashed == attempt["password"]
+    assert not host.act("user", {**args, "password": second}, become=True).changed
+    assert len(recorder.lines) >= 4
+    for line in recorder.lines:
+        assert first not in line and second not in line, line
 
 # --- wait_for -----------------------------------------------------------------------------
 

@@ -27,6 +27,8 @@ from engine.actions.package import PackageFacts, pending, plan_packages
 from engine.actions.package import apply_commands as package_commands
 from engine.actions.package import parse_read as parse_packages
 from engine.actions.user import Account, DesiredUser, apply_command, plan_user
+from engine.actions.user import apply_commands as user_commands
+from engine.actions.user import desired_from as desired_user
 from engine.actions.user import parse_read as parse_user
 from engine.actions.wait_for import plan_wait, proc_net_addresses
 from engine.connection import CommandResult
@@ -296,6 +298,27 @@ def test_user_with_matching_attributes_is_left_alone() -> None:
 def test_password_change_never_shows_the_hash() -> None:
     change = plan_user(ACCOUNT, DesiredUser("app", password="$6$salt$hash"))
     assert change.what == ("change password",)
+
+
+def test_a_password_hash_goes_to_chpasswd_on_stdin_never_in_argv() -> None:
+    hashed = "$6$salt$hash"
+    for current, desired in ((None, DesiredUser("app", shell="/bin/sh", password=hashed)),
+                             (ACCOUNT, DesiredUser("app", shell="/bin/bash", password=hashed)),
+                             (ACCOUNT, DesiredUser("app", password=hashed))):
+        argv, stdin = user_commands(current, desired)
+        assert not any(hashed in part for part in argv), argv
+        assert "chpasswd -e" in " ".join(argv)
+        assert stdin == f"app:{hashed}\n".encode()
+    assert user_commands(ACCOUNT, DesiredUser("app", password=hashed)) == (
+        ["chpasswd", "-e"], b"app:$6$salt$hash\n")
+    assert user_commands(ACCOUNT, DesiredUser("app", shell="/bin/bash")) == (
+        ["usermod", "-s", "/bin/bash", "--", "app"], None)
+
+
+def test_a_password_that_chpasswd_would_misread_is_refused() -> None:
+    for password in ("a:b", "a\nroot:x"):
+        with pytest.raises(ActionError, match="crypt hash"):
+            desired_user({"name": "app", "password": password})
 
 
 def test_absent_user_is_removed() -> None:
