@@ -29,7 +29,8 @@ from engine.errors import (
     Location,
 )
 from engine.execute import Limits, Node, Scheduler
-from engine.output.events import Redactor, Reporter, Sink
+from engine.output.events import Reporter, Sink
+from engine.output.redaction import Redactor
 from engine.playbook.model import ContainerSpec
 from engine.registry.model import LockBusy, RegistryError
 from engine.results import Event, Recap, StepResult
@@ -399,33 +400,13 @@ class _Rollout:
 
 
 def _secrets(prepared: Prepared, runner: StepRunner) -> set[str]:
-    """Rendered values of every variable named in a `secret_vars` list, on every host."""
-    from engine.templating import template_errors
+    """Rendered values, on every host, of every variable named in a `secret_vars` list and
+    of the become and connection passwords (engine/output/redaction.py)."""
+    from engine.output.redaction import secret_values
 
     secrets: set[str] = set()
     for placement in prepared.plan.placements:
         play = prepared.plan.playbook.plays[placement.play]
         for host in placement.hosts:
-            scope = runner.scope(host, play)
-            names = scope.get("secret_vars") or []
-            for name in [names] if isinstance(names, str) else names:
-                if name in scope:
-                    try:
-                        value = scope[name]
-                    except template_errors(InputError):
-                        value = scope.raw(name)  # still hide what we have
-                    secrets.update(_leaf_strings(value))
+            secrets |= secret_values(runner.scope(host, play))
     return secrets
-
-
-def _leaf_strings(value: Any) -> Iterator[str]:
-    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
-        text = str(value)
-        if len(text) >= 3:  # masking "1" or "no" everywhere would garble every line
-            yield text
-    elif isinstance(value, Mapping):
-        for item in value.values():
-            yield from _leaf_strings(item)
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            yield from _leaf_strings(item)

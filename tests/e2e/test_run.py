@@ -114,7 +114,8 @@ def test_secrets_never_reach_console_json_or_log(lab: Lab, srv_dir: str,
     for extra in ([], ["--json"], ["--diff"]):
         log = tmp_path / f"log{len(outputs)}"
         result = run_play(lab, "secrets.yml", "-e", f"dir={srv_dir}", "-e", f"token={token}",
-                          "--log", str(log), *extra)
+                          "-e", f"become_password=bp-{token}",
+                          "-e", f"ansible_become_pass=abp-{token}", "--log", str(log), *extra)
         assert result.returncode == 0, result.stdout + result.stderr
         outputs += [result.stdout, result.stderr, log.read_text()]
     assert lab.run(lab.host("lab1"), "cat", f"{srv_dir}/secret").stdout == secret + "\n"

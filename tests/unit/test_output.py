@@ -12,6 +12,7 @@ from engine.output.events import MASK, Redactor, Reporter
 from engine.output.jsonlines import JsonWriter
 from engine.output.live import LiveConsole
 from engine.output.plain import PlainWriter
+from engine.output.redaction import secret_values
 from engine.results import Event, Recap, StepResult
 from engine.run import exit_status
 
@@ -35,6 +36,48 @@ def test_redactor_masks_secrets_in_messages_diffs_and_data() -> None:
         reporter.emit(event)
     assert "hunter2" not in out.getvalue()
     assert MASK in out.getvalue()
+
+
+
+PEM = ("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\n"
+       "QyNTUxOQAAACBhYWFhYWFhYWFhYWFhYWFhYWFhYWFh\n-----END OPENSSH PRIVATE KEY-----\n")
+
+
+def test_every_line_of_a_multi_line_secret_is_masked_in_a_diff() -> None:
+    from engine.actions.files import unified_diff
+
+    diff = unified_diff("/srv/key", None, f"# key\n{PEM}".encode())
+    result = StepResult("lab1", "0/task/k", "changed", diff=diff)
+    out = io.StringIO()
+    reporter = Reporter([PlainWriter(out)], Redactor([PEM]))
+    reporter.emit(Event("step_end", host="lab1", play="p", step="task k", result=result))
+    text = out.getvalue()
+    for line in PEM.splitlines():
+        assert line not in text
+    assert text.count(MASK) == 4 and "+# key" in text
+
+
+def test_templated_play_and_step_names_are_masked() -> None:
+    out = io.StringIO()
+    reporter = Reporter([JsonWriter(out), PlainWriter(out)], Redactor(["hunter2"]))
+    reporter.emit(Event("step_start", host="lab1", play="deploy hunter2", step="task hunter2"))
+    reporter.emit(Event("step_end", host="lab1", play="deploy hunter2", step="task hunter2",
+                        result=FAILED))
+    assert "hunter2" not in out.getvalue()
+
+
+def test_a_secret_escaped_by_repr_or_json_is_masked_too() -> None:
+    secret = 'pa"ss\\w\'rd'
+    redactor = Redactor([secret])
+    for shown in (repr(secret), json.dumps(secret), f"not {secret!r}: refused"):
+        assert "ss" not in redactor.text(shown), shown
+
+
+def test_become_passwords_are_secrets_without_being_listed() -> None:
+    found = secret_values({"become_password": "sudo-pw", "ansible_become_pass": "other-pw",
+                           "ansible_become_password": "third-pw", "plain": "visible",
+                           "secret_vars": ["token"], "token": {"a": ["tok-en"]}})
+    assert found == {"sudo-pw", "other-pw", "third-pw", "tok-en"}
 
 
 def test_json_writer_writes_one_object_per_event() -> None:
