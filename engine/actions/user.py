@@ -13,6 +13,7 @@ from typing import Any
 
 from engine.actions.base import Action, ActionContext, ActionError, Change, Outcome
 from engine.actions.files import chained, optional_text, run_checked
+from engine.schema import as_boolean
 
 # $1 name, $2 "1" to read the password hash. Output: the passwd line, the groups (primary
 # first), the hash; nothing at all when the user does not exist.
@@ -156,9 +157,9 @@ def desired_from(args: Mapping[str, Any]) -> DesiredUser:
                           "without ':' or a newline")
     return DesiredUser(
         name, state, optional_text(args, "uid"), optional_text(args, "group"),
-        groups, bool(args.get("append")), optional_text(args, "shell"),
-        optional_text(args, "home"), bool(args.get("system")),
-        bool(args.get("create_home", True)), password)
+        groups, as_boolean(args.get("append"), "append"), optional_text(args, "shell"),
+        optional_text(args, "home"), as_boolean(args.get("system"), "system"),
+        as_boolean(args.get("create_home", True), "create_home"), password)
 
 
 def user(args: Mapping[str, Any], context: ActionContext) -> Outcome:

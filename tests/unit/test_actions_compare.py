@@ -321,6 +321,16 @@ def test_a_password_that_chpasswd_would_misread_is_refused() -> None:
             desired_user({"name": "app", "password": password})
 
 
+
+def test_templated_boolean_arguments_read_words_as_ansible_does() -> None:
+    desired = desired_user({"name": "app", "append": "no", "system": "False",
+                            "create_home": "off"})
+    assert (desired.append, desired.system, desired.create_home) == (False, False, False)
+    assert desired_user({"name": "app", "append": "yes"}).append
+    with pytest.raises(ValueError, match=r"append must be true or false .*'sometimes'"):
+        desired_user({"name": "app", "append": "sometimes"})
+
+
 def test_absent_user_is_removed() -> None:
     assert plan_user(ACCOUNT, DesiredUser("app", "absent")).what == ("remove user app",)
     assert not plan_user(None, DesiredUser("app", "absent")).is_needed
