@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import os
 import signal
 import sys
 import threading
@@ -158,8 +159,10 @@ def _sinks(options: RunOptions, stdout: TextIO) -> list[Sink]:
     if options.log:
         from engine.output.plain import PlainWriter
 
-        # the writer owns the file and closes it when the run ends
-        log = open(options.log, "a", encoding="utf-8")  # noqa: SIM115
+        # 0600 when created: a log holds what hosts answered (an existing file keeps its
+        # mode). The writer owns the file and closes it when the run ends.
+        descriptor = os.open(options.log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        log = os.fdopen(descriptor, "a", encoding="utf-8")
         sinks.append(PlainWriter(log, owns_stream=True))
     return sinks
 
