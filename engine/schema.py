@@ -123,6 +123,16 @@ class Fields:
             return value
         raise self._fail(key, "true or false")
 
+    def static_boolean(self, key: str, default: bool) -> bool:
+        """A boolean that shapes the plan, read before any variable exists: a template
+        would be decided by `bool()` of its text (always true), so it is refused."""
+        value = self.mapping.get(key, default)
+        if isinstance(value, bool):
+            return value
+        raise InputError(f"{key!r} of {self.what} must be true or false written in the "
+                         f"playbook, not {type_name(value)} ({_short(value)}): it decides the "
+                         "plan before any variable is rendered", self.at(key))
+
     def integer(self, key: str, default: int | None = None, *, minimum: int = 0) -> Any:
         value = self.mapping.get(key, default)
         if value is None or is_templated(value):
