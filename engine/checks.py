@@ -6,6 +6,7 @@ POSIX and the registry accept (engine/playbook/values.py).
 
 from __future__ import annotations
 
+import functools
 from collections import ChainMap
 from collections.abc import Iterator, Mapping
 from dataclasses import fields as dataclass_fields
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.connection.base import MAX_COMMAND_LINE
 from engine.errors import InputError, Location, did_you_mean
+from engine.output.redaction import MIN_SECRET, Redactor, secret_values
 from engine.playbook import ContainerSpec, Play, ServiceSpec, Step, TaskSpec
 from engine.playbook.load import find_local_file
 from engine.playbook.task_args import LOCAL_FILE_ARGS
@@ -21,6 +23,7 @@ from engine.playbook.values import (
     Later,
     Problem,
     container_problems,
+    hiding,
     service_problems,
     task_problems,
 )
@@ -267,7 +270,7 @@ class _RenderedValues:
             find_local_file(Path(step.source.file), folder, source, step.source)
         except InputError as error:
             raise InputError(f"{step.label!r} as rendered for host {self.host!r}: "
-                             f"{error.message}", error.location) from None
+                             f"{self._secrets.text(error.message)}", error.location) from None
 
     def _render(self, value: Any, scope: Scope) -> Any:
         """`value` with each template rendered that can be now; the others become `Later`."""
@@ -307,9 +310,20 @@ class _RenderedValues:
         return all(name in scope and name not in self.play.registered for name, _ in names)
 
     def _refuse(self, step: Step, problems: Iterator[Problem]) -> None:
-        for _, problem in problems:
-            raise InputError(f"{step.label!r} as rendered for host {self.host!r}: {problem}",
-                             step.source)
+        with hiding(self._is_secret):  # the problems are made (and quote values) here
+            for _, problem in problems:
+                raise InputError(f"{step.label!r} as rendered for host {self.host!r}: "
+                                 f"{problem}", step.source)
+
+    @functools.cached_property
+    def _secrets(self) -> Redactor:
+        """This host's secrets, rendered only once a value is refused."""
+        return Redactor(secret_values(self.scope))
+
+    def _is_secret(self, text: str) -> bool:
+        """`text` holds a secret, or is a piece of one (a volume's part)."""
+        return self._secrets.contains_secret(text) or (len(text) >= MIN_SECRET and any(
+            text in secret for secret in self._secrets.secrets))
 
 
 def _run_line_problems(name: Any, spec: Any, env_files: tuple[str, ...],

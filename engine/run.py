@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import os
 import signal
 import sys
 import threading
@@ -29,7 +30,8 @@ from engine.errors import (
     Location,
 )
 from engine.execute import Limits, Node, Scheduler
-from engine.output.events import Redactor, Reporter, Sink
+from engine.output.events import Reporter, Sink
+from engine.output.redaction import Redactor
 from engine.playbook.model import ContainerSpec
 from engine.registry.model import LockBusy, RegistryError
 from engine.results import Event, Recap, StepResult
@@ -157,8 +159,10 @@ def _sinks(options: RunOptions, stdout: TextIO) -> list[Sink]:
     if options.log:
         from engine.output.plain import PlainWriter
 
-        # the writer owns the file and closes it when the run ends
-        log = open(options.log, "a", encoding="utf-8")  # noqa: SIM115
+        # 0600 when created: a log holds what hosts answered (an existing file keeps its
+        # mode). The writer owns the file and closes it when the run ends.
+        descriptor = os.open(options.log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        log = os.fdopen(descriptor, "a", encoding="utf-8")
         sinks.append(PlainWriter(log, owns_stream=True))
     return sinks
 
@@ -399,33 +403,13 @@ class _Rollout:
 
 
 def _secrets(prepared: Prepared, runner: StepRunner) -> set[str]:
-    """Rendered values of every variable named in a `secret_vars` list, on every host."""
-    from engine.templating import template_errors
+    """Rendered values, on every host, of every variable named in a `secret_vars` list and
+    of the become and connection passwords (engine/output/redaction.py)."""
+    from engine.output.redaction import secret_values
 
     secrets: set[str] = set()
     for placement in prepared.plan.placements:
         play = prepared.plan.playbook.plays[placement.play]
         for host in placement.hosts:
-            scope = runner.scope(host, play)
-            names = scope.get("secret_vars") or []
-            for name in [names] if isinstance(names, str) else names:
-                if name in scope:
-                    try:
-                        value = scope[name]
-                    except template_errors(InputError):
-                        value = scope.raw(name)  # still hide what we have
-                    secrets.update(_leaf_strings(value))
+            secrets |= secret_values(runner.scope(host, play))
     return secrets
-
-
-def _leaf_strings(value: Any) -> Iterator[str]:
-    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
-        text = str(value)
-        if len(text) >= 3:  # masking "1" or "no" everywhere would garble every line
-            yield text
-    elif isinstance(value, Mapping):
-        for item in value.values():
-            yield from _leaf_strings(item)
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            yield from _leaf_strings(item)

@@ -23,6 +23,26 @@ def is_templated(value: object) -> bool:
     return isinstance(value, str) and ("{{" in value or "{%" in value)
 
 
+# Ansible's boolean words (module_utils.parsing.convert_bool), strings case-insensitive.
+_TRUE = frozenset({"y", "yes", "on", "1", "true", "t"})
+_FALSE = frozenset({"n", "no", "off", "0", "false", "f"})
+
+
+def as_boolean(value: Any, what: str) -> bool:
+    """A rendered boolean keyword or argument read as Ansible reads it: `"false"`, `"no"`,
+    `"off"` and `"0"` are false (Python's bool() of them is true). ValueError names the
+    value when it is no boolean."""
+    if isinstance(value, bool):
+        return value
+    if value is None:
+        return False
+    if isinstance(value, (int, float)) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise ValueError(f"{what} must be true or false (yes/no, on/off, 1/0), not {value!r}")
+
+
 def type_name(value: object) -> str:
     """How a user would name the type of a YAML value."""
     if value is None:
@@ -102,6 +122,16 @@ class Fields:
         if value is None or isinstance(value, bool) or is_templated(value):
             return value
         raise self._fail(key, "true or false")
+
+    def static_boolean(self, key: str, default: bool) -> bool:
+        """A boolean that shapes the plan, read before any variable exists: a template
+        would be decided by `bool()` of its text (always true), so it is refused."""
+        value = self.mapping.get(key, default)
+        if isinstance(value, bool):
+            return value
+        raise InputError(f"{key!r} of {self.what} must be true or false written in the "
+                         f"playbook, not {type_name(value)} ({_short(value)}): it decides the "
+                         "plan before any variable is rendered", self.at(key))
 
     def integer(self, key: str, default: int | None = None, *, minimum: int = 0) -> Any:
         value = self.mapping.get(key, default)

@@ -19,6 +19,7 @@ from engine.playbook import Play, Step, TaskSpec
 from engine.playbook.load import resolve_local_source
 from engine.pool import ConnectionPool
 from engine.results import Status, StepResult
+from engine.schema import as_boolean
 from engine.templating import (
     evaluate,
     is_undefined_error,
@@ -112,6 +113,16 @@ class StepRunner:
             # run, and the scheduler reports its other steps unreachable without trying
             self.pool.mark_lost(node[0], str(error))
             raise HostUnreachable(str(error)) from None
+        except Exception as error:
+            # a bug: the scheduler reports it as an internal error with its message,
+            # which may quote the task's values; a no_log task's must stay hidden
+            if not self._is_no_log(node[1]):
+                raise
+            raise RuntimeError(f"{type(error).__name__} {HIDDEN}") from None
+
+    def _is_no_log(self, step_id: str) -> bool:
+        body = self.plan.steps[step_id].body
+        return isinstance(body, TaskSpec) and body.no_log is not False
 
     def _run_node(self, node: Node) -> StepResult:
         host, step_id = node
@@ -126,9 +137,9 @@ class StepRunner:
         try:
             result = self._run_task(host, step, play, step.body, scope)
         except template_errors(ActionError, ValueError, TypeError) as error:
-            message = HIDDEN if step.body.no_log else _template_message(error)
+            message = HIDDEN if _is_hidden(step.body, scope) else _template_message(error)
             result = StepResult(host, step_id, "failed", msg=message,
-                                is_ignored=bool(step.body.ignore_errors))
+                                is_ignored=_is_ignored(step.body, scope))
         return _with_duration(result, time.monotonic() - started)
 
     def _run_task(self, host: str, step: Step, play: Play, task: TaskSpec,
@@ -154,10 +165,10 @@ class StepRunner:
             "skipped" if all(outcome.skipped for outcome in outcomes) else "ok")
         message = "; ".join(outcome.msg for outcome in outcomes if outcome.msg)
         diff = "".join(outcome.diff for outcome in outcomes if outcome.diff) or None
-        if task.no_log:
+        if _is_hidden(task, scope):
             message, diff = HIDDEN, None
         return StepResult(host, step.id, status, msg=message, diff=diff,
-                          is_ignored=failed and bool(render(task.ignore_errors, scope)))
+                          is_ignored=failed and flag(task.ignore_errors, scope, "ignore_errors"))
 
     def _attempts(self, host: str, play: Play, task: TaskSpec, scope: Scope) -> Outcome:
         """retries / until / delay as in Ansible (retries defaults to 3 with `until`)."""
@@ -181,7 +192,7 @@ class StepRunner:
         become = _first_set(task.become, play.become, self.inventory.hosts[host].become)
         context = ActionContext(
             connection=self.pool.get(host), check=self.options.check, diff=self.options.diff,
-            become=bool(render(become, scope)),
+            become=flag(become, scope, "become"),
             timeout=float(render(task.timeout, scope)) if task.timeout is not None else None,
             render_file=lambda path: str(render_text(_read(path), scope)))
         args = resolve_local_source(task.action, render(task.args, scope), play.source.file)
@@ -196,6 +207,26 @@ class StepRunner:
         return Outcome(changed=changed, failed=failed, skipped=outcome.skipped, msg=outcome.msg,
                        diff=outcome.diff, rc=outcome.rc, stdout=outcome.stdout,
                        stderr=outcome.stderr, facts=outcome.facts)
+
+
+def flag(value: Any, scope: Mapping[str, Any], keyword: str) -> bool:
+    """A boolean keyword, rendered for this host and read as Ansible reads booleans."""
+    return as_boolean(render(value, scope), keyword)
+
+
+def _is_hidden(task: TaskSpec, scope: Mapping[str, Any]) -> bool:
+    """no_log; one that cannot render or is no boolean hides too (the safe side)."""
+    try:
+        return flag(task.no_log, scope, "no_log")
+    except template_errors(ValueError, TypeError):
+        return True
+
+
+def _is_ignored(task: TaskSpec, scope: Mapping[str, Any]) -> bool:
+    try:
+        return flag(task.ignore_errors, scope, "ignore_errors")
+    except template_errors(ValueError, TypeError):
+        return False
 
 
 def _first_set(*values: Any) -> Any:

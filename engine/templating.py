@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import itertools
 import os
+import shlex
 import sys
 from collections import ChainMap
 from collections.abc import Iterator, Mapping
@@ -70,12 +71,14 @@ def _concat(values: Iterator[Any]) -> Any:
 def environment() -> jinja2.Environment:
     import jinja2
     from jinja2.nativetypes import NativeEnvironment
-    from jinja2.sandbox import SandboxedEnvironment
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
 
     # Sandboxed: a template reaches only plain data, never Python internals. Without it,
     # a value such as `{{ cycler.__init__.__globals__.os.popen('...') }}` (an -e value, a
-    # host var) would run a command on the control node when rendered.
-    class PlayEnvironment(SandboxedEnvironment, NativeEnvironment):
+    # host var) would run a command on the control node when rendered. Immutable: a
+    # template cannot change the data it reads either (`hostvars[h].update(...)`, a
+    # list var's `.append(...)`), which other hosts' steps would then see.
+    class PlayEnvironment(ImmutableSandboxedEnvironment, NativeEnvironment):
         concat = staticmethod(_concat)  # type: ignore[assignment]
 
     # trim_blocks as in Ansible: a `{% for %}` line leaves no blank line behind
@@ -84,7 +87,12 @@ def environment() -> jinja2.Environment:
                           autoescape=False)
     env.globals["env"] = _lookup_env
     env.globals["file"] = _lookup_file
+    env.filters["quote"] = _quote  # Ansible's: one shell word, for `shell:` lines
     return env
+
+
+def _quote(value: Any) -> str:
+    return shlex.quote(str(value))
 
 
 def global_names() -> frozenset[str]:

@@ -2,6 +2,8 @@
 
 One command reads the destination's checksum and attributes (and, under --diff, its old
 content only when it differs); `connection.put` writes atomically; chown only if needed.
+A destination that is a symbolic link is followed: the link stays, its target gets the
+content and keeps its own mode and owner (Ansible's `follow: yes`; see the README).
 """
 
 from __future__ import annotations
@@ -30,13 +32,24 @@ from engine.actions.files import (
 
 # $1 dest, $2 file name to use when dest is a directory, $3 desired sha256 (set only when
 # a diff will be shown: then differing old content comes back, base64 for binary safety).
-# Output lines: "into"|"as", writer's "uid gid", stat line (empty: absent), sha256, base64.
+# Output lines: "into"|"as", writer's "uid gid", the link's resolved target in base64
+# (empty: not a link), stat line of the file written (empty: absent), sha256, base64.
+# A link is resolved here, not by `put`: `put` renames over the path it is given, which
+# would replace the link by a file (with the link's own mode, 0777, read by `stat`).
 READ_SCRIPT = f"""p=$1
 if [ -d "$p" ] && [ -n "$2" ]; then p="${{p%/}}/$2"; echo into; else echo as; fi
 echo "$(id -u) $(id -g)"
-if [ ! -e "$p" ] && [ ! -L "$p" ]; then echo; exit 0; fi
+if [ -L "$p" ]; then
+  target=$(readlink -f -- "$p") || {{
+    echo "$p is a symbolic link that cannot be followed (a loop, or a missing directory" \\
+      "on the way to its target)" >&2; exit 1; }}
+  printf '%s' "$target" | base64 | tr -d '\\n'; echo; p=$target
+else
+  echo
+fi
+if [ ! -e "$p" ]; then echo; exit 0; fi
 stat -c '{STAT_FORMAT}' -- "$p" || exit
-if [ -L "$p" ] || [ ! -f "$p" ]; then exit 0; fi
+if [ ! -f "$p" ]; then exit 0; fi
 sum=$(sha256sum < "$p") || exit
 sum=${{sum%% *}}; echo "$sum"
 if [ -n "$3" ] && [ "$sum" != "$3" ] && [ "$(stat -c %s -- "$p")" -le {DIFF_LIMIT} ]; then
@@ -48,11 +61,17 @@ fi"""
 class Destination:
     """What the read found at the destination."""
 
-    path: str
+    path: str                    # the file written: a link's target when dest is a link
     state: PathState
     sha256: str | None
     old_content: bytes | None    # only fetched for --diff
     writer: tuple[str, str]      # uid, gid a newly written file gets
+    link: str | None = None      # the link named as dest, when it is one
+
+    @property
+    def named(self) -> str:
+        """The file as messages name it: `target (through link)` for a link."""
+        return self.path if self.link is None else f"{self.path} (through link {self.link})"
 
 
 @dataclass(frozen=True)
@@ -72,12 +91,12 @@ def is_content_changed(current: Destination, desired: Desired) -> bool:
 def plan_copy(current: Destination, desired: Desired, with_diff: bool = False) -> Change:
     """Pure: what writing `desired` to `current` would change."""
     if current.state.kind == "directory":
-        raise ActionError(f"{current.path} is a directory")
+        raise ActionError(f"{current.named} is a directory")
     what: list[str] = []
     if not current.state.exists:
-        what.append(f"create {current.path}")
+        what.append(f"create {current.named}")
     elif is_content_changed(current, desired):
-        what.append(f"update content of {current.path}")
+        what.append(f"update content of {current.named}")
     what += desired.attributes.describe(current.state)
     diff = None
     if with_diff and is_content_changed(current, desired):
@@ -101,11 +120,14 @@ def parse_read(output: str, dest: str, name: str) -> Destination:
     lines = output.split("\n")
     path = f"{dest.rstrip('/')}/{name}" if lines[0] == "into" else dest
     uid, gid = lines[1].split()
-    state = parse_stat(lines[2])
-    sha256 = lines[3] if len(lines) > 3 and lines[3] else None
-    encoded = "".join(lines[4:])
+    link = None
+    if lines[2]:
+        link, path = path, base64.b64decode(lines[2]).decode("utf-8", "surrogateescape")
+    state = parse_stat(lines[3])
+    sha256 = lines[4] if len(lines) > 4 and lines[4] else None
+    encoded = "".join(lines[5:])
     old = base64.b64decode(encoded) if encoded else None
-    return Destination(path, state, sha256, old, (uid, gid))
+    return Destination(path, state, sha256, old, (uid, gid), link)
 
 
 def read_destination(context: ActionContext, dest: str, name: str,
@@ -143,9 +165,9 @@ def converge(args: Mapping[str, Any], context: ActionContext, content: bytes,
     desired = Desired(content, attributes_from(args))
     current = read_destination(context, dest, name, desired)
     change = plan_copy(current, desired, context.diff)
-    facts = {"dest": current.path, "checksum": desired.sha256}
+    facts = {"dest": current.link or current.path, "checksum": desired.sha256}
     if not change.is_needed:
-        return Outcome(msg=f"{current.path} is up to date", facts=facts)
+        return Outcome(msg=f"{current.named} is up to date", facts=facts)
     summary = "; ".join(change.what)
     if context.check:
         return Outcome(changed=True, msg=f"would {summary}", diff=change.diff, facts=facts)

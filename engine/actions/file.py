@@ -22,6 +22,7 @@ from engine.actions.files import (
     parse_stat,
     run_checked,
 )
+from engine.schema import as_boolean
 
 STATES = ("file", "directory", "absent", "touch", "link")
 
@@ -135,7 +136,7 @@ def desired_from(args: Mapping[str, Any]) -> Desired:
     if state == "absent" and path.rstrip("/") == "":
         raise ActionError("refusing to remove /")
     return Desired(path, state, attributes, optional_text(args, "src"),
-                   bool(args.get("recurse")) and state == "directory")
+                   as_boolean(args.get("recurse"), "recurse") and state == "directory")
 
 
 def file(args: Mapping[str, Any], context: ActionContext) -> Outcome:

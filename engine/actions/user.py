@@ -1,7 +1,8 @@
 """`user`: a local account present with the given attributes, or absent.
 
 One command reads `getent passwd` and `id -Gn` (plus the shadow hash when a password is
-managed); one useradd, usermod or userdel applies the difference.
+managed); one useradd, usermod or userdel applies the difference. A password hash goes to
+`chpasswd -e` on stdin, never in a command's arguments (`ps` and /proc show those).
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.actions.base import Action, ActionContext, ActionError, Change, Outcome
-from engine.actions.files import optional_text, run_checked
+from engine.actions.files import chained, optional_text, run_checked
+from engine.schema import as_boolean
 
 # $1 name, $2 "1" to read the password hash. Output: the passwd line, the groups (primary
 # first), the hash; nothing at all when the user does not exist.
@@ -92,26 +94,42 @@ def plan_user(current: Account | None, desired: DesiredUser) -> Change:
                         for name, (have, want) in differences(current, desired).items()))
 
 
-def apply_command(current: Account | None, desired: DesiredUser) -> list[str]:
+def apply_command(current: Account | None, desired: DesiredUser) -> list[str] | None:
+    """The useradd, usermod or userdel that applies the difference, the password aside
+    (None: only the password differs)."""
     if desired.state == "absent":
         return ["userdel", "--", desired.name]
     if current is None:
         return ["useradd", *_create_flags(desired), "--", desired.name]
     changed = differences(current, desired)
     flags: list[str] = []
-    for name, flag in (("uid", "-u"), ("group", "-g"), ("shell", "-s"), ("home", "-d"),
-                       ("password", "-p")):
+    for name, flag in (("uid", "-u"), ("group", "-g"), ("shell", "-s"), ("home", "-d")):
         if name in changed:
             flags += [flag, str(getattr(desired, name))]
     if "groups" in changed:
         flags += ["-G", changed["groups"][1]]
-    return ["usermod", *flags, "--", desired.name]
+    return ["usermod", *flags, "--", desired.name] if flags else None
+
+
+def apply_commands(current: Account | None,
+                   desired: DesiredUser) -> tuple[list[str], bytes | None]:
+    """The one command (argv, stdin) that applies the whole difference: a new or changed
+    password reaches `chpasswd -e` as `name:hash` on stdin."""
+    command = apply_command(current, desired)
+    is_password_set = desired.state == "present" and desired.password is not None and (
+        current is None or "password" in differences(current, desired))
+    if not is_password_set:
+        assert command is not None  # planned: something differs
+        return command, None
+    steps = [*([command] if command is not None else []), ["chpasswd", "-e"]]
+    argv = steps[0] if len(steps) == 1 else chained(steps)
+    return argv, f"{desired.name}:{desired.password}\n".encode()
 
 
 def _create_flags(desired: DesiredUser) -> list[str]:
     flags: list[str] = []
     for flag, value in (("-u", desired.uid), ("-g", desired.group), ("-s", desired.shell),
-                        ("-d", desired.home), ("-p", desired.password)):
+                        ("-d", desired.home)):
         if value is not None:
             flags += [flag, value]
     if desired.groups:
@@ -133,11 +151,15 @@ def desired_from(args: Mapping[str, Any]) -> DesiredUser:
     groups = None if raw_groups is None else frozenset(
         str(group).strip() for group in (raw_groups if isinstance(raw_groups, list)
                                     else str(raw_groups).split(",")) if str(group).strip())
+    password = optional_text(args, "password")
+    if password is not None and (":" in password or "\n" in password):
+        raise ActionError("password must be a crypt hash (as `getent shadow` shows it), "
+                          "without ':' or a newline")
     return DesiredUser(
         name, state, optional_text(args, "uid"), optional_text(args, "group"),
-        groups, bool(args.get("append")), optional_text(args, "shell"),
-        optional_text(args, "home"), bool(args.get("system")),
-        bool(args.get("create_home", True)), optional_text(args, "password"))
+        groups, as_boolean(args.get("append"), "append"), optional_text(args, "shell"),
+        optional_text(args, "home"), as_boolean(args.get("system"), "system"),
+        as_boolean(args.get("create_home", True), "create_home"), password)
 
 
 def user(args: Mapping[str, Any], context: ActionContext) -> Outcome:
@@ -152,7 +174,8 @@ def user(args: Mapping[str, Any], context: ActionContext) -> Outcome:
     summary = "; ".join(change.what)
     if context.check:
         return Outcome(changed=True, msg=f"would {summary}")
-    run_checked(context, apply_command(current, desired), summary)
+    argv, stdin = apply_commands(current, desired)
+    run_checked(context, argv, summary, stdin=stdin)
     return Outcome(changed=True, msg=summary)
 
 

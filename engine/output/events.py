@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Iterable
-from typing import Any, Protocol
+from typing import Protocol
 
+from engine.output.redaction import MASK, Redactor
 from engine.results import Event, StepResult
 
-MASK = "********"
+__all__ = ["MASK", "Redactor", "Reporter", "Sink", "redact_event"]
 
 
 class Sink(Protocol):
@@ -19,36 +19,19 @@ class Sink(Protocol):
     def close(self) -> None: ...
 
 
-class Redactor:
-    """Replaces every secret value by a mask, longest first (a secret may contain another)."""
-
-    def __init__(self, secrets: Iterable[str]) -> None:
-        self.secrets = sorted({secret for secret in secrets if secret}, key=len, reverse=True)
-
-    def text(self, value: str) -> str:
-        for secret in self.secrets:
-            value = value.replace(secret, MASK)
-        return value
-
-    def value(self, value: Any) -> Any:
-        if not self.secrets:
-            return value
-        if isinstance(value, str):
-            return self.text(value)
-        if isinstance(value, dict):
-            return {key: self.value(item) for key, item in value.items()}
-        if isinstance(value, (list, tuple)):
-            return [self.value(item) for item in value]
-        return value
-
-    def event(self, event: Event) -> Event:
-        if not self.secrets:
-            return event
-        result = event.result
-        if result is not None:
-            result = dataclasses.replace(result, msg=self.text(result.msg),
-                                         diff=self.text(result.diff) if result.diff else None)
-        return dataclasses.replace(event, result=result, data=self.value(event.data))
+def redact_event(redactor: Redactor, event: Event) -> Event:
+    """`event` with every secret hidden: in its result's message and diff, its data, and
+    the play and step names (a templated name may render a secret)."""
+    if not redactor.secrets:
+        return event
+    result = event.result
+    if result is not None:
+        result = dataclasses.replace(result, msg=redactor.text(result.msg),
+                                     diff=redactor.text(result.diff) if result.diff else None)
+    return dataclasses.replace(
+        event, result=result, data=redactor.value(event.data),
+        play=None if event.play is None else redactor.text(event.play),
+        step=None if event.step is None else redactor.text(event.step))
 
 
 class Reporter:
@@ -58,7 +41,7 @@ class Reporter:
         self._lock = threading.Lock()  # events come from worker threads
 
     def emit(self, event: Event) -> None:
-        safe = self.redactor.event(event)
+        safe = redact_event(self.redactor, event)
         with self._lock:
             for sink in self.sinks:
                 sink.handle(safe)

@@ -1,7 +1,9 @@
 """Render an inventory for `play inventory`: `--list`, `--host` and `--graph`, as Ansible does.
 
 Pure functions returning data or text; the CLI prints them. The shapes match
-`ansible-inventory`, so scripts written against it keep working.
+`ansible-inventory`, so scripts written against it keep working. Secret variables (those
+a host's `secret_vars` lists, and the become and connection passwords) are shown as
+`********`, as ansible-inventory never shows a vault value in clear.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from typing import Any
 
 from engine.errors import InputError, did_you_mean
 from engine.inventory import Inventory
+from engine.output.redaction import MASK, Redactor, leaf_strings, secret_names
 
 
 def ansible_list(inventory: Inventory) -> dict[str, Any]:
@@ -29,7 +32,7 @@ def ansible_list(inventory: Inventory) -> dict[str, Any]:
             entry["children"] = list(group.children)
         if entry:
             listing[group.name] = entry
-    hostvars = {name: _sorted_keys(host.vars) for name, host in sorted(inventory.hosts.items())
+    hostvars = {name: _shown(host.vars) for name, host in sorted(inventory.hosts.items())
                 if host.vars}
     listing["_meta"] = {"hostvars": hostvars}
     return dict(sorted(listing.items()))
@@ -41,7 +44,7 @@ def host_vars_json(inventory: Inventory, name: str) -> dict[str, Any]:
     if host is None:
         raise InputError(f"no host named {name!r} in the inventory"
                          + did_you_mean(name, inventory.hosts))
-    return _sorted_keys(host.vars)
+    return _shown(host.vars)
 
 
 def graph_text(inventory: Inventory, pattern: str = "all") -> str:
@@ -64,6 +67,16 @@ def _graph_lines(inventory: Inventory, name: str, depth: int) -> list[str]:
 
 def _indent(text: str, depth: int) -> str:
     return "  |" * depth + "--" + text if depth else text
+
+
+def _shown(variables: Mapping[str, Any]) -> dict[str, Any]:
+    """A host's variables as printed: each secret one masked, and a secret's text hidden
+    wherever else it appears (another variable built from it)."""
+    names = secret_names(variables) & set(variables)
+    redactor = Redactor(text for name in names for text in leaf_strings(variables[name]))
+    masked = {key: MASK if key in names else redactor.value(value)
+              for key, value in variables.items()}
+    return _sorted_keys(masked)
 
 
 def _sorted_keys(mapping: Mapping[str, Any]) -> dict[str, Any]:

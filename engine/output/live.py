@@ -10,6 +10,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from engine.output.terminal import printable
 from engine.results import RECAP_COLUMNS, Event, Recap
 
 STYLES = {"ok": "green", "changed": "yellow", "failed": "red", "skipped": "cyan",
@@ -34,7 +35,7 @@ class LiveConsole:
         for host in sorted(set(self.current) | set(self.recap.counts)):
             counts = self.recap.counts.get(host, dict.fromkeys(RECAP_COLUMNS, 0))
             cells = (str(counts[column]) for column in RECAP_COLUMNS)
-            table.add_row(Text(host), Text(self.current.get(host, "")), *cells)
+            table.add_row(Text(host), Text(printable(self.current.get(host, ""))), *cells)
         return table
 
     def handle(self, event: Event) -> None:
@@ -48,13 +49,16 @@ class LiveConsole:
                 label = "ignored" if result.is_ignored else result.status
                 # user text (step names, messages) is never read as rich markup
                 line = Text(label, style=STYLES[result.status])
-                line.append(f" {result.host} {event.step} [{event.play}]: {result.msg}")
+                line.append(printable(f" {result.host} {event.step} [{event.play}]: "
+                                      f"{result.msg}"))
                 self.console.print(line, highlight=False)
             if result.diff:
-                self.console.print(Text(f"{result.host} {event.step}:"), highlight=False)
-                self.console.print(result.diff.rstrip("\n"), markup=False, highlight=False)
+                self.console.print(Text(printable(f"{result.host} {event.step}:")),
+                                   highlight=False)
+                self.console.print(Text(printable(result.diff.rstrip("\n"))), highlight=False)
         elif event.kind == "warning":
-            self.console.print(f"warning: {event.data['msg']}", markup=False)
+            self.console.print(Text(printable(f"warning: {event.data['msg']}")),
+                               highlight=False)
         elif event.kind == "recap":
             self.live.stop()
             self._print_recap(event.data["recap"], event.data["wall_time"])

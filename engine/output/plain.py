@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from typing import TextIO
 
+from engine.output.terminal import printable
 from engine.results import RECAP_COLUMNS, Event, Recap
 
 
@@ -26,7 +27,7 @@ class PlainWriter:
         self.owns_stream = owns_stream
 
     def _write(self, line: str) -> None:
-        self.stream.write(line + "\n")
+        self.stream.write(printable(line) + "\n")
         self.stream.flush()
 
     def handle(self, event: Event) -> None:

@@ -126,7 +126,7 @@ def _parse_play(index: int, raw: Any, path: Path, at: Location) -> Play:
         vars_files=tuple(str(_resolve(path, file)) for file in fields.string_list("vars_files")),
         serial=_serial(fields),
         max_fail_percentage=fields.number("max_fail_percentage"),
-        any_errors_fatal=bool(fields.boolean("any_errors_fatal", False)),
+        any_errors_fatal=fields.static_boolean("any_errors_fatal", False),
         after=None,  # play names, resolved to indexes by check_references
         registry=fields.mapping_of("registry"),
         become=fields.boolean("become"),
@@ -219,7 +219,7 @@ def _parse_task(play: int, kind: StepKind, raw: Any, path: Path, at: Location) -
         changed_when=_condition(fields, "changed_when"),
         failed_when=_condition(fields, "failed_when"),
         become=fields.boolean("become"),
-        run_once=bool(fields.boolean("run_once", False)),
+        run_once=fields.static_boolean("run_once", False),
         no_log=fields.boolean("no_log", False),
     )
     loop = body.loop

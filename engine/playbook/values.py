@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from engine.registry.model import check_name, instance_id
@@ -35,6 +37,22 @@ _STDIN_ARGS = frozenset({"content", "stdin"})
 # Task arguments that are a path on the host, and the longest file name each can end in.
 _REMOTE_PATHS = {"copy": {"dest": WRITTEN_NAME_MAX}, "template": {"dest": WRITTEN_NAME_MAX},
                  "file": {"path": NAME_MAX, "src": NAME_MAX}}
+
+
+# A refusal quotes the value it refuses, unless it is or holds a secret: only the pre-run
+# checks know a host's secrets (engine/checks.py), and they set this while they refuse.
+_IS_SECRET: ContextVar[Callable[[str], bool]] = ContextVar("is_secret", default=lambda text: False)
+NOT_SHOWN = "(a value that holds a secret, not shown)"
+
+
+@contextmanager
+def hiding(is_secret: Callable[[str], bool]) -> Iterator[None]:
+    """Within: no refusal quotes a value for which `is_secret` is true."""
+    token = _IS_SECRET.set(is_secret)
+    try:
+        yield
+    finally:
+        _IS_SECRET.reset(token)
 
 
 class Later:
@@ -241,5 +259,7 @@ def _strings(value: Any, path: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, ...
 
 
 def _short(text: str) -> str:
+    if _IS_SECRET.get()(text):
+        return NOT_SHOWN
     shown = repr(text)
     return shown if len(shown) <= 60 else shown[:57] + "..."

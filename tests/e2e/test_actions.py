@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import shlex
 import tarfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ import pytest
 from lab_client import Lab, LabMachine
 
 from engine.actions import ActionContext, ActionError, Outcome, find_action
-from engine.connection import Connection, open_connection, settings_for
+from engine.connection import CommandResult, Connection, open_connection, settings_for
 from engine.inventory import load_inventory
 
 pytestmark = pytest.mark.lab
@@ -142,6 +142,40 @@ def test_template_renders_and_is_idempotent(lab1: Host, workdir: str) -> None:
     assert not lab1.act("template", args, render=render).changed
 
 
+
+def _world_writable_files(host: Host, folder: str) -> str:
+    return host.sh("sudo", "-n", "find", folder, "!", "-type", "l", "-perm", "-o+w")
+
+
+def test_copy_through_a_symlink_writes_its_target_and_keeps_link_mode_and_owner(
+        lab1: Host, workdir: str) -> None:
+    target, link = f"{workdir}/real.conf", f"{workdir}/app.conf"
+    lab1.sh("sudo", "-n", "sh", "-c", f"echo old > {target} && chmod 0640 {target} && "
+            f"chown root:root {target} && ln -s real.conf {link}")
+    for action, args in (("copy", {"content": "new\n", "dest": link}),
+                         ("template", {"src": "/t/app.conf.j2", "dest": link})):
+        done = lab1.act(action, args, become=True, render=lambda path: "new\n")
+        assert not done.failed, done.msg
+        assert done.changed == (action == "copy"), done.msg
+        assert lab1.sh("readlink", link).strip() == "real.conf"
+        assert lab1.sh("sudo", "-n", "cat", target) == "new\n"
+        assert lab1.stat(target) == "640 root root"
+        assert _world_writable_files(lab1, workdir) == ""
+
+
+def test_copy_through_a_dangling_symlink_creates_its_target(lab1: Host, workdir: str) -> None:
+    target, link = f"{workdir}/absent.conf", f"{workdir}/app.conf"
+    lab1.sh("ln", "-s", target, link)
+    done = lab1.act("copy", {"content": "x\n", "dest": link})
+    assert done.changed and "through link" in done.msg, done.msg
+    assert lab1.sh("readlink", link).strip() == target
+    assert lab1.sh("cat", target) == "x\n"
+    assert _world_writable_files(lab1, workdir) == ""
+    looped = f"{workdir}/loop"
+    lab1.sh("ln", "-s", looped, looped)
+    failed = lab1.act("copy", {"content": "x\n", "dest": looped})
+    assert failed.failed and "cannot be followed" in failed.msg, failed.msg
+
 # --- file ------------------------------------------------------------------------------
 
 def test_file_directory_then_no_change_then_check(lab1: Host, workdir: str) -> None:
@@ -257,6 +291,40 @@ def test_user_change_without_root_fails(lab1: Host, test_user: str) -> None:
     failed = lab1.act("user", {"name": test_user, "create_home": False})
     assert failed.failed and "create user" in failed.msg
 
+
+
+class RecordingConnection(Connection):
+    """lab1's connection, keeping every command line the host's shell received: what
+    `ps` and /proc/PID/cmdline show there while it runs."""
+
+    def __init__(self, inner: Connection) -> None:
+        self.inner, self.host, self.lines = inner, inner.host, list[str]()
+
+    def run(self, argv: Sequence[str], *, stdin: bytes | None = None,
+            timeout: float | None = None, become: bool = False) -> CommandResult:
+        result = self.inner.run(argv, stdin=stdin, timeout=timeout, become=become)
+        self.lines.append(result.command)
+        return result
+
+    def close(self) -> None:
+        return None
+
+
+def test_user_password_hash_reaches_the_host_on_stdin_not_in_argv(
+        lab1: Host, test_user: str) -> None:
+    recorder = RecordingConnection(lab1.connection)
+    host = Host(lab1.lab, lab1.machine, recorder)
+    first, second = ("$6$playsalt$" + marker * 20 for marker in ("A", "B"))
+    args = {"name": test_user, "create_home": False, "password": first}
+    for attempt in (args, {**args, "shell": "/bin/sh", "password": second}):
+        done = host.act("user", attempt, become=True)
+        assert done.changed and not done.failed, done.msg
+        hashed = lab1.sh("sudo", "-n", "getent", "shadow", test_user).split(":")[1]
+        assert hashed == attempt["password"]
+    assert not host.act("user", {**args, "password": second}, become=True).changed
+    assert len(recorder.lines) >= 4
+    for line in recorder.lines:
+        assert first not in line and second not in line, line
 
 # --- wait_for -----------------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -114,13 +115,29 @@ def test_secrets_never_reach_console_json_or_log(lab: Lab, srv_dir: str,
     for extra in ([], ["--json"], ["--diff"]):
         log = tmp_path / f"log{len(outputs)}"
         result = run_play(lab, "secrets.yml", "-e", f"dir={srv_dir}", "-e", f"token={token}",
-                          "--log", str(log), *extra)
+                          "-e", f"become_password=bp-{token}",
+                          "-e", f"ansible_become_pass=abp-{token}", "--log", str(log), *extra)
         assert result.returncode == 0, result.stdout + result.stderr
         outputs += [result.stdout, result.stderr, log.read_text()]
     assert lab.run(lab.host("lab1"), "cat", f"{srv_dir}/secret").stdout == secret + "\n"
     for text in outputs:
         assert token not in text
     assert any("********" in text for text in outputs)
+
+
+
+def test_escape_sequences_from_a_host_reach_console_and_log_escaped(lab: Lab,
+                                                                    tmp_path: Path) -> None:
+    log = tmp_path / "run.log"
+    plain = run_play(lab, "hostile_output.yml", "--log", str(log))
+    assert plain.returncode == 0, plain.stdout + plain.stderr
+    assert stat.S_IMODE(log.stat().st_mode) == 0o600
+    for text in (plain.stdout, log.read_text()):
+        assert "\x1b" not in text and "\x07" not in text
+        assert "bad \\x1b]0;pwned\\x07 \\x1b[2J end" in text
+    as_json = run_play(lab, "hostile_output.yml", "--json")
+    failed = [event for event in json_events(as_json.stdout) if event.get("status") == "failed"]
+    assert len(failed) == 1 and "bad \x1b]0;pwned\x07 \x1b[2J end" in failed[0]["msg"]
 
 
 def test_rolling_serial_stops_at_the_first_failed_batch(lab: Lab) -> None:

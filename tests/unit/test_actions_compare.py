@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 
 import pytest
@@ -26,6 +27,8 @@ from engine.actions.package import PackageFacts, pending, plan_packages
 from engine.actions.package import apply_commands as package_commands
 from engine.actions.package import parse_read as parse_packages
 from engine.actions.user import Account, DesiredUser, apply_command, plan_user
+from engine.actions.user import apply_commands as user_commands
+from engine.actions.user import desired_from as desired_user
 from engine.actions.user import parse_read as parse_user
 from engine.actions.wait_for import plan_wait, proc_net_addresses
 from engine.connection import CommandResult
@@ -124,11 +127,23 @@ def test_a_rewrite_under_another_account_gives_the_file_back_to_its_owner() -> N
 
 
 def test_copy_read_output_parses_with_old_content() -> None:
-    output = "into\n0 0\n600 0 0 root root regular file\nabc\naGVsbG8K\n"
+    output = "into\n0 0\n\n600 0 0 root root regular file\nabc\naGVsbG8K\n"
     current = parse_read(output, "/srv/dir", "f.txt")
     assert current.path == "/srv/dir/f.txt"
     assert current.state.mode == "0600" and current.sha256 == "abc"
     assert current.old_content == b"hello\n"
+    assert current.link is None
+
+
+def test_a_symlinked_dest_is_read_as_its_target_and_named_both_ways() -> None:
+    target = base64.b64encode(b"/srv/real/app.conf").decode()
+    output = f"as\n1000 1000\n{target}\n640 0 0 root root regular file\nabc\n"
+    current = parse_read(output, "/srv/app.conf", "")
+    assert current.path == "/srv/real/app.conf" and current.link == "/srv/app.conf"
+    assert current.state.mode == "0640" and current.state.kind == "file"
+    change = plan_copy(current, Desired(b"new\n", Attributes()))
+    assert change.what == ("update content of /srv/real/app.conf (through link "
+                           "/srv/app.conf)",)
 
 
 def test_binary_and_huge_content_get_a_short_diff() -> None:
@@ -283,6 +298,37 @@ def test_user_with_matching_attributes_is_left_alone() -> None:
 def test_password_change_never_shows_the_hash() -> None:
     change = plan_user(ACCOUNT, DesiredUser("app", password="$6$salt$hash"))
     assert change.what == ("change password",)
+
+
+def test_a_password_hash_goes_to_chpasswd_on_stdin_never_in_argv() -> None:
+    hashed = "$6$salt$hash"
+    for current, desired in ((None, DesiredUser("app", shell="/bin/sh", password=hashed)),
+                             (ACCOUNT, DesiredUser("app", shell="/bin/bash", password=hashed)),
+                             (ACCOUNT, DesiredUser("app", password=hashed))):
+        argv, stdin = user_commands(current, desired)
+        assert not any(hashed in part for part in argv), argv
+        assert "chpasswd -e" in " ".join(argv)
+        assert stdin == f"app:{hashed}\n".encode()
+    assert user_commands(ACCOUNT, DesiredUser("app", password=hashed)) == (
+        ["chpasswd", "-e"], b"app:$6$salt$hash\n")
+    assert user_commands(ACCOUNT, DesiredUser("app", shell="/bin/bash")) == (
+        ["usermod", "-s", "/bin/bash", "--", "app"], None)
+
+
+def test_a_password_that_chpasswd_would_misread_is_refused() -> None:
+    for password in ("a:b", "a\nroot:x"):
+        with pytest.raises(ActionError, match="crypt hash"):
+            desired_user({"name": "app", "password": password})
+
+
+
+def test_templated_boolean_arguments_read_words_as_ansible_does() -> None:
+    desired = desired_user({"name": "app", "append": "no", "system": "False",
+                            "create_home": "off"})
+    assert (desired.append, desired.system, desired.create_home) == (False, False, False)
+    assert desired_user({"name": "app", "append": "yes"}).append
+    with pytest.raises(ValueError, match=r"append must be true or false .*'sometimes'"):
+        desired_user({"name": "app", "append": "sometimes"})
 
 
 def test_absent_user_is_removed() -> None:

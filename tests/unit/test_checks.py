@@ -119,3 +119,25 @@ def test_a_service_record_name_too_long_for_a_file_name_is_refused(tmp_path: Pat
     assert str(caught.value).startswith(f"{path}:6: ")
     assert "would be named 234 bytes long" in str(caught.value)
     assert "shorten the service name or the host name" in str(caught.value)
+
+
+@pytest.mark.parametrize("secret_name", ["db_password", "become_password"])
+def test_a_refused_rendered_value_that_holds_a_secret_is_not_quoted(
+        tmp_path: Path, secret_name: str) -> None:
+    listed = "secret_vars: [db_password], " if secret_name == "db_password" else ""
+    secret = "pw-0123456789"
+    with pytest.raises(InputError) as caught:
+        _check("- name: p\n  hosts: web\n"
+               f"  vars: {{{listed}{secret_name}: {secret}}}\n  tasks:\n"
+               "    - {name: a, copy: {content: x, dest: \"/srv/{{ %s }}{{ 'x' * 300 }}\"}}\n"
+               % secret_name, tmp_path)
+    message = str(caught.value)
+    assert "not shown" in message and "file name of" in message
+    assert "pw-0123" not in message and "xxxx" not in message
+
+
+def test_a_refused_rendered_value_without_a_secret_is_still_quoted(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="'/srv/pw-0123"):
+        _check("- name: p\n  hosts: web\n  vars: {name: pw-0123456789}\n  tasks:\n"
+               "    - {name: a, copy: {content: x, dest: \"/srv/{{ name }}{{ 'x' * 300 }}\"}}\n",
+               tmp_path)

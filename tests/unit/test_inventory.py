@@ -631,6 +631,26 @@ def test_host_vars_json_is_the_merged_vars_of_one_host(folder_inventory: Invento
         "port": 2222}
 
 
+
+def test_list_and_host_mask_secret_vars_and_become_passwords(tmp_path: Path) -> None:
+    inventory = load_text(tmp_path, "hosts.yml", """
+all:
+  hosts:
+    web1:
+      become_password: sudo-pw-1
+      ansible_become_pass: sudo-pw-2
+      secret_vars: [db_password]
+      db_password: {user: app, password: db-pw-3}
+      db_url: "postgres://app:db-pw-3@db"
+      port: 22
+""")
+    expected = {"ansible_become_pass": "********", "become_password": "********",
+                "db_password": "********", "db_url": "postgres://********:********@db",
+                "port": 22, "secret_vars": ["db_password"]}
+    assert host_vars_json(inventory, "web1") == expected
+    assert ansible_list(inventory)["_meta"]["hostvars"]["web1"] == expected
+
+
 def test_host_vars_json_of_an_unknown_host_suggests_one(folder_inventory: Inventory) -> None:
     with pytest.raises(InputError) as caught:
         host_vars_json(folder_inventory, "dbl")

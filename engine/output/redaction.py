@@ -1,0 +1,104 @@
+"""Which values are secrets, and how every writer hides them: the values of the variables a
+`secret_vars` list names and of the become and connection passwords (secrets without being
+listed, as in Ansible), replaced by a mask in each of the forms they can take in output.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+from engine.errors import InputError
+from engine.templating import template_errors
+
+MASK = "********"
+# Secrets whether or not `secret_vars` lists them: sudo's password (play's name and
+# Ansible's two spellings) and Ansible's SSH password variables, which an Ansible
+# inventory read unchanged may hold.
+SECRET_VARIABLES = frozenset({"become_password", "ansible_become_password",
+                              "ansible_become_pass", "ansible_password", "ansible_ssh_pass"})
+MIN_SECRET = 3  # masking "1" or "no" everywhere would garble every line
+
+
+def secret_names(variables: Mapping[str, Any]) -> set[str]:
+    """The always-secret names and those the `secret_vars` of `variables` lists."""
+    listed = variables.get("secret_vars") or []
+    names = [listed] if isinstance(listed, str) else listed
+    return set(SECRET_VARIABLES) | {str(name) for name in names
+                                    if isinstance(name, (str, int))}
+
+
+def secret_values(variables: Mapping[str, Any]) -> set[str]:
+    """The values of the secret variables in `variables` (a host's scope, rendered when it
+    is a lazy `Scope`; a value that cannot render is hidden as written)."""
+    found: set[str] = set()
+    for name in secret_names(variables):
+        if name not in variables:
+            continue
+        try:
+            value = variables[name]
+        except template_errors(InputError):
+            raw = getattr(variables, "raw", None)
+            value = raw(name) if raw is not None else None
+        found.update(leaf_strings(value))
+    return found
+
+
+def leaf_strings(value: Any) -> Iterator[str]:
+    """The strings (and numbers, as text) inside `value`, long enough to mask."""
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        text = str(value)
+        if len(text) >= MIN_SECRET:
+            yield text
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from leaf_strings(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from leaf_strings(item)
+
+
+def forms(secret: str) -> Iterator[str]:
+    """Every form a secret can take in output: as it is; each line of a multi-line one (a
+    PEM key in a diff comes out one `+line` at a time); escaped by repr() (an error message
+    that quotes a value) or by JSON."""
+    pieces = [secret]
+    if "\n" in secret:
+        pieces += [line.strip() for line in secret.splitlines()
+                   if len(line.strip()) >= MIN_SECRET]
+    for piece in pieces:
+        yield piece
+        yield repr(piece)[1:-1]
+        yield json.dumps(piece)[1:-1]
+        yield json.dumps(piece, ensure_ascii=False)[1:-1]
+
+
+class Redactor:
+    """Replaces every form of every secret by a mask, longest first (a secret may contain
+    another)."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        every = {form for secret in secrets if secret for form in forms(secret)}
+        self.secrets = sorted((form for form in every if len(form) >= MIN_SECRET),
+                              key=len, reverse=True)
+
+    def text(self, value: str) -> str:
+        for secret in self.secrets:
+            if secret in value:
+                value = value.replace(secret, MASK)
+        return value
+
+    def value(self, value: Any) -> Any:
+        if not self.secrets:
+            return value
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, dict):
+            return {key: self.value(item) for key, item in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [self.value(item) for item in value]
+        return value
+
+    def contains_secret(self, value: str) -> bool:
+        return any(secret in value for secret in self.secrets)

@@ -1,0 +1,81 @@
+"""What the step runner reports for a task, driven without a host (a fake connection)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import engine.steps
+from engine.actions import ActionContext, Outcome
+from engine.cli import _load_inventory
+from engine.execute import Limits, Scheduler
+from engine.run import RunOptions, prepare
+from engine.steps import StepOptions, StepRunner
+
+SECRET = "hunter2-secret"
+
+
+class _Pool:
+    def get(self, host: str) -> object:
+        return object()
+
+
+def _results(tmp_path: Path, task: str,
+             extra_vars: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    (tmp_path / "hosts.yml").write_text("all:\n  hosts:\n    web1: {connection: local}\n")
+    (tmp_path / "play.yml").write_text(
+        f"- name: p\n  hosts: all\n  vars: {{pw: {SECRET}}}\n  tasks:\n{task}")
+    options = RunOptions(playbook=str(tmp_path / "play.yml"),
+                         inventories=(str(tmp_path / "hosts.yml"),),
+                         extra_vars=tuple(f"{key}={value}" for key, value in
+                                          (extra_vars or {}).items()))
+    prepared = prepare(options, _load_inventory)
+    runner = StepRunner(prepared.plan, prepared.inventory, prepared.extra_vars,
+                        _Pool(),  # type: ignore[arg-type]
+                        StepOptions())
+    results = Scheduler(prepared.plan.graph, runner, Limits()).run()
+    return {node[1].split("/")[-1]: result for node, result in results.items()}
+
+
+def _buggy(args: Mapping[str, Any], context: ActionContext) -> Outcome:
+    raise AttributeError(f"cannot find {args}")
+
+
+@pytest.mark.parametrize("no_log", [True, False])
+def test_an_internal_error_in_a_no_log_task_hides_its_message(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_log: bool) -> None:
+    monkeypatch.setattr(engine.steps, "find_action", lambda name: _buggy)
+    results = _results(tmp_path, "    - {name: login, command: 'login {{ pw }}', "
+                                 f"no_log: {str(no_log).lower()}}}\n")
+    assert results["login"].status == "failed"
+    message = results["login"].msg
+    assert message.startswith("internal error: ") and "AttributeError" in message
+    assert (SECRET in message) is not no_log  # without no_log the bug is shown
+
+
+def _failing(args: Mapping[str, Any], context: ActionContext) -> Outcome:
+    return Outcome(failed=True, msg=f"failed, become={context.become}")
+
+
+@pytest.mark.parametrize(("value", "is_on"), [
+    ("false", False), ("no", False), ("off", False), ("0", False), ("False", False),
+    ("true", True), ("yes", True), ("on", True), ("1", True)])
+def test_a_templated_boolean_keyword_reads_words_as_ansible_does(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str, is_on: bool) -> None:
+    monkeypatch.setattr(engine.steps, "find_action", lambda name: _failing)
+    results = _results(tmp_path, "    - {name: t, command: 'true', become: '{{ f }}', "
+                                 "ignore_errors: '{{ f }}'}\n", {"f": value})
+    assert results["t"].msg == f"failed, become={is_on}"
+    assert results["t"].is_ignored is is_on
+
+
+def test_a_templated_boolean_keyword_that_is_no_boolean_fails_naming_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engine.steps, "find_action", lambda name: _failing)
+    results = _results(tmp_path, "    - {name: t, command: 'true', become: '{{ f }}'}\n",
+                       {"f": "maybe"})
+    assert results["t"].status == "failed"
+    assert results["t"].msg == "become must be true or false (yes/no, on/off, 1/0), not 'maybe'"
