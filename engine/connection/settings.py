@@ -21,7 +21,6 @@ if TYPE_CHECKING:
 
 HOST_KEY_POLICIES = ("strict", "accept-new")
 DEFAULT_KNOWN_HOSTS = "~/.ssh/known_hosts"
-BECOME_PASSWORD_VARS = ("become_password", "ansible_become_password", "ansible_become_pass")
 
 
 @dataclass(frozen=True)
@@ -124,8 +123,7 @@ def settings_for(host: Host) -> ConnectionSettings:
                          f"{', '.join(HOST_KEY_POLICIES)}, not {policy!r}", host.source)
     user = host.user or config.get("user") or os.environ.get("USER", "root")
     address = config.get("hostname", host.address) if host.address == host.name else host.address
-    port = host.port if "port" in host.vars or "ansible_port" in host.vars else int(
-        config.get("port", host.port))
+    port = host.port if host.is_port_set else int(config.get("port", host.port))
     keys = (host.ssh_key,) if host.ssh_key else tuple(config.get("identityfile", ()))
     key_files = tuple(str(Path(key).expanduser()) for key in keys)
     if host.ssh_key and (problem := key_file_problem(key_files[0])):
@@ -133,8 +131,6 @@ def settings_for(host: Host) -> ConnectionSettings:
     known_hosts = str(host.vars.get("known_hosts") or (config.get("userknownhostsfile") or
                                                        DEFAULT_KNOWN_HOSTS).split()[0])
     jump_text = host.ssh_gateway or config.get("proxyjump")
-    password = next((host.vars[name] for name in BECOME_PASSWORD_VARS
-                     if host.vars.get(name) is not None), None)
     return ConnectionSettings(
         host=host.name,
         connection=host.connection,
@@ -147,5 +143,5 @@ def settings_for(host: Host) -> ConnectionSettings:
         connect_timeout=_number(host, "connect_timeout", 10.0) or 10.0,
         command_timeout=_number(host, "command_timeout", None),
         become=host.become,
-        become_password=None if password is None else str(password),
+        become_password=host.become_password,
     )

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from functools import cache
 
 from engine.errors import InputError
-from engine.inventory.connection_vars import read_connection_settings
+from engine.inventory.connection_vars import read_connection_vars
 from engine.inventory.draft import Draft, DraftGroup, Vars
 from engine.inventory.model import Group, Host, Inventory
 from engine.inventory.vars_dirs import load_entity_vars
@@ -51,12 +51,14 @@ def build_inventory(draft: Draft) -> Inventory:
             draft_host.vars,
             *file_vars("host_vars", name),
         ])
-        settings = read_connection_settings(name, merged)
+        connection = read_connection_vars(name, merged)
         hosts[name] = Host(
             name=name, vars=merged.values, groups=tuple(host_groups),
-            address=settings.address, port=settings.port, user=settings.user,
-            ssh_key=settings.ssh_key, connection=settings.connection, become=settings.become,
-            ssh_gateway=settings.ssh_gateway, source=draft_host.where,
+            address=connection.address, port=connection.port,
+            is_port_set=connection.is_port_set, user=connection.user,
+            ssh_key=connection.ssh_key, connection=connection.connection,
+            become=connection.become, become_password=connection.become_password,
+            ssh_gateway=connection.ssh_gateway, source=draft_host.where,
         )
     return Inventory(hosts=hosts, groups=groups, sources=tuple(draft.sources))
 

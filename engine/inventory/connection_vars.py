@@ -1,7 +1,8 @@
 """Read a host's connection settings from its merged variables, validating each one.
 
-Each setting has a short name and an Ansible alias (`address` / `ansible_host`);
-when both are set the short name wins, whatever layer either came from.
+Each setting has a short name and its Ansible aliases (`address` / `ansible_host`), in
+one table; when both are set the short name wins, whatever layer either came from. The
+connection stage (engine/connection/settings.py) resolves these against the SSH config.
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ from typing import Any
 from engine.errors import InputError
 from engine.inventory.draft import Origin, Vars
 
-ALIASES = {
-    "address": "ansible_host",
-    "port": "ansible_port",
-    "user": "ansible_user",
-    "ssh_key": "ansible_ssh_private_key_file",
-    "connection": "ansible_connection",
-    "become": "ansible_become",
+ALIASES: dict[str, tuple[str, ...]] = {
+    "address": ("ansible_host",),
+    "port": ("ansible_port",),
+    "user": ("ansible_user",),
+    "ssh_key": ("ansible_ssh_private_key_file",),
+    "connection": ("ansible_connection",),
+    "become": ("ansible_become",),
+    "become_password": ("ansible_become_password", "ansible_become_pass"),
 }
 # Ansible's "smart" and "paramiko" are both SSH; play's SSH goes through Paramiko too.
 _CONNECTIONS = {"ssh": "ssh", "smart": "ssh", "paramiko": "ssh", "local": "local"}
@@ -29,31 +31,38 @@ _FALSE = {"no", "off", "false", "0", "n"}
 
 
 @dataclass(frozen=True)
-class ConnectionSettings:
+class ConnectionVars:
+    """What the inventory says about reaching a host (before the SSH config)."""
+
     address: str
     port: int
+    is_port_set: bool               # the inventory named a port: it wins over the SSH config
     user: str | None
     ssh_key: str | None
     connection: str
     become: bool
+    become_password: str | None
     ssh_gateway: str | None
 
 
-def read_connection_settings(host: str, merged: Vars) -> ConnectionSettings:
-    return ConnectionSettings(
+def read_connection_vars(host: str, merged: Vars) -> ConnectionVars:
+    password = _lookup(merged, "become_password")
+    return ConnectionVars(
         address=_text(host, merged, "address") or host,
         port=_port(host, merged),
+        is_port_set=_lookup(merged, "port") is not None,
         user=_text(host, merged, "user"),
         ssh_key=_ssh_key(host, merged),
         connection=_connection(host, merged),
         become=_become(host, merged),
+        become_password=None if password is None else str(password[0]),
         ssh_gateway=_text(host, merged, "ssh_gateway"),
     )
 
 
 def _lookup(merged: Vars, name: str) -> tuple[Any, Origin] | None:
-    for key in (name, ALIASES.get(name)):
-        if key is not None and merged.values.get(key) is not None:
+    for key in (name, *ALIASES.get(name, ())):
+        if merged.values.get(key) is not None:
             return merged.values[key], merged.origins[key]
     return None
 

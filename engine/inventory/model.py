@@ -30,10 +30,12 @@ class Host:
     groups: tuple[str, ...]  # "all" first, then by depth and name (variable merge order)
     address: str
     port: int
+    is_port_set: bool  # the inventory named the port (it then wins over ~/.ssh/config)
     user: str | None
     ssh_key: str | None
     connection: str  # "ssh" | "local"
     become: bool
+    become_password: str | None
     ssh_gateway: str | None
     source: Location
 
