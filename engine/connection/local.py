@@ -9,19 +9,10 @@ with the same tuned runner and marker protocol as the SSH connections.
 from __future__ import annotations
 
 import subprocess
-import threading
 import time
 from collections.abc import Sequence
 
-from engine.connection.base import (
-    BECOME_MARKER,
-    SUDO_PROMPT,
-    CommandResult,
-    Connection,
-    command_line,
-    sudo_arguments,
-    without_become_chatter,
-)
+from engine.connection.base import SUDO_PROMPT, CommandResult, Connection, command_line
 
 
 class LocalConnection(Connection):
@@ -52,34 +43,18 @@ class LocalConnection(Connection):
               password: str) -> CommandResult:
         from invoke.config import Config
         from invoke.context import Context
-        from invoke.exceptions import AuthFailure, CommandTimedOut
 
-        from engine.connection.runners import FastLocal, Feed, SeenMarker
+        from engine.connection.runners import FastLocal, command_result, sudo
 
-        line = command_line(argv, True, become_password=True)
         self._count_command()
-        started = time.monotonic()
         context = Context(Config(overrides={
             "runners": {"local": FastLocal},
             "run": {"warn": True, "hide": True, "shell": "/bin/sh"},
             "sudo": {"prompt": SUDO_PROMPT},
         }))
-        authenticated = threading.Event()
-        try:
-            result = context.sudo(sudo_arguments(argv), password=password, timeout=timeout,
-                                  in_stream=Feed(stdin or b"", after=authenticated),
-                                  watchers=[SeenMarker(BECOME_MARKER + "\n", authenticated)])
-        except CommandTimedOut as timed_out:
-            return CommandResult(line, -1, timed_out.result.stdout,
-                                 f"{timed_out.result.stderr}timed out after {timeout} s",
-                                 time.monotonic() - started)
-        except AuthFailure:
-            return CommandResult(line, 1, "", "sudo refused the become password",
-                                 time.monotonic() - started)
-        assert result is not None  # None only for a disowned command
-        return CommandResult(line, -1 if result.exited is None else result.exited,
-                             result.stdout, without_become_chatter(result.stderr),
-                             time.monotonic() - started)
+        return command_result(command_line(argv, True, become_password=True), timeout,
+                              "sudo refused the become password",
+                              lambda: sudo(context, argv, password, stdin, timeout))
 
     def close(self) -> None:
         return None

@@ -18,12 +18,21 @@ from __future__ import annotations
 import codecs
 import subprocess
 import threading
-from collections.abc import Callable, Generator, Iterable
+import time
+from collections.abc import Callable, Generator, Iterable, Sequence
 from typing import Any
 
 from fabric.runners import Remote
-from invoke.runners import Local
+from invoke.exceptions import AuthFailure, CommandTimedOut
+from invoke.runners import Local, Result
 from invoke.watchers import StreamWatcher
+
+from engine.connection.base import (
+    BECOME_MARKER,
+    CommandResult,
+    sudo_arguments,
+    without_become_chatter,
+)
 
 
 class Feed:
@@ -57,7 +66,6 @@ class _Tuned:
     """What both runners share; mixed in before invoke's Runner."""
 
     read_chunk_size = 65536
-    input_sleep = 0.001
     streams: dict[str, Any]
     watchers: list[Any]
     program_finished: threading.Event
@@ -152,3 +160,38 @@ class FastLocal(_Tuned, Local):
             except subprocess.TimeoutExpired:
                 if self.has_dead_threads:
                     return
+
+
+def sudo(context: Any, argv: Sequence[str], password: str, stdin: bytes | None,
+         timeout: float | None) -> Result | None:
+    """`context.sudo` (a fabric.Connection or an invoke.Context) of one command with the
+    become protocol: the password answers sudo's prompt, the stdin waits for the marker."""
+    authenticated = threading.Event()
+    result: Result | None = context.sudo(
+        sudo_arguments(argv), password=password, timeout=timeout,
+        in_stream=Feed(stdin or b"", after=authenticated),
+        watchers=[SeenMarker(BECOME_MARKER + "\n", authenticated)])
+    return result
+
+
+def command_result(line: str, timeout: float | None, refused: str,
+                   call: Callable[[], Result | None],
+                   on_no_status: Callable[[], None] | None = None) -> CommandResult:
+    """Run `call` (a Connection's or Context's run/sudo) and say what happened as play's
+    CommandResult: a timeout and a refused become password are results, not exceptions;
+    `on_no_status` may raise when the command ended without an exit status."""
+    started = time.monotonic()
+    try:
+        result = call()
+    except CommandTimedOut as timed_out:
+        return CommandResult(line, -1, timed_out.result.stdout,
+                             f"{timed_out.result.stderr}timed out after {timeout} s",
+                             time.monotonic() - started)
+    except AuthFailure:
+        return CommandResult(line, 1, "", refused, time.monotonic() - started)
+    assert result is not None  # None only for a disowned command
+    status = -1 if result.exited is None else result.exited
+    if status == -1 and on_no_status is not None:
+        on_no_status()
+    return CommandResult(line, status, result.stdout, without_become_chatter(result.stderr),
+                         time.monotonic() - started)

@@ -45,11 +45,6 @@ class ConnectionSettings:
     become: bool
     become_password: str | None
 
-    @property
-    def gateway(self) -> Endpoint | None:
-        """The hop next to the host (the last one visited)."""
-        return self.jumps[-1] if self.jumps else None
-
 
 @functools.cache
 def fabric_config(ssh_config_path: str | None) -> fabric.Config:

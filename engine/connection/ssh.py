@@ -13,48 +13,39 @@ tuned (engine/connection/runners.py).
 
 from __future__ import annotations
 
+import functools
 import socket
-import threading
-import time
 from collections.abc import Sequence
 from typing import Any
 
 import fabric
 import paramiko
-from invoke.exceptions import AuthFailure, CommandTimedOut, Failure, ThreadException
+from invoke.exceptions import Failure, ThreadException
+from invoke.runners import Result
 
 from engine.connection.base import (
-    BECOME_MARKER,
     SUDO_PROMPT,
     CommandResult,
     Connection,
     UnreachableError,
     command_line,
-    sudo_arguments,
-    without_become_chatter,
 )
 from engine.connection.known_hosts import check_revoked, key_name, trust
-from engine.connection.runners import FastRemote, Feed, SeenMarker
+from engine.connection.runners import FastRemote, Feed, command_result, sudo
 from engine.connection.settings import ConnectionSettings, Endpoint, key_file_problem
 
-_config_lock = threading.Lock()
-_config: fabric.Config | None = None
 
-
+@functools.cache
 def _run_config() -> fabric.Config:
     """One Fabric config for the run's connections: the tuned runner, the run's sudo
     prompt, commands that never raise on a non-zero exit and print nothing themselves.
     (SSH config files were read when the settings were made; not again here.)"""
-    global _config
-    with _config_lock:
-        if _config is None:
-            _config = fabric.Config(lazy=True, overrides={
-                "runners": {"remote": FastRemote},
-                "run": {"warn": True, "hide": True, "in_stream": False},
-                "sudo": {"prompt": SUDO_PROMPT},
-                "load_ssh_configs": False,
-            })
-        return _config
+    return fabric.Config(lazy=True, overrides={
+        "runners": {"remote": FastRemote},
+        "run": {"warn": True, "hide": True, "in_stream": False},
+        "sudo": {"prompt": SUDO_PROMPT},
+        "load_ssh_configs": False,
+    })
 
 
 class _HostConnection(fabric.Connection):  # type: ignore[misc]
@@ -160,34 +151,26 @@ class SSHConnection(Connection):
         line = command_line(argv, become, password is not None)
         timeout = timeout if timeout is not None else self.settings.command_timeout
         self._count_command()
-        started = time.monotonic()
-        try:
+
+        def call() -> Result | None:
             if password is None:
-                result = self.fabric.run(line, in_stream=Feed(stdin or b""), timeout=timeout)
-            else:
-                authenticated = threading.Event()
-                result = self.fabric.sudo(
-                    sudo_arguments(argv), password=password, timeout=timeout,
-                    in_stream=Feed(stdin or b"", after=authenticated),
-                    watchers=[SeenMarker(BECOME_MARKER + "\n", authenticated)])
-        except CommandTimedOut as timed_out:
-            return CommandResult(line, -1, timed_out.result.stdout,
-                                 f"{timed_out.result.stderr}timed out after {timeout} s",
-                                 time.monotonic() - started)
-        except AuthFailure:
-            return CommandResult(line, 1, "", "sudo refused the become password "
-                                 f"for {self.settings.endpoint.user}",
-                                 time.monotonic() - started)
+                result: Result | None = self.fabric.run(line, in_stream=Feed(stdin or b""),
+                                                        timeout=timeout)
+                return result
+            return sudo(self.fabric, argv, password, stdin, timeout)
+
+        try:
+            return command_result(
+                line, timeout, f"sudo refused the become password for "
+                f"{self.settings.endpoint.user}", call, on_no_status=self._lost_if_closed)
         except (Failure, ThreadException, paramiko.SSHException, EOFError, OSError) as error:
             raise UnreachableError(f"connection lost: {_reason(error)}") from None
-        status = result.exited
-        if status == -1 and not self.fabric.is_connected:
+
+    def _lost_if_closed(self) -> None:
+        if not self.fabric.is_connected:
             # the channel closed without an exit status because the whole connection went
             # (sshd killed, host gone): not a failed command, an unreachable host
             raise UnreachableError("connection lost: the SSH session ended mid-command")
-        return CommandResult(line, -1 if status is None else status, result.stdout,
-                             without_become_chatter(result.stderr),
-                             time.monotonic() - started)
 
     def close(self) -> None:
         connection: Any = getattr(self, "fabric", None)
