@@ -7,6 +7,8 @@ and the lab known_hosts file. The lab is taken down when the session ends.
 from __future__ import annotations
 
 import os
+import shlex
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -47,6 +49,16 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     finally:
         if not keep:
             lab_down()
+
+
+@pytest.fixture
+def srv_dir(lab: Lab) -> Iterator[str]:
+    """A fresh directory name under each host's private /srv, removed afterwards (with
+    sudo: steps under become leave root's files in it)."""
+    path = f"/srv/e2e-{uuid.uuid4().hex[:8]}"
+    yield path
+    for host in lab.hosts:
+        lab.sh(host, f"sudo -n rm -rf {shlex.quote(path)}")
 
 
 @pytest.fixture

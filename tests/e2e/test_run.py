@@ -10,22 +10,12 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from lab_client import E2E_DATA, ROOT, Lab, json_events, play
 
 pytestmark = pytest.mark.lab
-
-
-@pytest.fixture
-def srv_dir(lab: Lab) -> Iterator[str]:
-    """A fresh directory name under each host's private /srv, removed afterwards."""
-    path = f"/srv/e2e-{uuid.uuid4().hex[:8]}"
-    yield path
-    for host in lab.hosts:
-        lab.run(host, "rm", "-rf", path)
 
 
 def run_play(lab: Lab, playbook: str, *arguments: str) -> subprocess.CompletedProcess[str]:
