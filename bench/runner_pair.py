@@ -19,23 +19,12 @@ import fabric
 import yaml
 from fabric.runners import Remote
 
+from bench.tools.stack_floor import run as raw_channel_run
 from engine.connection.runners import FastRemote, Feed
 from engine.connection.settings import ConnectionSettings, Endpoint
 from engine.connection.ssh import SSHConnection
 
 Way = Callable[[fabric.Connection, str], object]
-
-
-def _raw(connection: fabric.Connection, line: str) -> object:
-    channel = connection.transport.open_session()
-    try:
-        channel.exec_command(line)
-        channel.shutdown_write()
-        while channel.recv(65536):
-            pass
-        return channel.recv_exit_status()
-    finally:
-        channel.close()
 
 
 def _through(runner: type[Remote]) -> Way:
@@ -48,7 +37,7 @@ def _through(runner: type[Remote]) -> Way:
 def main(argv: list[str]) -> int:
     group = yaml.safe_load(Path(argv[0]).read_text())["all"]["children"]["lab"]
     per_host = int(argv[1]) if len(argv) > 1 else 20
-    ways: dict[str, Way] = {"raw channel": _raw, "Connection.run (play's runner)":
+    ways: dict[str, Way] = {"raw channel": raw_channel_run, "Connection.run (play's runner)":
                             _through(FastRemote), "Connection.run (invoke's runner)":
                             _through(Remote)}
     timings: dict[str, list[float]] = {name: [] for name in ways}
