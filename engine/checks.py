@@ -13,12 +13,12 @@ from dataclasses import fields as dataclass_fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from engine.actions.catalog import CATALOG
 from engine.connection.base import MAX_COMMAND_LINE
 from engine.errors import InputError, Location, did_you_mean
 from engine.output.redaction import MIN_SECRET, Redactor, secret_values
 from engine.playbook import ContainerSpec, Play, ServiceSpec, Step, TaskSpec
 from engine.playbook.load import find_local_file
-from engine.playbook.task_args import LOCAL_FILE_ARGS
 from engine.playbook.values import (
     Later,
     Problem,
@@ -259,10 +259,11 @@ class _RenderedValues:
     def _check_local_source(self, step: Step, task: TaskSpec, args: Any) -> None:
         """A templated template/copy `src` names a file beside the playbook, as a literal
         one does; it must exist now (and a template's own variables are checked then)."""
-        if task.action not in LOCAL_FILE_ARGS or not isinstance(task.args, Mapping) \
+        local_file = CATALOG[task.action].local_file
+        if local_file is None or not isinstance(task.args, Mapping) \
                 or not isinstance(args, Mapping):
             return
-        key, folder = LOCAL_FILE_ARGS[task.action]
+        key, folder = local_file
         source = args.get(key)
         if not is_template(task.args.get(key)) or not isinstance(source, str):
             return  # written literally (the loader looked it up), or not known yet

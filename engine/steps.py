@@ -12,7 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from engine.actions import ActionContext, ActionError, Outcome, find_action
+from engine.actions.base import ActionContext, ActionError, Outcome
+from engine.actions.catalog import find_action
 from engine.connection import UnreachableError
 from engine.execute import HostUnreachable, Node
 from engine.playbook import Play, Step, TaskSpec

@@ -409,9 +409,9 @@ def summary_text(verdicts: list[Verdict]) -> str:
 
 def is_plain_file_name(value: str) -> bool:
     """One file name that a file of its own can have: not empty, `.`, `..`; no `/` or NUL;
-    short enough for play to write it (see engine/playbook/values.py)."""
+    at most NAME_MAX bytes (play writes it through a temp file of its own name, .play-tmp.*)."""
     return value not in ("", ".", "..") and "/" not in value and "\0" not in value \
-        and is_utf8(value) and len(value.encode("utf-8")) <= 238
+        and is_utf8(value) and len(value.encode("utf-8")) <= 255
 
 
 def is_shown_verbatim(value: str) -> bool:

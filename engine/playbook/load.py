@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from engine.actions.catalog import CATALOG
 from engine.errors import InputError, Location, did_you_mean
 from engine.playbook.model import (
     ContainerSpec,
@@ -24,7 +25,6 @@ from engine.playbook.model import (
     TaskSpec,
 )
 from engine.playbook.references import check_references
-from engine.playbook.task_args import ACTION_ARGS, LOCAL_FILE_ARGS
 from engine.playbook.values import (
     Problem,
     as_written,
@@ -187,18 +187,18 @@ def _step_name(fields: Fields) -> str:
 
 def _parse_task(play: int, kind: StepKind, raw: Any, path: Path, at: Location) -> Step:
     fields = Fields(raw, f"a {kind}", at)
-    actions = [key for key in fields.mapping if key in ACTION_ARGS]
-    unknown = [key for key in fields.mapping if key not in ACTION_ARGS and key not in TASK_KEYWORDS]
+    actions = [key for key in fields.mapping if key in CATALOG]
+    unknown = [key for key in fields.mapping if key not in CATALOG and key not in TASK_KEYWORDS]
     if unknown:
         key = unknown[0]
         raise InputError(
-            f"unknown key {key!r} in a {kind}{did_you_mean(key, (*ACTION_ARGS, *TASK_KEYWORDS))}"
-            f" (actions: {', '.join(ACTION_ARGS)}; keywords: {', '.join(TASK_KEYWORDS)})",
+            f"unknown key {key!r} in a {kind}{did_you_mean(key, (*CATALOG, *TASK_KEYWORDS))}"
+            f" (actions: {', '.join(CATALOG)}; keywords: {', '.join(TASK_KEYWORDS)})",
             fields.at(key))
     name = _step_name(fields)
     if len(actions) != 1:
         found = ", ".join(actions) if actions else "none"
-        raise InputError(f"{kind} {name!r} must have exactly one action ({', '.join(ACTION_ARGS)})"
+        raise InputError(f"{kind} {name!r} must have exactly one action ({', '.join(CATALOG)})"
                          f"; found {found}", fields.location)
     action = actions[0]
     args = _action_args(action, fields, path)
@@ -243,7 +243,7 @@ def _condition(fields: Fields, key: str) -> Any:
 
 
 def _action_args(action: str, fields: Fields, path: Path) -> Any:
-    spec = ACTION_ARGS[action]
+    spec = CATALOG[action]
     value = fields.raw(action)
     at = fields.at(action)
     if isinstance(value, str) and spec.free_form:
@@ -257,8 +257,8 @@ def _action_args(action: str, fields: Fields, path: Path) -> Any:
     if spec.one_of and not any(arguments.has(key) for key in spec.one_of):
         raise InputError(f"the {action!r} action needs one of: {', '.join(spec.one_of)}", at)
     resolved = dict(arguments.mapping)
-    if action in LOCAL_FILE_ARGS:
-        key, folder = LOCAL_FILE_ARGS[action]
+    if spec.local_file is not None:
+        key, folder = spec.local_file
         source = resolved.get(key)
         if isinstance(source, str) and not is_templated(source):
             resolved[key] = str(find_local_file(path, folder, source, arguments.at(key)))
@@ -284,9 +284,10 @@ def resolve_local_source(action: str, args: Any, playbook: str) -> Any:
     """`args` of a task as rendered when it runs, with a template's or copy's `src` looked up
     beside the playbook as a literal one was when it loaded (the pre-run checks made sure
     it exists; ValueError, a failed step, if it went away since)."""
-    if action not in LOCAL_FILE_ARGS or not isinstance(args, dict):
+    local_file = CATALOG[action].local_file
+    if local_file is None or not isinstance(args, dict):
         return args
-    key, folder = LOCAL_FILE_ARGS[action]
+    key, folder = local_file
     source = args.get(key)
     if not isinstance(source, str):
         return args

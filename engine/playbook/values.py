@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
+from engine.actions.catalog import CATALOG
 from engine.registry.model import check_name, instance_id
 from engine.templating import is_template
 
@@ -28,15 +29,9 @@ _VOLUME_OPTIONS = frozenset({"ro", "rw", "z", "Z", "nocopy", "shared", "rshared"
                              "consistent"})
 NAME_MAX = 255    # bytes in one path component on every Linux file system
 PATH_MAX = 4096   # bytes in a path, its terminating NUL included
-# copy and template write `<name>.play-tmp.<pid>` beside the file, then rename it
-# (engine/connection/base.py, put): that name must fit too (pid_max is at most 2**22)
-WRITTEN_NAME_MAX = NAME_MAX - len(".play-tmp.4194304")
 
 # Task arguments that travel as data on stdin, never as a command argument or file name.
 _STDIN_ARGS = frozenset({"content", "stdin"})
-# Task arguments that are a path on the host, and the longest file name each can end in.
-_REMOTE_PATHS = {"copy": {"dest": WRITTEN_NAME_MAX}, "template": {"dest": WRITTEN_NAME_MAX},
-                 "file": {"path": NAME_MAX, "src": NAME_MAX}}
 
 
 # A refusal quotes the value it refuses, unless it is or holds a secret: only the pre-run
@@ -109,7 +104,7 @@ def label_name_problem(name: str) -> str | None:
             "characters (Docker splits name=value at the first '=')")
 
 
-def path_problem(path: str, name_max: int = NAME_MAX) -> str | None:
+def path_problem(path: str) -> str | None:
     if "\0" in path:
         return nul_problem(path)
     encoded = path.encode("utf-8", "surrogatepass")
@@ -121,10 +116,6 @@ def path_problem(path: str, name_max: int = NAME_MAX) -> str | None:
     if len(longest) > NAME_MAX:
         return (f"path {_short(path)} has a file name of {len(longest)} bytes; Linux file "
                 f"names are at most {NAME_MAX}")
-    if len(parts[-1]) > name_max:
-        return (f"path {_short(path)} ends in a file name of {len(parts[-1])} bytes; play "
-                f"writes the file under a temporary name beside it first, so at most "
-                f"{name_max} here")
     return None
 
 
@@ -232,9 +223,9 @@ def task_problems(action: str, args: Any) -> Iterator[Problem]:
         if isinstance(line, str):
             yield from _found(("cmd",), command_line_problem(line))
     if isinstance(args, Mapping):
-        for key, name_max in _REMOTE_PATHS.get(action, {}).items():
+        for key in CATALOG[action].remote_paths:
             if isinstance(args.get(key), str):
-                yield from _found((key,), path_problem(args[key], name_max))
+                yield from _found((key,), path_problem(args[key]))
     for path, text in _strings(args, ()):
         if not (path and path[0] in _STDIN_ARGS):
             yield from _found(path, nul_problem(text))

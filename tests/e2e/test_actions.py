@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 from lab_client import Lab, LabMachine
 
-from engine.actions import ActionContext, ActionError, Outcome, find_action
+from engine.actions.base import ActionContext, ActionError, Outcome
+from engine.actions.catalog import find_action
 from engine.connection import CommandResult, Connection, open_connection, settings_for
 from engine.inventory import load_inventory
 

@@ -7,7 +7,7 @@ import hashlib
 
 import pytest
 
-from engine.actions import ActionError
+from engine.actions.base import ActionError
 from engine.actions.command import GUARD_SCRIPT, command_argv, guarded, outcome_of, stdin_bytes
 from engine.actions.copy import Desired, Destination, accounts_after_write, parse_read, plan_copy
 from engine.actions.docker_image import DesiredImage, plan_image

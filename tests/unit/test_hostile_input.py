@@ -241,9 +241,7 @@ def _must_accept(field: str, value: str) -> bool | None:
         "service_name": lambda: None if not value.strip() else _is_registry_name(value),
         "host_name": lambda: None if not _is_registry_name(value) else (
             False if any(unicodedata.category(c) == "Cc" for c in value) else None),
-        # (copy and template write <name>.play-tmp.<pid> beside it first: 238 bytes)
-        "template_dest": lambda: _is_file_path(f"/srv/play-hostile/{value}")
-        and len(value.encode("utf-8").split(b"/")[-1]) <= 238,
+        "template_dest": lambda: _is_file_path(f"/srv/play-hostile/{value}"),
         "template_src": lambda: None if not has_nul else False,
     }
     return rules[field]()

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 import engine.steps
-from engine.actions import ActionContext, Outcome
+from engine.actions.base import ActionContext, Outcome
 from engine.cli import _load_inventory
 from engine.execute import Limits, Scheduler
 from engine.run import RunOptions, prepare
