@@ -58,7 +58,7 @@ fi"""
 
 
 @dataclass(frozen=True)
-class Destination:
+class CurrentFile:
     """What the read found at the destination."""
 
     path: str                    # the file written: a link's target when dest is a link
@@ -75,7 +75,7 @@ class Destination:
 
 
 @dataclass(frozen=True)
-class Desired:
+class DesiredFile:
     content: bytes
     attributes: Attributes
 
@@ -84,11 +84,11 @@ class Desired:
         return hashlib.sha256(self.content).hexdigest()
 
 
-def is_content_changed(current: Destination, desired: Desired) -> bool:
+def is_content_changed(current: CurrentFile, desired: DesiredFile) -> bool:
     return current.state.kind != "file" or current.sha256 != desired.sha256
 
 
-def plan_copy(current: Destination, desired: Desired, with_diff: bool = False) -> Change:
+def compare_copy(current: CurrentFile, desired: DesiredFile, with_diff: bool = False) -> Change:
     """Pure: what writing `desired` to `current` would change."""
     if current.state.kind == "directory":
         raise ActionError(f"{current.named} is a directory")
@@ -105,7 +105,7 @@ def plan_copy(current: Destination, desired: Desired, with_diff: bool = False) -
     return Change(tuple(what), diff)
 
 
-def accounts_after_write(current: Destination, desired: Desired) -> Attributes:
+def accounts_after_write(current: CurrentFile, desired: DesiredFile) -> Attributes:
     """The owner and group to chown to after `put`, which leaves the writer as owner: the
     desired ones, else the old file's (a rewrite keeps them), when the writer's differ."""
     owner, group = desired.attributes.owner, desired.attributes.group
@@ -116,7 +116,7 @@ def accounts_after_write(current: Destination, desired: Desired) -> Attributes:
     return Attributes(owner=owner, group=group).differing(written)
 
 
-def parse_read(output: str, dest: str, name: str) -> Destination:
+def parse_read(output: str, dest: str, name: str) -> CurrentFile:
     lines = output.split("\n")
     path = f"{dest.rstrip('/')}/{name}" if lines[0] == "into" else dest
     uid, gid = lines[1].split()
@@ -127,18 +127,18 @@ def parse_read(output: str, dest: str, name: str) -> Destination:
     sha256 = lines[4] if len(lines) > 4 and lines[4] else None
     encoded = "".join(lines[5:])
     old = base64.b64decode(encoded) if encoded else None
-    return Destination(path, state, sha256, old, (uid, gid), link)
+    return CurrentFile(path, state, sha256, old, (uid, gid), link)
 
 
 def read_destination(context: ActionContext, dest: str, name: str,
-                     desired: Desired) -> Destination:
+                     desired: DesiredFile) -> CurrentFile:
     wanted = desired.sha256 if context.diff else ""
     output = run_checked(context, ["/bin/sh", "-c", READ_SCRIPT, "play-copy", dest, name,
                                    wanted], f"reading {dest}")
     return parse_read(output, dest, name)
 
 
-def write(context: ActionContext, current: Destination, desired: Desired) -> None:
+def write(context: ActionContext, current: CurrentFile, desired: DesiredFile) -> None:
     """Content through `put` (which also sets the mode), then one chown/chmod if needed."""
     path = current.path
     if is_content_changed(current, desired):
@@ -162,9 +162,9 @@ def converge(args: Mapping[str, Any], context: ActionContext, content: bytes,
         if not name:
             raise ActionError(f"dest {dest!r} is a directory; give a file name with content")
         dest, name = f"{dest}{name}", ""
-    desired = Desired(content, attributes_from(args))
+    desired = DesiredFile(content, attributes_from(args))
     current = read_destination(context, dest, name, desired)
-    change = plan_copy(current, desired, context.diff)
+    change = compare_copy(current, desired, context.diff)
     facts = {"dest": current.link or current.path, "checksum": desired.sha256}
     if not change.is_needed:
         return Outcome(msg=f"{current.named} is up to date", facts=facts)

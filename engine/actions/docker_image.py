@@ -25,7 +25,7 @@ class DesiredImage:
     force: bool = False
 
 
-def plan_image(image_id: str | None, desired: DesiredImage) -> Change:
+def compare_image(image_id: str | None, desired: DesiredImage) -> Change:
     """Pure: fetch a missing (or forced) image, or remove a present one."""
     if desired.state == "absent":
         return Change((f"remove image {desired.name}",) if image_id else ())
@@ -99,7 +99,7 @@ def docker_image(args: Mapping[str, Any], context: ActionContext) -> Outcome:
     desired = desired_from(args)
     tarball_path(desired)  # a missing tarball fails even when the image is there already
     image_id = read_image_id(context, desired.name)
-    change = plan_image(image_id, desired)
+    change = compare_image(image_id, desired)
     if not change.is_needed:
         return Outcome(msg=f"image {desired.name} is already {desired.state}",
                        facts={"image_id": image_id})

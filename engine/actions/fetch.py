@@ -34,7 +34,7 @@ def local_path(src: str, dest: str, host: str, flat: bool) -> Path:
     return Path(dest, host, relative)
 
 
-def plan_fetch(local: Path, local_sha: str | None, remote_sha: str) -> Change:
+def compare_fetch(local: Path, local_sha: str | None, remote_sha: str) -> Change:
     if local_sha == remote_sha:
         return Change()
     return Change((f"{'update' if local_sha else 'create'} {local}",))
@@ -69,7 +69,7 @@ def fetch(args: Mapping[str, Any], context: ActionContext) -> Outcome:
                                    local_sha or "", "" if context.check else "1"],
                          f"reading {src}")
     remote_sha, _, encoded = output.partition("\n")
-    change = plan_fetch(local, local_sha, remote_sha.strip())
+    change = compare_fetch(local, local_sha, remote_sha.strip())
     facts = {"dest": str(local), "checksum": remote_sha.strip()}
     if not change.is_needed:
         return Outcome(msg=f"{local} is up to date", facts=facts)

@@ -39,14 +39,14 @@ exit 0"""
 
 
 @dataclass(frozen=True)
-class Current:
+class CurrentPath:
     state: PathState
     link_target: str = ""
     has_drift_below: bool = False   # something under a directory lacks the attributes
 
 
 @dataclass(frozen=True)
-class Desired:
+class DesiredPath:
     path: str
     state: str
     attributes: Attributes
@@ -54,7 +54,7 @@ class Desired:
     recurse: bool = False
 
 
-def plan_file(current: Current, desired: Desired) -> Change:
+def compare_file(current: CurrentPath, desired: DesiredPath) -> Change:
     """Pure: what must change for the path to match; ActionError when it cannot."""
     kind, path = current.state.kind, desired.path
     if desired.state == "absent":
@@ -76,7 +76,7 @@ def plan_file(current: Current, desired: Desired) -> Change:
     return Change(what)
 
 
-def _link_changes(current: Current, desired: Desired) -> tuple[str, ...]:
+def _link_changes(current: CurrentPath, desired: DesiredPath) -> tuple[str, ...]:
     kind, path = current.state.kind, desired.path
     if not desired.src:
         raise ActionError("state: link needs src, the path the link points to")
@@ -89,7 +89,7 @@ def _link_changes(current: Current, desired: Desired) -> tuple[str, ...]:
     return ()
 
 
-def apply_commands(current: Current, desired: Desired) -> list[list[str]]:
+def apply_commands(current: CurrentPath, desired: DesiredPath) -> list[list[str]]:
     """The commands that bring the path from `current` to `desired` (once planned)."""
     path, attributes = desired.path, desired.attributes
     if desired.state == "absent":
@@ -116,16 +116,16 @@ def drift_finder(path: str, attributes: Attributes) -> list[str]:
     return ["find", start, "!", "-type", "l", "(", *tests, ")", "-print"] if tests else []
 
 
-def parse_read(output: str) -> Current:
+def parse_read(output: str) -> CurrentPath:
     lines = output.split("\n")
     state = parse_stat(lines[0])
     if not state.exists:
-        return Current(state)
-    return Current(state, lines[1] if len(lines) > 1 else "",
+        return CurrentPath(state)
+    return CurrentPath(state, lines[1] if len(lines) > 1 else "",
                    len(lines) > 2 and lines[2] == "drift")
 
 
-def desired_from(args: Mapping[str, Any]) -> Desired:
+def desired_from(args: Mapping[str, Any]) -> DesiredPath:
     state = str(args.get("state") or "file")
     if state not in STATES:
         raise ActionError(f"state must be one of {', '.join(STATES)}, not {state!r}")
@@ -135,7 +135,7 @@ def desired_from(args: Mapping[str, Any]) -> Desired:
         raise ActionError("mode, owner and group do not apply to state: link")
     if state == "absent" and path.rstrip("/") == "":
         raise ActionError("refusing to remove /")
-    return Desired(path, state, attributes, optional_text(args, "src"),
+    return DesiredPath(path, state, attributes, optional_text(args, "src"),
                    as_boolean(args.get("recurse"), "recurse") and state == "directory")
 
 
@@ -145,7 +145,7 @@ def file(args: Mapping[str, Any], context: ActionContext) -> Outcome:
     output = run_checked(context, ["/bin/sh", "-c", READ_SCRIPT, "play-file", desired.path,
                                    *finder], f"reading {desired.path}")
     current = parse_read(output)
-    change = plan_file(current, desired)
+    change = compare_file(current, desired)
     if not change.is_needed:
         return Outcome(msg=f"{desired.path} is already {desired.state}",
                        facts={"path": desired.path})

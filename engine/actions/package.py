@@ -42,7 +42,7 @@ exit 0"""
 
 
 @dataclass(frozen=True)
-class PackageFacts:
+class CurrentPackages:
     manager: str                    # apt | dnf | apk | none
     installed: frozenset[str]
     upgradable: frozenset[str] = frozenset()
@@ -62,7 +62,7 @@ class Pending:
     remove: tuple[str, ...] = ()
 
 
-def pending(names: list[str], state: str, facts: PackageFacts) -> Pending:
+def compare_packages(names: list[str], state: str, facts: CurrentPackages) -> Pending:
     """Pure: which packages to install, upgrade or remove."""
     present = tuple(name for name in names if package_key(name) in facts.installed)
     if state == "absent":
@@ -72,13 +72,13 @@ def pending(names: list[str], state: str, facts: PackageFacts) -> Pending:
     return Pending(install=missing, upgrade=stale if state == "latest" else ())
 
 
-def plan_packages(todo: Pending) -> Change:
+def as_change(todo: Pending) -> Change:
     return Change(tuple(f"{verb} {', '.join(names)}" for verb, names in (
         ("install", todo.install), ("upgrade", todo.upgrade), ("remove", todo.remove))
         if names))
 
 
-def parse_read(output: str, names: list[str]) -> PackageFacts:
+def parse_read(output: str, names: list[str]) -> CurrentPackages:
     head, _, upgrades = output.partition("\n--\n")
     lines = head.splitlines()
     manager = lines[0] if lines else "none"
@@ -90,7 +90,7 @@ def parse_read(output: str, names: list[str]) -> PackageFacts:
             installed.add(name)
     keys = {package_key(name) for name in names}
     upgradable = parse_upgrades(manager, upgrades) & keys & installed
-    return PackageFacts(manager, frozenset(installed), frozenset(upgradable))
+    return CurrentPackages(manager, frozenset(installed), frozenset(upgradable))
 
 
 def parse_upgrades(manager: str, listing: str) -> set[str]:
@@ -153,8 +153,8 @@ def package(args: Mapping[str, Any], context: ActionContext) -> Outcome:
     facts = parse_read(output, names)
     if facts.manager == "none":
         raise ActionError("no supported package manager (apt-get, dnf, apk) on this host")
-    todo = pending(names, state, facts)
-    change = plan_packages(todo)
+    todo = compare_packages(names, state, facts)
+    change = as_change(todo)
     facts_out = {"install": list(todo.install), "upgrade": list(todo.upgrade),
                  "remove": list(todo.remove), "manager": facts.manager}
     if not change.is_needed:

@@ -24,7 +24,7 @@ exit 0"""
 
 
 @dataclass(frozen=True)
-class Account:
+class CurrentUser:
     """A user as the host has it."""
 
     name: str
@@ -52,7 +52,7 @@ class DesiredUser:
     password: str | None = None
 
 
-def parse_read(output: str) -> Account | None:
+def parse_read(output: str) -> CurrentUser | None:
     lines = output.split("\n")
     if not lines[0].strip():
         return None
@@ -60,11 +60,11 @@ def parse_read(output: str) -> Account | None:
     groups = lines[1].split() if len(lines) > 1 else []
     primary = groups[0] if groups else gid
     password = lines[2] if len(lines) > 2 and lines[2] else None
-    return Account(name, uid, gid, home, shell, primary, frozenset(groups[1:]) - {primary},
+    return CurrentUser(name, uid, gid, home, shell, primary, frozenset(groups[1:]) - {primary},
                    password)
 
 
-def differences(current: Account, desired: DesiredUser) -> dict[str, tuple[str, str]]:
+def differences(current: CurrentUser, desired: DesiredUser) -> dict[str, tuple[str, str]]:
     """Pure: attribute name -> (current, desired), for what differs."""
     found: dict[str, tuple[str, str]] = {}
     for name, have, want in (("uid", current.uid, desired.uid),
@@ -83,7 +83,7 @@ def differences(current: Account, desired: DesiredUser) -> dict[str, tuple[str, 
     return found
 
 
-def plan_user(current: Account | None, desired: DesiredUser) -> Change:
+def compare_user(current: CurrentUser | None, desired: DesiredUser) -> Change:
     """Pure: create, change or remove the account."""
     if desired.state == "absent":
         return Change((f"remove user {desired.name}",) if current else ())
@@ -94,7 +94,7 @@ def plan_user(current: Account | None, desired: DesiredUser) -> Change:
                         for name, (have, want) in differences(current, desired).items()))
 
 
-def apply_command(current: Account | None, desired: DesiredUser) -> list[str] | None:
+def apply_command(current: CurrentUser | None, desired: DesiredUser) -> list[str] | None:
     """The useradd, usermod or userdel that applies the difference, the password aside
     (None: only the password differs)."""
     if desired.state == "absent":
@@ -111,7 +111,7 @@ def apply_command(current: Account | None, desired: DesiredUser) -> list[str] | 
     return ["usermod", *flags, "--", desired.name] if flags else None
 
 
-def apply_commands(current: Account | None,
+def apply_commands(current: CurrentUser | None,
                    desired: DesiredUser) -> tuple[list[str], bytes | None]:
     """The one command (argv, stdin) that applies the whole difference: a new or changed
     password reaches `chpasswd -e` as `name:hash` on stdin."""
@@ -168,7 +168,7 @@ def user(args: Mapping[str, Any], context: ActionContext) -> Outcome:
     current = parse_read(run_checked(
         context, ["/bin/sh", "-c", READ_SCRIPT, "play-user", desired.name, read_hash],
         f"reading user {desired.name}"))
-    change = plan_user(current, desired)
+    change = compare_user(current, desired)
     if not change.is_needed:
         return Outcome(msg=f"user {desired.name} is already {desired.state}")
     summary = "; ".join(change.what)

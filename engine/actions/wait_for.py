@@ -58,7 +58,7 @@ DOWN_STATES = ("stopped", "absent")
 
 
 @dataclass(frozen=True)
-class Wait:
+class DesiredWait:
     kind: str               # path | port | container
     target: str             # the path, "host:port", or the container name
     accepted: str           # observations that end the wait
@@ -88,7 +88,7 @@ def proc_net_addresses(host: str) -> list[str]:
     return list(dict.fromkeys(forms))
 
 
-def plan_wait(args: Mapping[str, Any]) -> Wait:
+def desired_from(args: Mapping[str, Any]) -> DesiredWait:
     """Pure: what to probe and what observations end the wait."""
     kinds = [kind for kind in ("port", "path", "container") if args.get(kind) not in (None, "")]
     if len(kinds) != 1:
@@ -102,11 +102,11 @@ def plan_wait(args: Mapping[str, Any]) -> Wait:
         accepted = "absent"
     timeout, delay = _seconds(args, "timeout", 60), _seconds(args, "delay", 0)
     if kind != "port":
-        return Wait(kind, str(args[kind]), accepted, timeout, delay)
+        return DesiredWait(kind, str(args[kind]), accepted, timeout, delay)
     return _port_wait(args, accepted, timeout, delay)
 
 
-def _port_wait(args: Mapping[str, Any], accepted: str, timeout: float, delay: float) -> Wait:
+def _port_wait(args: Mapping[str, Any], accepted: str, timeout: float, delay: float) -> DesiredWait:
     try:
         port = int(args["port"])
     except (TypeError, ValueError):
@@ -118,7 +118,8 @@ def _port_wait(args: Mapping[str, Any], accepted: str, timeout: float, delay: fl
         addresses = " ".join(proc_net_addresses(host))
     except ValueError:
         addresses = "*"  # a name we cannot resolve here: any local address will do
-    return Wait("port", f"{host}:{port}", accepted, timeout, delay, addresses, f":{port:04X}")
+    return DesiredWait("port", f"{host}:{port}", accepted, timeout, delay, addresses,
+                       f":{port:04X}")
 
 
 def _seconds(args: Mapping[str, Any], key: str, default: float) -> float:
@@ -132,14 +133,14 @@ def _seconds(args: Mapping[str, Any], key: str, default: float) -> float:
     return seconds
 
 
-def wait_command(wait: Wait) -> list[str]:
+def wait_command(wait: DesiredWait) -> list[str]:
     return ["/bin/sh", "-c", WAIT_SCRIPT, "play-wait", wait.kind, wait.accepted,
             str(math.ceil(wait.timeout * 100)), f"{wait.delay:g}", wait.target,
             wait.addresses, wait.port]
 
 
 def wait_for(args: Mapping[str, Any], context: ActionContext) -> Outcome:
-    wait = plan_wait(args)
+    wait = desired_from(args)
     if context.check:
         # What it waits for usually comes from earlier steps that --check only pretended to do.
         return Outcome(skipped=True, msg="skipped in check mode")

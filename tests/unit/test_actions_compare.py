@@ -9,11 +9,16 @@ import pytest
 
 from engine.actions.base import ActionError
 from engine.actions.command import GUARD_SCRIPT, command_argv, guarded, outcome_of, stdin_bytes
-from engine.actions.copy import Desired, Destination, accounts_after_write, parse_read, plan_copy
-from engine.actions.docker_image import DesiredImage, plan_image
-from engine.actions.fetch import local_path, plan_fetch
-from engine.actions.file import Current, apply_commands, drift_finder, plan_file
-from engine.actions.file import Desired as DesiredPath
+from engine.actions.copy import (
+    CurrentFile,
+    DesiredFile,
+    accounts_after_write,
+    compare_copy,
+    parse_read,
+)
+from engine.actions.docker_image import DesiredImage, compare_image
+from engine.actions.fetch import compare_fetch, local_path
+from engine.actions.file import CurrentPath, DesiredPath, apply_commands, compare_file, drift_finder
 from engine.actions.files import (
     Attributes,
     PathState,
@@ -23,14 +28,15 @@ from engine.actions.files import (
     parse_stat,
     unified_diff,
 )
-from engine.actions.package import PackageFacts, pending, plan_packages
+from engine.actions.package import CurrentPackages, as_change, compare_packages
 from engine.actions.package import apply_commands as package_commands
 from engine.actions.package import parse_read as parse_packages
-from engine.actions.user import Account, DesiredUser, apply_command, plan_user
+from engine.actions.user import CurrentUser, DesiredUser, apply_command, compare_user
 from engine.actions.user import apply_commands as user_commands
 from engine.actions.user import desired_from as desired_user
 from engine.actions.user import parse_read as parse_user
-from engine.actions.wait_for import plan_wait, proc_net_addresses
+from engine.actions.wait_for import desired_from as desired_wait
+from engine.actions.wait_for import proc_net_addresses
 from engine.connection import CommandResult
 
 FILE = PathState("file", "0644", "1000", "1000", "deploy", "deploy")
@@ -81,49 +87,51 @@ def test_chained_commands_quote_every_argument() -> None:
 
 # --- copy / template -----------------------------------------------------------------
 
-def destination(content: bytes | None, state: PathState = FILE) -> Destination:
+def destination(content: bytes | None, state: PathState = FILE) -> CurrentFile:
     if content is None:
-        return Destination("/srv/app.conf", PathState(), None, None, ("1000", "1000"))
-    return Destination("/srv/app.conf", state, hashlib.sha256(content).hexdigest(), content,
+        return CurrentFile("/srv/app.conf", PathState(), None, None, ("1000", "1000"))
+    return CurrentFile("/srv/app.conf", state, hashlib.sha256(content).hexdigest(), content,
                        ("1000", "1000"))
 
 
 def test_copy_of_identical_content_changes_nothing() -> None:
-    assert not plan_copy(destination(b"a\n"), Desired(b"a\n", Attributes())).is_needed
+    assert not compare_copy(destination(b"a\n"), DesiredFile(b"a\n", Attributes())).is_needed
 
 
 def test_copy_to_a_missing_file_creates_it_with_a_diff_from_nothing() -> None:
-    change = plan_copy(destination(None), Desired(b"a\n", Attributes("0600")), with_diff=True)
+    change = compare_copy(destination(None), DesiredFile(b"a\n", Attributes("0600")),
+                          with_diff=True)
     assert change.what == ("create /srv/app.conf", "mode - -> 0600")
     assert change.diff is not None and change.diff.startswith("--- /dev/null\n")
     assert "+a\n" in change.diff
 
 
 def test_copy_diff_shows_old_and_new_lines() -> None:
-    change = plan_copy(destination(b"port 80\nname x\n"),
-                       Desired(b"port 8080\nname x\n", Attributes()), with_diff=True)
+    change = compare_copy(destination(b"port 80\nname x\n"),
+                       DesiredFile(b"port 8080\nname x\n", Attributes()), with_diff=True)
     assert change.what == ("update content of /srv/app.conf",)
     assert change.diff is not None
     assert "-port 80\n+port 8080\n" in change.diff and " name x\n" in change.diff
 
 
 def test_copy_only_mode_differs() -> None:
-    change = plan_copy(destination(b"a"), Desired(b"a", Attributes("0640")), with_diff=True)
+    change = compare_copy(destination(b"a"), DesiredFile(b"a", Attributes("0640")), with_diff=True)
     assert change.what == ("mode 0644 -> 0640",)
     assert change.diff is None
 
 
 def test_copy_onto_a_directory_fails() -> None:
     with pytest.raises(ActionError, match="is a directory"):
-        plan_copy(destination(b"", PathState("directory", "0755")), Desired(b"a", Attributes()))
+        compare_copy(destination(b"", PathState("directory", "0755")),
+                     DesiredFile(b"a", Attributes()))
 
 
 def test_a_rewrite_under_another_account_gives_the_file_back_to_its_owner() -> None:
-    current = Destination("/srv/f", FILE, "x", None, ("0", "0"))
-    assert accounts_after_write(current, Desired(b"a", Attributes())) == Attributes(
+    current = CurrentFile("/srv/f", FILE, "x", None, ("0", "0"))
+    assert accounts_after_write(current, DesiredFile(b"a", Attributes())) == Attributes(
         None, "1000", "1000")
-    mine = Destination("/srv/f", FILE, "x", None, ("1000", "1000"))
-    assert accounts_after_write(mine, Desired(b"a", Attributes())).is_empty
+    mine = CurrentFile("/srv/f", FILE, "x", None, ("1000", "1000"))
+    assert accounts_after_write(mine, DesiredFile(b"a", Attributes())).is_empty
 
 
 def test_copy_read_output_parses_with_old_content() -> None:
@@ -141,7 +149,7 @@ def test_a_symlinked_dest_is_read_as_its_target_and_named_both_ways() -> None:
     current = parse_read(output, "/srv/app.conf", "")
     assert current.path == "/srv/real/app.conf" and current.link == "/srv/app.conf"
     assert current.state.mode == "0640" and current.state.kind == "file"
-    change = plan_copy(current, Desired(b"new\n", Attributes()))
+    change = compare_copy(current, DesiredFile(b"new\n", Attributes()))
     assert change.what == ("update content of /srv/real/app.conf (through link "
                            "/srv/app.conf)",)
 
@@ -159,22 +167,22 @@ def test_diff_marks_a_missing_final_newline() -> None:
 
 def test_directory_is_created_with_its_mode() -> None:
     desired = DesiredPath("/srv/d", "directory", Attributes("0750"))
-    change = plan_file(Current(PathState()), desired)
+    change = compare_file(CurrentPath(PathState()), desired)
     assert change.what == ("create directory /srv/d", "mode - -> 0750")
-    assert apply_commands(Current(PathState()), desired) == [
+    assert apply_commands(CurrentPath(PathState()), desired) == [
         ["mkdir", "-p", "--", "/srv/d"], ["chmod", "--", "0750", "/srv/d"]]
 
 
 def test_existing_directory_with_right_attributes_is_left_alone() -> None:
-    current = Current(PathState("directory", "0750", "0", "0", "root", "root"))
-    assert not plan_file(current, DesiredPath("/srv/d", "directory",
+    current = CurrentPath(PathState("directory", "0750", "0", "0", "root", "root"))
+    assert not compare_file(current, DesiredPath("/srv/d", "directory",
                                               Attributes("0750", "root"))).is_needed
 
 
 def test_recurse_reports_drift_below() -> None:
-    current = Current(PathState("directory", "0755"), has_drift_below=True)
+    current = CurrentPath(PathState("directory", "0755"), has_drift_below=True)
     desired = DesiredPath("/srv/d", "directory", Attributes("0755"), recurse=True)
-    assert plan_file(current, desired).is_needed
+    assert compare_file(current, desired).is_needed
     assert apply_commands(current, desired) == [["chmod", "-R", "--", "0755", "/srv/d"]]
 
 
@@ -192,21 +200,21 @@ def test_drift_finder_skips_links_and_ors_the_tests() -> None:
 def test_impossible_file_states_fail_with_the_reason(state: str, kind: str | None,
                                                      message: str) -> None:
     with pytest.raises(ActionError, match=message):
-        plan_file(Current(PathState(kind, "0644")),
+        compare_file(CurrentPath(PathState(kind, "0644")),
                   DesiredPath("/srv/x", state, Attributes(), src="/srv/y"))
 
 
 def test_absent_removes_whatever_is_there() -> None:
-    assert plan_file(Current(FILE), DesiredPath("/srv/x", "absent", Attributes())).what == (
+    assert compare_file(CurrentPath(FILE), DesiredPath("/srv/x", "absent", Attributes())).what == (
         "remove file /srv/x",)
-    assert not plan_file(Current(PathState()), DesiredPath("/srv/x", "absent",
+    assert not compare_file(CurrentPath(PathState()), DesiredPath("/srv/x", "absent",
                                                            Attributes())).is_needed
 
 
 def test_link_is_relinked_only_when_its_target_differs() -> None:
-    link = Current(PathState("link", "0777"), link_target="/srv/a")
-    assert not plan_file(link, DesiredPath("/srv/l", "link", Attributes(), "/srv/a")).is_needed
-    assert plan_file(link, DesiredPath("/srv/l", "link", Attributes(), "/srv/b")).what == (
+    link = CurrentPath(PathState("link", "0777"), link_target="/srv/a")
+    assert not compare_file(link, DesiredPath("/srv/l", "link", Attributes(), "/srv/a")).is_needed
+    assert compare_file(link, DesiredPath("/srv/l", "link", Attributes(), "/srv/b")).what == (
         "relink /srv/l: /srv/a -> /srv/b",)
 
 
@@ -239,20 +247,20 @@ def test_marker_output_means_skipped_and_a_non_zero_exit_means_failed() -> None:
 # --- package -------------------------------------------------------------------------
 
 def test_package_plan_installs_only_the_missing() -> None:
-    facts = PackageFacts("apt", frozenset({"openssh-server"}))
-    todo = pending(["openssh-server", "cowsay"], "present", facts)
-    assert plan_packages(todo).what == ("install cowsay",)
+    facts = CurrentPackages("apt", frozenset({"openssh-server"}))
+    todo = compare_packages(["openssh-server", "cowsay"], "present", facts)
+    assert as_change(todo).what == ("install cowsay",)
     assert package_commands("apt", todo) == [[
         "env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "-y", "-q", "install", "--",
         "cowsay"]]
 
 
 def test_package_plan_for_latest_and_absent() -> None:
-    facts = PackageFacts("dnf", frozenset({"curl", "vim"}), frozenset({"vim"}))
-    assert plan_packages(pending(["curl", "vim", "jq"], "latest", facts)).what == (
+    facts = CurrentPackages("dnf", frozenset({"curl", "vim"}), frozenset({"vim"}))
+    assert as_change(compare_packages(["curl", "vim", "jq"], "latest", facts)).what == (
         "install jq", "upgrade vim")
-    assert plan_packages(pending(["curl", "jq"], "absent", facts)).what == ("remove curl",)
-    assert not plan_packages(pending(["curl=7.1", "vim:amd64"], "present", facts)).is_needed
+    assert as_change(compare_packages(["curl", "jq"], "absent", facts)).what == ("remove curl",)
+    assert not as_change(compare_packages(["curl=7.1", "vim:amd64"], "present", facts)).is_needed
 
 
 def test_dpkg_and_apt_cache_output_parse() -> None:
@@ -265,7 +273,7 @@ def test_dpkg_and_apt_cache_output_parse() -> None:
 
 # --- user ----------------------------------------------------------------------------
 
-ACCOUNT = Account("app", "1001", "1001", "/home/app", "/bin/sh", "app", frozenset({"adm"}))
+ACCOUNT = CurrentUser("app", "1001", "1001", "/home/app", "/bin/sh", "app", frozenset({"adm"}))
 
 
 def test_user_read_output_parses() -> None:
@@ -277,14 +285,14 @@ def test_user_read_output_parses() -> None:
 def test_missing_user_is_created_with_every_given_flag() -> None:
     desired = DesiredUser("app", uid="1001", groups=frozenset({"adm", "docker"}),
                           create_home=False)
-    assert plan_user(None, desired).what == ("create user app",)
+    assert compare_user(None, desired).what == ("create user app",)
     assert apply_command(None, desired) == [
         "useradd", "-u", "1001", "-G", "adm,docker", "-M", "--", "app"]
 
 
 def test_existing_user_changes_only_what_differs() -> None:
     desired = DesiredUser("app", shell="/bin/bash", groups=frozenset({"docker"}), append=True)
-    assert plan_user(ACCOUNT, desired).what == (
+    assert compare_user(ACCOUNT, desired).what == (
         "shell /bin/sh -> /bin/bash", "groups adm -> adm,docker")
     assert apply_command(ACCOUNT, desired) == [
         "usermod", "-s", "/bin/bash", "-G", "adm,docker", "--", "app"]
@@ -292,11 +300,11 @@ def test_existing_user_changes_only_what_differs() -> None:
 
 def test_user_with_matching_attributes_is_left_alone() -> None:
     desired = DesiredUser("app", uid="1001", group="1001", groups=frozenset({"adm"}))
-    assert not plan_user(ACCOUNT, desired).is_needed
+    assert not compare_user(ACCOUNT, desired).is_needed
 
 
 def test_password_change_never_shows_the_hash() -> None:
-    change = plan_user(ACCOUNT, DesiredUser("app", password="$6$salt$hash"))
+    change = compare_user(ACCOUNT, DesiredUser("app", password="$6$salt$hash"))
     assert change.what == ("change password",)
 
 
@@ -332,8 +340,8 @@ def test_templated_boolean_arguments_read_words_as_ansible_does() -> None:
 
 
 def test_absent_user_is_removed() -> None:
-    assert plan_user(ACCOUNT, DesiredUser("app", "absent")).what == ("remove user app",)
-    assert not plan_user(None, DesiredUser("app", "absent")).is_needed
+    assert compare_user(ACCOUNT, DesiredUser("app", "absent")).what == ("remove user app",)
+    assert not compare_user(None, DesiredUser("app", "absent")).is_needed
 
 
 # --- wait_for, docker_image, fetch ----------------------------------------------------
@@ -347,18 +355,18 @@ def test_port_addresses_in_proc_net_tcp_form() -> None:
 
 def test_wait_for_needs_exactly_one_target() -> None:
     with pytest.raises(ActionError, match="exactly one"):
-        plan_wait({"port": 80, "path": "/x"})
-    wait = plan_wait({"port": 8080, "host": "db.internal", "timeout": 5})
+        desired_wait({"port": 80, "path": "/x"})
+    wait = desired_wait({"port": 8080, "host": "db.internal", "timeout": 5})
     assert (wait.addresses, wait.port, wait.timeout) == ("*", ":1F90", 5.0)
-    assert plan_wait({"container": "api"}).accepted == "healthy running"
-    assert plan_wait({"path": "/x", "state": "absent"}).accepted == "absent"
+    assert desired_wait({"container": "api"}).accepted == "healthy running"
+    assert desired_wait({"path": "/x", "state": "absent"}).accepted == "absent"
 
 
 def test_image_plan() -> None:
-    assert plan_image(None, DesiredImage("busybox")).what == ("pull image busybox",)
-    assert not plan_image("sha256:1", DesiredImage("busybox")).is_needed
-    assert plan_image("sha256:1", DesiredImage("busybox", force=True)).is_needed
-    assert plan_image("sha256:1", DesiredImage("busybox", "absent")).what == (
+    assert compare_image(None, DesiredImage("busybox")).what == ("pull image busybox",)
+    assert not compare_image("sha256:1", DesiredImage("busybox")).is_needed
+    assert compare_image("sha256:1", DesiredImage("busybox", force=True)).is_needed
+    assert compare_image("sha256:1", DesiredImage("busybox", "absent")).what == (
         "remove image busybox",)
 
 
@@ -367,4 +375,4 @@ def test_fetch_paths_stay_under_dest() -> None:
     assert str(local_path("/etc/hosts", "out/", "web1", True)) == "out/hosts"
     with pytest.raises(ActionError, match="climbs out"):
         local_path("../../etc/passwd", "out", "web1", False)
-    assert plan_fetch(local_path("/a", "o", "h", False), "x", "x").is_needed is False
+    assert compare_fetch(local_path("/a", "o", "h", False), "x", "x").is_needed is False
