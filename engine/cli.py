@@ -178,7 +178,6 @@ def _graph(argv: Sequence[str]) -> int:
     if options.explain:
         from engine.run import explain_placements
 
-        prepared.connection_settings  # noqa: B018 - bad connection vars are exit 4 first
         lines = explain_placements(prepared, run_options)
         sys.stdout.write("placement:\n" + "".join(f"  {line}\n" for line in lines)
                          if lines else "placement: no container asks for replicas\n")
@@ -248,7 +247,6 @@ def _run(argv: Sequence[str]) -> int:
     early = EarlyConnections()
     try:
         run_options, prepared = _prepare(options, early)
-        prepared.connection_settings  # noqa: B018 - bad connection vars are exit 4 before anything runs
         return execute(prepared, run_options, early=early)
     finally:
         early.close()  # what the run did not take over: all of it when the input was invalid

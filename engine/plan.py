@@ -41,10 +41,14 @@ class Plan:
         return (step.play, play.steps.index(step), node[0])
 
 
-def plan_run(playbook: Playbook, inventory: Inventory, limit: str | None = None,
+def plan_run(playbook: Playbook, inventory: Inventory,
+             placements: Sequence[PlayPlacement] | None = None,
              tags: Iterable[str] = (), skip_tags: Iterable[str] = ()) -> Plan:
-    """Build and check the plan; a cycle or a conflict raises `InputError`."""
-    placements = place_plays(playbook, inventory, limit)
+    """Build and check the plan; a cycle or a conflict raises `InputError`. `placements`:
+    `place_plays` of the run's `--limit` (all hosts when not given)."""
+    if placements is None:
+        placements = place_plays(playbook, inventory, None)
+    placements = tuple(placements)
     graph = nx.DiGraph()
     builder = _Builder(playbook, placements, graph, _excluded_by_constraints(playbook, inventory))
     builder.build()

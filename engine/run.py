@@ -6,7 +6,6 @@ spec's exit status.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import os
 import signal
@@ -77,17 +76,8 @@ class Prepared:
     extra_vars: Mapping[str, Any]
     registries: Mapping[int, RegistryConfig]   # by play index
     default_registry: RegistryConfig           # of all the run's hosts: holds the deploy lock
-
-    @functools.cached_property
-    def connection_settings(self) -> dict[str, ConnectionSettings]:
-        """How to reach every host of the plan and every file registry host; a bad
-        connection var raises `InputError`."""
-        from engine.connection import settings_for
-
-        hosts = {host for host, _ in self.plan.graph.nodes}
-        hosts |= {config.host for config in (*self.registries.values(), self.default_registry)
-                  if config.host is not None}
-        return {host: settings_for(self.inventory.hosts[host]) for host in sorted(hosts)}
+    # How to reach every host of the plan and every file registry host.
+    connection_settings: Mapping[str, ConnectionSettings]
 
 
 def prepare(options: RunOptions, load_inventory: Callable[[tuple[str, ...]], Inventory],
@@ -104,18 +94,30 @@ def prepare(options: RunOptions, load_inventory: Callable[[tuple[str, ...]], Inv
     playbook = load_playbook(options.playbook)
     inventory = load_inventory(options.inventories)
     extra_vars = parse_extra_vars(options.extra_vars)
+    placements = place_plays(playbook, inventory, options.limit)
     if early is not None:
-        early.start(_first_hosts(inventory, place_plays(playbook, inventory, options.limit),
-                                 options.forks))
+        early.start(_first_hosts(inventory, placements, options.forks))
     from engine.plan import plan_run  # networkx: imported while those connections open
 
-    plan = plan_run(playbook, inventory, options.limit, options.tags, options.skip_tags)
+    plan = plan_run(playbook, inventory, placements, options.tags, options.skip_tags)
     check_variables(plan, inventory, extra_vars)
     host_vars = {name: host.vars for name, host in inventory.hosts.items()}
     plays = [PlayRegistry(play.registry or None, play.source, placement.hosts)
              for play, placement in zip(playbook.plays, plan.placements, strict=True)]
     registries, default = resolve_registries(plays, host_vars, Location(playbook.path))
-    return Prepared(plan, inventory, extra_vars, dict(enumerate(registries)), default)
+    return Prepared(plan, inventory, extra_vars, dict(enumerate(registries)), default,
+                    _connection_settings(plan, inventory, [*registries, default]))
+
+
+def _connection_settings(plan: Plan, inventory: Inventory,
+                         registries: Sequence[RegistryConfig]) -> dict[str, ConnectionSettings]:
+    """How to reach every host of the plan and every file registry host; a bad connection
+    var raises `InputError` (exit 4 before anything runs, `play graph` included)."""
+    from engine.connection import settings_for
+
+    hosts = {host for host, _ in plan.graph.nodes}
+    hosts |= {config.host for config in registries if config.host is not None}
+    return {host: settings_for(inventory.hosts[host]) for host in sorted(hosts)}
 
 
 def _first_hosts(inventory: Inventory, placements: Sequence[PlayPlacement],

@@ -83,3 +83,16 @@ def test_graph_of_the_demo_against_the_shipped_lab_inventory() -> None:
     result = play("graph", "playbooks/deploy.yml", "-i", "inventory/lab.yml")
     assert result.returncode == 0, result.stderr
     assert "container api" in result.stdout and "lab3" in result.stdout
+
+
+def test_graph_refuses_bad_connection_vars_as_the_run_does(tmp_path: Path) -> None:
+    # play graph is the pre-flight (--syntax-check): it runs the checks the run does
+    inventory = tmp_path / "hosts.ini"
+    inventory.write_text("[web]\nweb1 address=127.0.0.9 host_key_policy=yolo\n")
+    playbook = tmp_path / "site.yml"
+    playbook.write_text("- name: web\n  hosts: web\n  tasks:\n"
+                        "    - name: hello\n      command: echo hello\n")
+    result = play("graph", str(playbook), "-i", str(inventory))
+    assert result.returncode == 4, result.stdout + result.stderr
+    assert f"{inventory}:2:" in result.stderr and "host_key_policy" in result.stderr
+    assert not result.stdout

@@ -7,7 +7,7 @@ from pathlib import Path
 import networkx as nx
 import pytest
 
-from engine.batches import split_batches
+from engine.batches import place_plays, split_batches
 from engine.errors import InputError
 from engine.inventory import load_inventory
 from engine.plan import Plan, plan_run
@@ -16,9 +16,11 @@ from engine.playbook import load_playbook
 PLAYBOOKS = Path(__file__).parent.parent / "data" / "playbooks"
 
 
-def _plan(name: str, **options: object) -> Plan:
+def _plan(name: str, limit: str | None = None, **options: object) -> Plan:
     inventory = load_inventory([PLAYBOOKS / "hosts.yml"])
-    return plan_run(load_playbook(PLAYBOOKS / name), inventory, **options)  # type: ignore[arg-type]
+    playbook = load_playbook(PLAYBOOKS / name)
+    placements = place_plays(playbook, inventory, limit)
+    return plan_run(playbook, inventory, placements, **options)  # type: ignore[arg-type]
 
 
 def _waits(plan: Plan, before: tuple[str, str], after: tuple[str, str]) -> bool:

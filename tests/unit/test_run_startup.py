@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from engine.connection import ConnectionSettings
+from engine.errors import InputError
 from engine.inventory import Inventory, load_inventory
 from engine.pool import EarlyConnections
 from engine.run import RunOptions, prepare
@@ -67,7 +68,9 @@ def early_hosts(tmp_path: Path, playbook: str, forks: int) -> list[str]:
         return load_inventory([tmp_path / "hosts.ini"])
 
     recorder = Recorder()
-    prepare(RunOptions(playbook=str(RUN / playbook), forks=forks), load, recorder)
+    # e's vars are exit 4: the connections start before that check refuses the run
+    with pytest.raises(InputError, match="host 'e': connect_timeout"):
+        prepare(RunOptions(playbook=str(RUN / playbook), forks=forks), load, recorder)
     return recorder.hosts
 
 
