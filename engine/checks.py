@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from engine.actions.catalog import CATALOG
 from engine.connection.base import MAX_COMMAND_LINE
 from engine.errors import InputError, Location, did_you_mean
+from engine.nested import leaves, strings
 from engine.output.redaction import MIN_SECRET, Redactor, secret_values
 from engine.playbook import ContainerSpec, Play, ServiceSpec, Step, TaskSpec
 from engine.playbook.load import find_local_file
@@ -122,7 +123,7 @@ class _HostChecker:
         if name in self.checked_vars:
             return
         self.checked_vars.add(name)
-        for text in _strings(self.scope[name]):
+        for text in strings(self.scope[name]):
             if is_template(text):
                 self._check(text, False, set(), step, f"via variable {name!r}", step.source)
 
@@ -136,30 +137,9 @@ def _values(step: Step) -> Iterator[tuple[str, str, bool]]:
             if isinstance(value, str):
                 yield spec_field.name, value, True
             continue
-        for text in _strings(value):
+        for text in strings(value):
             if is_template(text):
                 yield spec_field.name, text, False
-
-
-def _strings(value: Any) -> Iterator[str]:
-    return (leaf for leaf in _leaves(value) if isinstance(leaf, str))
-
-
-def _leaves(value: Any) -> Iterator[Any]:
-    """Every value inside `value` that is not a mapping, a list or a dataclass, mapping
-    keys included."""
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            yield from _leaves(key)
-            yield from _leaves(item)
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            yield from _leaves(item)
-    elif hasattr(value, "__dataclass_fields__"):
-        for item_field in dataclass_fields(value):
-            yield from _leaves(getattr(value, item_field.name))
-    else:
-        yield value
 
 
 class _PlayRenders:
@@ -182,7 +162,7 @@ class _PlayRenders:
             self._is_shared[text] = False  # while deciding: a template that reads itself
             self._is_shared[text] = all(
                 name in self.shared and all(self.is_shared(inner) for inner in
-                                            _strings(self.shared[name]) if is_template(inner))
+                                            strings(self.shared[name]) if is_template(inner))
                 for name, _ in names_in_template(text))
         return self._is_shared[text]
 
@@ -230,7 +210,7 @@ class _RenderedValues:
     def _is_shared(self, step: Step, raw: Any) -> bool:
         """Whether the step renders the same on every host: then once is enough."""
         loop = step.body.loop if isinstance(step.body, TaskSpec) else None
-        return all(self.play.is_shared(text) for text in _strings([step.name, raw, loop])
+        return all(self.play.is_shared(text) for text in strings([step.name, raw, loop])
                    if is_template(text))
 
     def _check_container(self, step: Step, body: ContainerSpec, raw: Any) -> None:
@@ -332,11 +312,11 @@ def _run_line_problems(name: Any, spec: Any, env_files: tuple[str, ...],
     """A `docker run` line longer than a host's shell takes. Built only when the values
     could make one: quoting makes a string at most five times longer (each `'` becomes
     `'"'"'`), plus a flag before it."""
-    leaves = list(_leaves([name, spec, play_name]))
-    if any(isinstance(leaf, Later) for leaf in leaves):
+    found = [leaf for _, leaf in leaves([name, spec, play_name])]
+    if any(isinstance(leaf, Later) for leaf in found):
         return  # rendered when it runs, and checked then
     bound = 1024 + sum(5 * len(leaf.encode("utf-8", "surrogateescape")) + 32
-                       for leaf in leaves if isinstance(leaf, str))
+                       for leaf in found if isinstance(leaf, str))
     if bound <= MAX_COMMAND_LINE and not env_files:
         return
     from engine.containers.docker import run_line_problem

@@ -263,7 +263,7 @@ def explain_placements(prepared: Prepared, options: RunOptions) -> list[str]:
 
 def execute(prepared: Prepared, options: RunOptions, stdout: TextIO = sys.stdout,
             early: EarlyConnections | None = None) -> int:
-    from engine.templating import render, template_errors
+    from engine.templating import is_template, render, template_errors
 
     plan = prepared.plan
     wiring = _wire(prepared, options, early)
@@ -279,7 +279,7 @@ def execute(prepared: Prepared, options: RunOptions, stdout: TextIO = sys.stdout
         rendered for its host (`container web-eu`, not `container {{ prefix }}-web`)."""
         step = plan.steps[node[1]]
         play = plan.playbook.plays[step.play]
-        if "{{" not in step.name:
+        if not is_template(step.name):
             return play.name, step.label
         try:
             return play.name, f"{step.kind} {render(step.name, runner.scope(node[0], play))}"

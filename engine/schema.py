@@ -12,15 +12,11 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from engine.errors import InputError, Location, did_you_mean
+from engine.templating import is_template
 from engine.yamlfile import YamlMap, where
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
-
-
-def is_templated(value: object) -> bool:
-    """A string that Jinja2 will render later; its type can only be checked then."""
-    return isinstance(value, str) and ("{{" in value or "{%" in value)
 
 
 # Ansible's boolean words (module_utils.parsing.convert_bool), strings case-insensitive.
@@ -110,7 +106,7 @@ class Fields:
 
     def choice(self, key: str, choices: tuple[str, ...], default: str) -> str:
         value = self.mapping.get(key, default)
-        if is_templated(value):
+        if is_template(value):
             return str(value)
         if value not in choices:
             raise InputError(f"{key!r} of {self.what} must be one of {', '.join(choices)}, "
@@ -119,7 +115,7 @@ class Fields:
 
     def boolean(self, key: str, default: bool | None = None) -> Any:
         value = self.mapping.get(key, default)
-        if value is None or isinstance(value, bool) or is_templated(value):
+        if value is None or isinstance(value, bool) or is_template(value):
             return value
         raise self._fail(key, "true or false")
 
@@ -135,7 +131,7 @@ class Fields:
 
     def integer(self, key: str, default: int | None = None, *, minimum: int = 0) -> Any:
         value = self.mapping.get(key, default)
-        if value is None or is_templated(value):
+        if value is None or is_template(value):
             return value
         if isinstance(value, bool) or not isinstance(value, int):
             raise self._fail(key, "a whole number")
@@ -146,7 +142,7 @@ class Fields:
 
     def number(self, key: str, default: float | None = None) -> Any:
         value = self.mapping.get(key, default)
-        if value is None or is_templated(value):
+        if value is None or is_template(value):
             return value
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
             raise self._fail(key, "a positive number")
@@ -155,7 +151,7 @@ class Fields:
     def duration(self, key: str, default: float | None = None) -> Any:
         """Seconds, from a number or a string like '500ms', '2s', '1m'."""
         value = self.mapping.get(key, default)
-        if value is None or is_templated(value):
+        if value is None or is_template(value):
             return value
         if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
             return float(value)

@@ -12,7 +12,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from engine.errors import InputError, Location
-from engine.schema import is_templated
+from engine.nested import strings
+from engine.templating import is_template
 from engine.yamlfile import load_yaml, load_yaml_file, where
 
 
@@ -126,7 +127,7 @@ class Scope(Mapping[str, Any]):
         if name in self._rendered:
             return self._rendered[name]
         value = self._layers[name]
-        if name in self._data or not _has_template(value):
+        if name in self._data or not any(is_template(text) for text in strings(value, keys=False)):
             return value
         from engine.templating import render
 
@@ -157,13 +158,3 @@ class Scope(Mapping[str, Any]):
         already rendered or found out on a host."""
         return Scope(ChainMap(dict(values), self._layers),  # type: ignore[arg-type]
                      self._data | frozenset(values))
-
-
-def _has_template(value: Any) -> bool:
-    if isinstance(value, str):
-        return is_templated(value)
-    if isinstance(value, Mapping):
-        return any(_has_template(item) for item in value.values())
-    if isinstance(value, (list, tuple)):
-        return any(_has_template(item) for item in value)
-    return False

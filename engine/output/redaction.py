@@ -10,6 +10,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from engine.errors import InputError
+from engine.nested import leaves
 from engine.templating import template_errors
 
 MASK = "********"
@@ -46,17 +47,13 @@ def secret_values(variables: Mapping[str, Any]) -> set[str]:
 
 
 def leaf_strings(value: Any) -> Iterator[str]:
-    """The strings (and numbers, as text) inside `value`, long enough to mask."""
-    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
-        text = str(value)
-        if len(text) >= MIN_SECRET:
-            yield text
-    elif isinstance(value, Mapping):
-        for item in value.values():
-            yield from leaf_strings(item)
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            yield from leaf_strings(item)
+    """The strings (and numbers, as text) inside `value`, long enough to mask; not mapping
+    keys (a secret mapping's key names are no secret: masking "password" would blind logs)."""
+    for _, leaf in leaves(value, keys=False):
+        if isinstance(leaf, (str, int, float)) and not isinstance(leaf, bool):
+            text = str(leaf)
+            if len(text) >= MIN_SECRET:
+                yield text
 
 
 def forms(secret: str) -> Iterator[str]:

@@ -32,7 +32,8 @@ from engine.playbook.values import (
     service_problems,
     task_problems,
 )
-from engine.schema import Fields, is_templated, type_name
+from engine.schema import Fields, type_name
+from engine.templating import is_template
 from engine.yamlfile import load_yaml_file, where
 
 PLAY_KEYS = ("name", "hosts", "serial", "max_fail_percentage", "vars", "vars_files", "tasks",
@@ -87,7 +88,7 @@ def _imported(raw: Any, path: Path, importers: tuple[Path, ...], at: Location,
     fields = Fields(raw, "an import_playbook entry", at)
     fields.reject_unknown(("import_playbook", "name"))
     target = fields.string("import_playbook", required=True)
-    if is_templated(target):
+    if is_template(target):
         raise InputError("import_playbook is read before any variable exists: write the path "
                          "literally", fields.at("import_playbook"))
     imported = _resolve(path, target).resolve()
@@ -160,7 +161,7 @@ def _serial(fields: Fields) -> tuple[Any, ...]:
         # ASCII digits only: str.isdigit() accepts '²', which int() refuses
         is_percent = isinstance(size, str) and re.fullmatch(r"[0-9]{1,3}%", size) is not None \
             and 0 < int(size[:-1]) <= 100
-        if is_templated(size):
+        if is_template(size):
             # batches are planned before any host's variables exist, so there is
             # nothing to render the template against
             raise InputError(f"'serial' is needed to plan the batches before anything runs, "
@@ -223,7 +224,7 @@ def _parse_task(play: int, kind: StepKind, raw: Any, path: Path, at: Location) -
         no_log=fields.boolean("no_log", False),
     )
     loop = body.loop
-    if loop is not None and not isinstance(loop, list) and not is_templated(loop):
+    if loop is not None and not isinstance(loop, list) and not is_template(loop):
         raise InputError(f"'loop' of {kind} {name!r} must be a list or a template that "
                          "renders to one", fields.at("loop"))
     return Step(play, kind, name, fields.location, body, fields.string_list("after"),
@@ -260,7 +261,7 @@ def _action_args(action: str, fields: Fields, path: Path) -> Any:
     if spec.local_file is not None:
         key, folder = spec.local_file
         source = resolved.get(key)
-        if isinstance(source, str) and not is_templated(source):
+        if isinstance(source, str) and not is_template(source):
             resolved[key] = str(find_local_file(path, folder, source, arguments.at(key)))
     return resolved
 
@@ -320,7 +321,7 @@ def _parse_container(play: int, kind: StepKind, raw: Any, path: Path, at: Locati
     fields.reject_unknown(CONTAINER_KEYS)
     name = _step_name(fields)
     restart = fields.string("restart")
-    if restart is not None and not is_templated(restart) and \
+    if restart is not None and not is_template(restart) and \
             restart.split(":")[0] not in RESTART_POLICIES:
         raise InputError(f"'restart' of container {name!r} must be one of "
                          f"{', '.join(RESTART_POLICIES)} (on-failure:N allowed), not {restart!r}"
@@ -381,7 +382,7 @@ def _placement(fields: Fields, container: str) -> PlacementSpec | None:
     prefer = placement.choice("prefer", PREFER_CHOICES, "inventory-order")
     spread = placement.boolean("spread", True)
     max_per_host = placement.integer("max_per_host", 1, minimum=1)
-    if is_templated(spread) or is_templated(max_per_host):
+    if is_template(spread) or is_template(max_per_host):
         raise InputError(f"the placement of container {container!r} is decided before any "
                          "template is rendered: write spread and max_per_host literally",
                          placement.location)

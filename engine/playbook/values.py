@@ -17,6 +17,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from engine.actions.catalog import CATALOG
+from engine.nested import leaves
 from engine.registry.model import check_name, instance_id
 from engine.templating import is_template
 
@@ -192,7 +193,7 @@ def container_problems(name: str | Later, spec: Mapping[str, Any]) -> Iterator[P
     for key in ("command", "entrypoint"):
         if isinstance(spec.get(key), str):
             yield from _found((key,), command_line_problem(spec[key]))
-    for path, text in _strings(spec, ()):
+    for path, text in _strings_at(spec):
         yield from _found(path, nul_problem(text))
 
 
@@ -226,7 +227,7 @@ def task_problems(action: str, args: Any) -> Iterator[Problem]:
         for key in CATALOG[action].remote_paths:
             if isinstance(args.get(key), str):
                 yield from _found((key,), path_problem(args[key]))
-    for path, text in _strings(args, ()):
+    for path, text in _strings_at(args):
         if not (path and path[0] in _STDIN_ARGS):
             yield from _found(path, nul_problem(text))
 
@@ -236,17 +237,8 @@ def _found(path: tuple[Any, ...], problem: str | None) -> Iterator[Problem]:
         yield path, problem
 
 
-def _strings(value: Any, path: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, ...], str]]:
-    """Every string inside `value`, mapping keys included, with where it is."""
-    if isinstance(value, str):
-        yield path, value
-    elif isinstance(value, Mapping):
-        for key, item in value.items():
-            yield from _strings(key, (*path, key))
-            yield from _strings(item, (*path, key))
-    elif isinstance(value, (list, tuple)):
-        for index, item in enumerate(value):
-            yield from _strings(item, (*path, index))
+def _strings_at(value: Any) -> Iterator[tuple[tuple[Any, ...], str]]:
+    return ((path, leaf) for path, leaf in leaves(value) if isinstance(leaf, str))
 
 
 def _short(text: str) -> str:
