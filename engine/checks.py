@@ -58,17 +58,21 @@ def check_variables(plan: Plan, inventory: Inventory, extra_vars: Mapping[str, A
         renders = _PlayRenders(play.name, ChainMap(dict(extra_vars), file_vars, play.vars),
                                registered)
         for host in placement.hosts:
-            scope = host_scope(inventory.hosts[host].vars, play.vars, file_vars, extra_vars)
+            inventory_host = inventory.hosts[host]
+            # the magic variables known before the run; the others (hostvars, play_hosts,
+            # services, ...) exist only while it runs (MAGIC_VARIABLES names them all)
+            magic = static_magic(host, inventory_host.groups, groups, folder)
+            scope = host_scope(host, inventory_host.vars, play.vars, file_vars, extra_vars,
+                               magic)
             checker = _HostChecker(host, scope, MAGIC_VARIABLES | registered)
-            magic = static_magic(host, inventory.hosts[host].groups, groups, folder)
-            values = _RenderedValues(host, scope, magic, renders)
+            values = _RenderedValues(host, scope, renders)
             for step in play.steps:
                 checker.check_step(play, step)
                 values.check_step(step)
 
 
 class _HostChecker:
-    def __init__(self, host: str, scope: Mapping[str, Any], always: frozenset[str] | set[str]):
+    def __init__(self, host: str, scope: Scope, always: frozenset[str] | set[str]):
         self.host = host
         self.scope = scope
         self.always = always
@@ -123,7 +127,7 @@ class _HostChecker:
         if name in self.checked_vars:
             return
         self.checked_vars.add(name)
-        for text in strings(self.scope[name]):
+        for text in strings(self.scope.raw(name)):
             if is_template(text):
                 self._check(text, False, set(), step, f"via variable {name!r}", step.source)
 
@@ -173,14 +177,9 @@ class _RenderedValues:
     for the values written literally). Templates that read run-time values (registered
     results, a loop over them, the services() lookup) are left to the run."""
 
-    def __init__(self, host: str, scope: ChainMap[str, Any], magic: Mapping[str, Any],
-                 play: _PlayRenders) -> None:
-        """`magic`: the magic variables known before the run (engine/steps.py sets them
-        all); the others (play_hosts, services, ...) exist only while it runs."""
+    def __init__(self, host: str, scope: Scope, play: _PlayRenders) -> None:
         self.host = host
-        # magic values (a host's own name) are data, as in engine/steps.py
-        self.scope = Scope(ChainMap(*scope.maps, dict(magic)),
-                           data=frozenset(magic) - frozenset(scope))
+        self.scope = scope
         self.play = play
 
     def check_step(self, step: Step) -> None:

@@ -98,13 +98,8 @@ class StepRunner:
         }
         with self.state.lock:
             registered = dict(self.state.registered.get(host, {}))
-        layers = host_scope({**inventory_host.vars, **magic}, play.vars,
-                            self._file_vars[play.index], self.extra_vars, registered)
-        # What a host answered and the magic variables (a host's own name) are data, never
-        # rendered again; a play var, vars file or extra var of the same name is a var.
-        shadowed = frozenset(play.vars) | frozenset(self._file_vars[play.index])
-        data = frozenset(registered) | (frozenset(magic) - shadowed)
-        return Scope(layers, data=data - frozenset(self.extra_vars))
+        return host_scope(host, inventory_host.vars, play.vars, self._file_vars[play.index],
+                          self.extra_vars, magic, registered)
 
     def __call__(self, node: Node) -> StepResult:
         try:

@@ -100,13 +100,22 @@ def playbook_dir(playbook_path: str) -> str:
     return os.path.dirname(os.path.abspath(playbook_path))
 
 
-def host_scope(inventory_vars: Mapping[str, Any], play_vars: Mapping[str, Any],
+def host_scope(host: str, inventory_vars: Mapping[str, Any], play_vars: Mapping[str, Any],
                file_vars: Mapping[str, Any], extra_vars: Mapping[str, Any],
-               registered: Mapping[str, Any] | None = None) -> ChainMap[str, Any]:
-    """The variables one host sees in one play, highest precedence first."""
-    return ChainMap(dict(extra_vars), dict(registered or {}), dict(file_vars),
-                    dict(play_vars), dict(inventory_vars))
+               magic: Mapping[str, Any], registered: Mapping[str, Any] | None = None) -> Scope:
+    """The variables `host` sees in one play, as its templates read them; the one builder
+    for the pre-run checks and the run, so the two cannot drift apart. Highest first: extra
+    vars, registered results, vars files, play vars, magic variables, inventory vars.
 
+    What a host answered and the magic variables (a host's own name) are data, never
+    rendered again; a play var, vars file or extra var of the same name is a var."""
+    registered = dict(registered or {})
+    layers = ChainMap(dict(extra_vars), registered, dict(file_vars), dict(play_vars),
+                      {**inventory_vars, **magic})
+    # (registered results are shadowed only by extra vars, magic by every var above it)
+    data = (frozenset(registered) - frozenset(extra_vars)) | (
+        frozenset(magic) - frozenset(play_vars) - frozenset(file_vars) - frozenset(extra_vars))
+    return Scope(layers, data=data)
 
 
 class Scope(Mapping[str, Any]):

@@ -141,3 +141,22 @@ def test_a_refused_rendered_value_without_a_secret_is_still_quoted(tmp_path: Pat
         _check("- name: p\n  hosts: web\n  vars: {name: pw-0123456789}\n  tasks:\n"
                "    - {name: a, copy: {content: x, dest: \"/srv/{{ name }}{{ 'x' * 300 }}\"}}\n",
                tmp_path)
+
+
+def test_the_checks_see_each_hosts_variables_as_the_run_does(tmp_path: Path) -> None:
+    # One scope builder for both (engine/variables.host_scope): a magic variable outranks an
+    # inventory var of the same name in the run, so it must in the checks too (they used to
+    # put it last and refused a name the run would have made valid).
+    from engine.steps import StepOptions, StepRunner
+
+    (tmp_path / "hosts.ini").write_text(
+        "[web]\nweb1 address=127.0.0.9 inventory_hostname_short='not a name!'\n")
+    (tmp_path / "play.yml").write_text(
+        "- name: p\n  hosts: web\n  vars: {tier: app}\n  containers:\n"
+        "    - {name: '{{ inventory_hostname_short }}-{{ tier }}', image: busybox}\n")
+    inventory = load_inventory([tmp_path / "hosts.ini"])
+    plan = plan_run(load_playbook(tmp_path / "play.yml"), inventory)
+    check_variables(plan, inventory, {"tier": "api"})
+    runner = StepRunner(plan, inventory, {"tier": "api"}, None, StepOptions())  # type: ignore[arg-type]
+    scope = runner.scope("web1", plan.playbook.plays[0])
+    assert (scope["inventory_hostname_short"], scope["tier"]) == ("web1", "api")
