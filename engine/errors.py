@@ -43,6 +43,16 @@ class InputError(Exception):
         return f"{self.location}: {self.message}" if self.location else self.message
 
 
+class UnreachableError(Exception):
+    """A host cannot be reached, refused us (auth, host key) or its connection broke: its
+    remaining steps are reported unreachable without being tried (exit status 3). Raised by
+    the connection layer, caught by the scheduler."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """'; did you mean 'x'?' for the closest of `choices`, or '' when nothing is close."""
     close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)

@@ -13,6 +13,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
+from engine.errors import UnreachableError
 from engine.results import StepResult
 
 Node = tuple[str, str]
@@ -24,15 +25,6 @@ Veto = Callable[[Node], str | None]  # a reason not to start this node, or None
 class Limits:
     forks: int = 50
     per_host: int = 8
-
-
-class HostUnreachable(Exception):
-    """Raised by `run_node` when its host cannot be reached: the host's other nodes
-    are then reported unreachable without being tried."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 def _skipped(node: Node, reason: str) -> StepResult:
@@ -88,7 +80,7 @@ class Scheduler:
     def _result_of(self, node: Node, future: Future[StepResult]) -> StepResult:
         try:
             return future.result()
-        except HostUnreachable as error:
+        except UnreachableError as error:
             self.unreachable.setdefault(node[0], error.message)
             return StepResult(node[0], node[1], "unreachable", msg=error.message)
         except Exception as error:

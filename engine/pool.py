@@ -11,8 +11,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Mapping
 
-from engine.connection import Connection, ConnectionSettings, UnreachableError, open_connection
-from engine.execute import HostUnreachable
+from engine.connection import Connection, ConnectionSettings, open_connection
+from engine.errors import UnreachableError
 
 
 class _Opening:
@@ -95,10 +95,10 @@ class ConnectionPool:
         self._locks = {host: threading.Lock() for host in settings}
 
     def get(self, host: str) -> Connection:
-        """The host's connection; raises `HostUnreachable` (every time) if it cannot open."""
+        """The host's connection; raises `UnreachableError` (every time) if it cannot open."""
         with self._locks[host]:
             if host in self._failures:
-                raise HostUnreachable(self._failures[host])
+                raise UnreachableError(self._failures[host])
             connection = self._connections.get(host)
             if connection is None:
                 try:
@@ -106,8 +106,8 @@ class ConnectionPool:
                     if connection is None:
                         connection = open_connection(self._settings[host])
                 except UnreachableError as error:
-                    self._failures[host] = str(error)
-                    raise HostUnreachable(str(error)) from None
+                    self._failures[host] = error.message
+                    raise
                 self._connections[host] = connection
             return connection
 

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from engine.actions.base import ActionContext, ActionError, Outcome
 from engine.actions.catalog import find_action
-from engine.connection import UnreachableError
-from engine.execute import HostUnreachable, Node
+from engine.errors import UnreachableError
+from engine.execute import Node
 from engine.playbook import Play, Step, TaskSpec
 from engine.playbook.load import resolve_local_source
 from engine.pool import ConnectionPool
@@ -107,8 +107,8 @@ class StepRunner:
         except UnreachableError as error:
             # the connection broke during the step: the host is lost for the rest of the
             # run, and the scheduler reports its other steps unreachable without trying
-            self.pool.mark_lost(node[0], str(error))
-            raise HostUnreachable(str(error)) from None
+            self.pool.mark_lost(node[0], error.message)
+            raise
         except Exception as error:
             # a bug: the scheduler reports it as an internal error with its message,
             # which may quote the task's values; a no_log task's must stay hidden

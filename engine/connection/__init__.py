@@ -5,11 +5,11 @@ from __future__ import annotations
 from engine.connection.base import (
     CommandResult,
     Connection,
-    UnreachableError,
     command_line,
     command_line_size_problem,
 )
 from engine.connection.settings import ConnectionSettings, settings_for
+from engine.errors import UnreachableError
 
 
 def open_connection(settings: ConnectionSettings) -> Connection:

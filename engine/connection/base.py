@@ -29,10 +29,6 @@ class CommandResult:
         return "\n".join((self.stderr or self.stdout).strip().splitlines()[-lines:])
 
 
-class UnreachableError(Exception):
-    """The host cannot be reached or refused us (auth, host key): its steps are skipped."""
-
-
 class Connection(ABC):
     """One host's connection, opened once per run and shared by its steps (thread-safe)."""
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import paramiko
 from paramiko.hostkeys import HostKeyEntry
 
-from engine.connection.base import UnreachableError
+from engine.errors import UnreachableError
 
 _lock = threading.Lock()  # accept-new appends to one shared file; the cache is shared
 

@@ -27,12 +27,12 @@ from engine.connection.base import (
     SUDO_PROMPT,
     CommandResult,
     Connection,
-    UnreachableError,
     command_line,
 )
 from engine.connection.known_hosts import check_revoked, key_name, trust
 from engine.connection.runners import FastRemote, Feed, command_result, sudo
 from engine.connection.settings import ConnectionSettings, Endpoint, key_file_problem
+from engine.errors import UnreachableError
 
 
 @functools.cache

@@ -13,10 +13,9 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from engine.connection import UnreachableError
 from engine.containers.facts import ContainerError, HostFacts
 from engine.containers.placement import Candidate, Placement, Policy, parse_memory, place
-from engine.execute import HostUnreachable
+from engine.errors import UnreachableError
 from engine.playbook import ContainerSpec, Play, ServiceSpec, Step
 from engine.registry import Registry, instance_id
 from engine.templating import render, template_errors
@@ -77,9 +76,8 @@ class Replicas:
                    registered: set[str] | None) -> Candidate:
         try:
             facts = self.facts(host)
-        except HostUnreachable as error:
-            return Candidate(host, is_reachable=False, error=error.message)
-        # lost while its facts were read, its Docker engine down, or facts it cannot parse
+        # unreachable or lost while its facts were read, its Docker engine down, or facts it
+        # cannot parse
         except (UnreachableError, ContainerError, ValueError) as error:
             return Candidate(host, is_reachable=False, error=str(error))
         name = str(render(step.name, self.scope_for(host, play)))

@@ -15,7 +15,8 @@ from engine.containers.docker import Docker
 from engine.containers.facts import ContainerError
 from engine.containers.step import ContainerSteps, Healthy
 from engine.containers.sweep import Grace, HostsOfService, sweep_service
-from engine.execute import HostUnreachable, Node
+from engine.errors import UnreachableError
+from engine.execute import Node
 from engine.playbook import ContainerSpec, Play, ServiceSpec, Step
 from engine.registry import Instance, Registry, RegistryError, instance_id
 from engine.results import StepResult
@@ -113,7 +114,7 @@ class ServiceSteps:
     def _is_reachable(self, host: str) -> bool:
         try:
             self.containers.connect(host)
-        except HostUnreachable:
+        except UnreachableError:
             return False
         return True
 

@@ -8,7 +8,8 @@ import os
 import socket
 from collections.abc import Callable
 
-from engine.connection import Connection, UnreachableError
+from engine.connection import Connection
+from engine.errors import UnreachableError
 from engine.registry.config import RegistryConfig, hosts_registry, registry_config
 from engine.registry.model import (
     HeldLock,

@@ -121,7 +121,8 @@ def read_hosts(inventory: Inventory, records: Sequence[Instance]) -> dict[str, H
 
 
 def _read_host(settings: ConnectionSettings, container_names: Iterable[str]) -> HostView:
-    from engine.connection import UnreachableError, open_connection
+    from engine.connection import open_connection
+    from engine.errors import UnreachableError
 
     # a name Docker would refuse cannot be a container: it is simply not found
     names = [name for name in container_names if is_container_name(name)]

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from engine.connection import CommandResult, Connection, UnreachableError
+from engine.connection import CommandResult, Connection
+from engine.errors import UnreachableError
 from engine.registry.lock import LockRecord, describe_holder, is_stale, wait_for_lock
 from engine.registry.model import (
     HeldLock,

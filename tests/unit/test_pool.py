@@ -10,9 +10,9 @@ from collections.abc import Callable, Sequence
 import pytest
 
 import engine.pool
-from engine.connection import CommandResult, Connection, ConnectionSettings, UnreachableError
+from engine.connection import CommandResult, Connection, ConnectionSettings
 from engine.connection.settings import Endpoint
-from engine.execute import HostUnreachable
+from engine.errors import UnreachableError
 from engine.pool import ConnectionPool, EarlyConnections
 
 
@@ -88,7 +88,7 @@ def test_an_early_failure_is_raised_by_every_step_with_its_message(opener: FakeO
     early.start([settings("down")])
     pool = ConnectionPool({"down": settings("down")}, early)
     for _ in range(2):
-        with pytest.raises(HostUnreachable, match=r"^cannot connect to 127\.0\.0\.9: refused$"):
+        with pytest.raises(UnreachableError, match=r"^cannot connect to 127\.0\.0\.9: refused$"):
             pool.get("down")
     pool.close()
 

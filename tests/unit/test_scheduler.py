@@ -9,7 +9,8 @@ from collections.abc import Callable
 
 import networkx as nx
 
-from engine.execute import HostUnreachable, Limits, Node, Scheduler
+from engine.errors import UnreachableError
+from engine.execute import Limits, Node, Scheduler
 from engine.results import StepResult
 
 
@@ -31,7 +32,7 @@ class FakeSteps:
     def __call__(self, node: Node) -> StepResult:
         host = node[0]
         if host in self.unreachable:
-            raise HostUnreachable(f"{host} is down")
+            raise UnreachableError(f"{host} is down")
         with self.lock:
             self.started.append(node)
             self.running[host] = self.running.get(host, 0) + 1
