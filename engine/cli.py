@@ -19,8 +19,8 @@ from engine import __version__
 from engine.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, InputError
 
 if TYPE_CHECKING:
+    from engine.connection.pool import EarlyConnections
     from engine.inventory import Inventory
-    from engine.pool import EarlyConnections
     from engine.run import Prepared, RunOptions
 
 SUBCOMMANDS = ("graph", "inventory", "lab", "registry")
@@ -239,7 +239,7 @@ def _registry(argv: Sequence[str]) -> int:
 
 def _run(argv: Sequence[str]) -> int:
     options = _run_parser().parse_args(argv)  # first: `--version` exits here, importing nothing
-    from engine.pool import EarlyConnections
+    from engine.connection.pool import EarlyConnections
     from engine.run import execute
 
     if options.forks < 1:

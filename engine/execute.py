@@ -16,7 +16,7 @@ from typing import Any
 from engine.errors import UnreachableError
 from engine.results import StepResult
 
-Node = tuple[str, str]
+Node = tuple[str, str]  # (host name, step id): one step on one host, as the plan makes it
 RunNode = Callable[[Node], StepResult]
 Veto = Callable[[Node], str | None]  # a reason not to start this node, or None
 

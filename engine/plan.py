@@ -15,12 +15,12 @@ import networkx as nx
 
 from engine.batches import PlayPlacement, place_plays
 from engine.errors import InputError
+from engine.execute import Node
 from engine.playbook import ContainerSpec, Play, Playbook, ServiceSpec, Step, TaskSpec, step_id
 
 if TYPE_CHECKING:
     from engine.inventory import Inventory
 
-Node = tuple[str, str]  # (host name, step id)
 
 
 @dataclass(frozen=True, eq=False)

@@ -66,6 +66,3 @@ class Recap:
 
     def total(self, status: str) -> int:
         return sum(host[status] for host in self.counts.values())
-
-    def failed_hosts(self) -> set[str]:
-        return {name for name, host in self.counts.items() if host["failed"]}

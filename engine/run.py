@@ -38,15 +38,15 @@ from engine.results import Event, Recap, StepResult
 if TYPE_CHECKING:
     from engine.batches import PlayPlacement
     from engine.connection import ConnectionSettings
+    from engine.connection.pool import ConnectionPool, EarlyConnections
     from engine.containers.step import ContainerSteps
     from engine.containers.sweep import Grace
     from engine.inventory import Inventory
     from engine.plan import Plan
     from engine.playbook import Play
-    from engine.pool import ConnectionPool, EarlyConnections
     from engine.registry import Registry, RegistryConfig
     from engine.registry.pool import RegistryPool
-    from engine.steps import StepRunner
+    from engine.tasks import StepRunner
 
 
 @dataclass(frozen=True)
@@ -200,10 +200,10 @@ class _Wiring:
 
 def _wire(prepared: Prepared, options: RunOptions,
           early: EarlyConnections | None = None) -> _Wiring:
-    from engine.pool import ConnectionPool
+    from engine.connection.pool import ConnectionPool
     from engine.registry import open_registry
     from engine.registry.pool import RegistryPool
-    from engine.steps import StepOptions, StepRunner
+    from engine.tasks import StepOptions, StepRunner
 
     plan = prepared.plan
     pool = ConnectionPool(prepared.connection_settings, early)

@@ -6,7 +6,8 @@ import json
 from collections import defaultdict
 from typing import Any
 
-from engine.plan import Node, Plan
+from engine.execute import Node
+from engine.plan import Plan
 
 
 def node_id(node: Node) -> str:

@@ -147,7 +147,7 @@ def test_the_checks_see_each_hosts_variables_as_the_run_does(tmp_path: Path) -> 
     # One scope builder for both (engine/variables.host_scope): a magic variable outranks an
     # inventory var of the same name in the run, so it must in the checks too (they used to
     # put it last and refused a name the run would have made valid).
-    from engine.steps import StepOptions, StepRunner
+    from engine.tasks import StepOptions, StepRunner
 
     (tmp_path / "hosts.ini").write_text(
         "[web]\nweb1 address=127.0.0.9 inventory_hostname_short='not a name!'\n")

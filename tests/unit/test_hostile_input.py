@@ -37,7 +37,7 @@ from engine.errors import EXIT_INVALID, EXIT_UNREACHABLE, InputError
 from engine.playbook import ContainerSpec, ServiceSpec, TaskSpec
 from engine.playbook.load import resolve_local_source
 from engine.registry import Instance, instance_id
-from engine.steps import StepOptions, StepRunner
+from engine.tasks import StepOptions, StepRunner
 from engine.templating import render
 from engine.variables import Scope
 

@@ -9,11 +9,11 @@ from collections.abc import Callable, Sequence
 
 import pytest
 
-import engine.pool
+import engine.connection.pool
 from engine.connection import CommandResult, Connection, ConnectionSettings
+from engine.connection.pool import ConnectionPool, EarlyConnections
 from engine.connection.settings import Endpoint
 from engine.errors import UnreachableError
-from engine.pool import ConnectionPool, EarlyConnections
 
 
 class FakeConnection(Connection):
@@ -50,7 +50,7 @@ class FakeOpener:
 @pytest.fixture
 def opener(monkeypatch: pytest.MonkeyPatch) -> FakeOpener:
     fake = FakeOpener(refused=["down"])
-    monkeypatch.setattr(engine.pool, "open_connection", fake)
+    monkeypatch.setattr(engine.connection.pool, "open_connection", fake)
     return fake
 
 

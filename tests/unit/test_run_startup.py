@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from engine.connection import ConnectionSettings
+from engine.connection.pool import EarlyConnections
 from engine.errors import InputError
 from engine.inventory import Inventory, load_inventory
-from engine.pool import EarlyConnections
 from engine.run import RunOptions, prepare
 
 ROOT = Path(__file__).parent.parent.parent

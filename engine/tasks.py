@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 from engine.actions.base import ActionContext, ActionError, Outcome
 from engine.actions.catalog import find_action
+from engine.connection.pool import ConnectionPool
 from engine.errors import UnreachableError
 from engine.execute import Node
 from engine.playbook import Play, Step, TaskSpec
 from engine.playbook.load import resolve_local_source
-from engine.pool import ConnectionPool
 from engine.results import Status, StepResult
 from engine.schema import as_boolean
 from engine.templating import (

@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-import engine.steps
+import engine.tasks
 from engine.actions.base import ActionContext, Outcome
 from engine.cli import _load_inventory
 from engine.execute import Limits, Scheduler
 from engine.run import RunOptions, prepare
-from engine.steps import StepOptions, StepRunner
+from engine.tasks import StepOptions, StepRunner
 
 SECRET = "hunter2-secret"
 
@@ -47,7 +47,7 @@ def _buggy(args: Mapping[str, Any], context: ActionContext) -> Outcome:
 @pytest.mark.parametrize("no_log", [True, False])
 def test_an_internal_error_in_a_no_log_task_hides_its_message(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_log: bool) -> None:
-    monkeypatch.setattr(engine.steps, "find_action", lambda name: _buggy)
+    monkeypatch.setattr(engine.tasks, "find_action", lambda name: _buggy)
     results = _results(tmp_path, "    - {name: login, command: 'login {{ pw }}', "
                                  f"no_log: {str(no_log).lower()}}}\n")
     assert results["login"].status == "failed"
@@ -65,7 +65,7 @@ def _failing(args: Mapping[str, Any], context: ActionContext) -> Outcome:
     ("true", True), ("yes", True), ("on", True), ("1", True)])
 def test_a_templated_boolean_keyword_reads_words_as_ansible_does(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str, is_on: bool) -> None:
-    monkeypatch.setattr(engine.steps, "find_action", lambda name: _failing)
+    monkeypatch.setattr(engine.tasks, "find_action", lambda name: _failing)
     results = _results(tmp_path, "    - {name: t, command: 'true', become: '{{ f }}', "
                                  "ignore_errors: '{{ f }}'}\n", {"f": value})
     assert results["t"].msg == f"failed, become={is_on}"
@@ -74,7 +74,7 @@ def test_a_templated_boolean_keyword_reads_words_as_ansible_does(
 
 def test_a_templated_boolean_keyword_that_is_no_boolean_fails_naming_it(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(engine.steps, "find_action", lambda name: _failing)
+    monkeypatch.setattr(engine.tasks, "find_action", lambda name: _failing)
     results = _results(tmp_path, "    - {name: t, command: 'true', become: '{{ f }}'}\n",
                        {"f": "maybe"})
     assert results["t"].status == "failed"
