@@ -17,6 +17,14 @@ from engine.errors import UnreachableError
 from engine.results import StepResult
 
 Node = tuple[str, str]  # (host name, step id): one step on one host, as the plan makes it
+# A barrier node runs nothing and reports nothing: it finishes once everything before it
+# has, so that "all of these before all of those" is one node and a few edges.
+BARRIER_HOST = ""
+
+
+def is_barrier(node: Node) -> bool:
+    return node[0] == BARRIER_HOST
+
 RunNode = Callable[[Node], StepResult]
 Veto = Callable[[Node], str | None]  # a reason not to start this node, or None
 
@@ -51,31 +59,39 @@ class Scheduler:
         self.successors: dict[Node, list[tuple[Node, bool]]] = {node: [] for node in graph.nodes}
         for before, after, is_hard in graph.edges(data="hard", default=True):
             self.successors[before].append((after, is_hard))
-        self.ready: list[Node] = sorted(node for node, count in self.waiting_on.items()
-                                        if count == 0)
         self.in_flight: dict[str, int] = {}
+        self.busy_hosts = 0                 # hosts with work in flight (bounded by forks)
         self.unreachable: dict[str, str] = {}
+        # Nodes ready to start, by host, in the order their hosts became ready. A host with
+        # work in flight may start more at once (up to per_host); an idle one needs a fork.
+        # Kept apart so that each round looks only at what can start, never at every ready
+        # node of a big batch (that made a run quadratic in its hosts).
+        self.ready_busy: dict[str, list[Node]] = {}
+        self.ready_idle: dict[str, list[Node]] = {}
+        for node in sorted(node for node, count in self.waiting_on.items() if count == 0):
+            self._make_ready(node)
 
     def run(self) -> dict[Node, StepResult]:
+        """Run the graph; the results of its (host, step) nodes (barriers left out)."""
         workers = max(1, min(self.limits.forks * self.limits.per_host, 256))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="play") as pool:
             running: dict[Future[StepResult], Node] = {}
             while len(self.results) < self.graph.number_of_nodes():
                 self._start_ready(pool, running)
                 if not running:
-                    if self.ready:
+                    if self.ready_busy or self.ready_idle:
                         continue
                     break  # nothing can start: the rest waits on skipped work
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in done:
                     node = running.pop(future)
-                    self.in_flight[node[0]] -= 1
+                    self._leave(node[0])
                     self._finish(node, self._result_of(node, future))
         for node in self.graph.nodes:  # stopped or blocked: say why, never leave a gap
             if node not in self.results:
                 self._record(_skipped(node, "not started: the run was interrupted"
                                       if self.stop.is_set() else "not started"))
-        return self.results
+        return {node: result for node, result in self.results.items() if not is_barrier(node)}
 
     def _result_of(self, node: Node, future: Future[StepResult]) -> StepResult:
         try:
@@ -89,41 +105,83 @@ class Scheduler:
             detail = "".join(traceback.format_exception_only(error)).strip()
             return StepResult(node[0], node[1], "failed", msg=f"internal error: {detail}")
 
-    def _may_start(self, host: str) -> bool:
-        busy_hosts = sum(1 for count in self.in_flight.values() if count)
-        if self.in_flight.get(host, 0) >= self.limits.per_host:
-            return False
-        return self.in_flight.get(host, 0) > 0 or busy_hosts < self.limits.forks
+    def _make_ready(self, node: Node) -> None:
+        host = node[0]
+        if is_barrier(node):
+            # nothing to run: it is done as soon as it is ready
+            self._finish(node, StepResult(host, node[1], "ok"))
+        elif self.in_flight.get(host, 0):
+            self.ready_busy.setdefault(host, []).append(node)
+        else:
+            self.ready_idle.setdefault(host, []).append(node)
+
+    def _enter(self, host: str) -> None:
+        if not self.in_flight.get(host, 0):
+            self.busy_hosts += 1
+            waiting = self.ready_idle.pop(host, None)
+            if waiting:
+                self.ready_busy.setdefault(host, []).extend(waiting)
+        self.in_flight[host] = self.in_flight.get(host, 0) + 1
+
+    def _leave(self, host: str) -> None:
+        self.in_flight[host] -= 1
+        if not self.in_flight[host]:
+            self.busy_hosts -= 1
+            waiting = self.ready_busy.pop(host, None)
+            if waiting:  # it needs a fork again, behind the hosts that waited for one
+                self.ready_idle.setdefault(host, []).extend(waiting)
 
     def _start_ready(self, pool: ThreadPoolExecutor,
                      running: dict[Future[StepResult], Node]) -> None:
-        waiting: list[Node] = []
-        for node in self.ready:
-            host = node[0]
-            if self.stop.is_set():
-                self._record(_skipped(node, "not started: the run was interrupted"))
-                continue
+        if self.stop.is_set():
+            for ready in (self.ready_busy, self.ready_idle):
+                for nodes in ready.values():
+                    for node in nodes:
+                        self._record(_skipped(node, "not started: the run was interrupted"))
+                ready.clear()
+            return
+        for host in list(self.ready_busy):
+            self._start_on(host, self.ready_busy, pool, running)
+        while self.ready_idle and self.busy_hosts < self.limits.forks:
+            host = next(iter(self.ready_idle))
+            self._start_on(host, self.ready_idle, pool, running)
+        # an unreachable or vetoed node needs no fork: settle those of waiting hosts too
+        for host in [host for host in self.ready_idle if host in self.unreachable]:
+            self._start_on(host, self.ready_idle, pool, running)
+
+    def _start_on(self, host: str, ready: dict[str, list[Node]], pool: ThreadPoolExecutor,
+                  running: dict[Future[StepResult], Node]) -> None:
+        """Start what `host` may start of its ready nodes; keep the rest where they wait."""
+        nodes = ready.pop(host)
+        while nodes:
+            node = nodes[0]
             if host in self.unreachable:
+                nodes.pop(0)
                 self._finish(node, StepResult(host, node[1], "unreachable",
                                               msg=self.unreachable[host]))
                 continue
+            if self.in_flight.get(host, 0) >= self.limits.per_host or (
+                    not self.in_flight.get(host, 0) and self.busy_hosts >= self.limits.forks):
+                break
+            nodes.pop(0)
             reason = self.veto(node)
             if reason is not None:
                 self._finish(node, _skipped(node, reason))
                 continue
-            if not self._may_start(host):
-                waiting.append(node)
-                continue
-            self.in_flight[host] = self.in_flight.get(host, 0) + 1
+            self._enter(host)
             self.on_start(node)
             running[pool.submit(self.run_node, node)] = node
-        self.ready = waiting if not self.stop.is_set() else []
+        if nodes:
+            # what finishing nodes above made ready meanwhile went to the right dict
+            waiting = self.ready_busy if self.in_flight.get(host, 0) else self.ready_idle
+            waiting[host] = nodes + waiting.pop(host, [])
 
     def _record(self, result: StepResult) -> None:
         node = (result.host, result.step)
         if node not in self.results:
             self.results[node] = result
-            self.on_end(result)
+            if not is_barrier(node):
+                self.on_end(result)
 
     def _finish(self, node: Node, result: StepResult) -> None:
         """Record a result and release what waits for it. A node that did not succeed
@@ -139,12 +197,10 @@ class Scheduler:
                 if outcome.lets_dependents_run or not is_hard:
                     self.waiting_on[successor] -= 1
                     if self.waiting_on[successor] == 0:
-                        self.ready.append(successor)
+                        self._make_ready(successor)
                     continue
                 reason = (f"skipped: needs {self.describe(done)} on {done[0]}, which "
                           + ("was skipped" if outcome.status == "skipped" else outcome.status))
                 skipped = _skipped(successor, reason)
                 self._record(skipped)
                 pending.append((successor, skipped))
-
-

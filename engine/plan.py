@@ -15,7 +15,7 @@ import networkx as nx
 
 from engine.batches import PlayPlacement, place_plays
 from engine.errors import InputError
-from engine.execute import Node
+from engine.execute import BARRIER_HOST, Node, is_barrier
 from engine.playbook import ContainerSpec, Play, Playbook, ServiceSpec, Step, TaskSpec, step_id
 
 if TYPE_CHECKING:
@@ -26,14 +26,23 @@ if TYPE_CHECKING:
 @dataclass(frozen=True, eq=False)
 class Plan:
     playbook: Playbook
-    graph: Any                      # nx.DiGraph of Node; node attribute "step" is the Step
+    # nx.DiGraph of Node; node attribute "step" is the Step. Besides the (host, step) nodes
+    # it holds barriers (execute.is_barrier): one node between consecutive serial batches
+    # and between plays, so that ordering costs an edge per node, not one per pair.
+    graph: Any
     placements: tuple[PlayPlacement, ...]
     steps: dict[str, Step] = field(default_factory=dict)
 
+    @property
+    def nodes(self) -> list[Node]:
+        """The (host, step) nodes: every step on every host, barriers left out."""
+        return [node for node in self.graph.nodes if not is_barrier(node)]
+
     def levels(self) -> list[list[Node]]:
         """Nodes grouped so that each group can start once the groups above it are done."""
-        return [sorted(generation, key=self.node_order)
-                for generation in nx.topological_generations(self.graph)]
+        levels = ([node for node in generation if not is_barrier(node)]
+                  for generation in nx.topological_generations(self.graph))
+        return [sorted(level, key=self.node_order) for level in levels if level]
 
     def node_order(self, node: Node) -> tuple[int, int, str]:
         step = self.steps[node[1]]
@@ -53,7 +62,7 @@ def plan_run(playbook: Playbook, inventory: Inventory,
     builder = _Builder(playbook, placements, graph, _excluded_by_constraints(playbook, inventory))
     builder.build()
     _check_container_conflicts(playbook, placements)
-    _check_acyclic(graph, builder.steps)
+    _check_acyclic(graph, builder.steps, playbook)
     _drop_untagged(graph, builder.steps, frozenset(tags), frozenset(skip_tags))
     return Plan(playbook, graph, placements, builder.steps)
 
@@ -86,6 +95,7 @@ class _Builder:
         self.steps: dict[str, Step] = playbook.steps
         # container name -> every node that runs it, across plays
         self.container_nodes: dict[str, list[Node]] = {}
+        self.nodes_by_play: dict[int, dict[str, list[Node]]] = {}  # play -> host -> nodes
 
     def build(self) -> None:
         for play, placement in zip(self.playbook.plays, self.placements, strict=True):
@@ -108,6 +118,7 @@ class _Builder:
                 if node in self.excluded:
                     continue
                 self.graph.add_node(node, step=step)
+                self.nodes_by_play.setdefault(play.index, {}).setdefault(host, []).append(node)
                 if step.kind == "container":
                     self.container_nodes.setdefault(step.name, []).append(node)
 
@@ -174,13 +185,13 @@ class _Builder:
             self._add(self._node(host, container), node)
 
     def _nodes_of(self, play: int, hosts: Iterable[str]) -> list[Node]:
-        wanted = set(hosts)
-        return [node for node, step in self.graph.nodes(data="step")
-                if step.play == play and node[0] in wanted]
+        by_host = self.nodes_by_play.get(play, {})
+        return [node for host in hosts for node in by_host.get(host, ())]
 
     def _add_batch_edges(self, play: Play, placement: PlayPlacement) -> None:
-        for earlier, later in itertools.pairwise(placement.batches):
-            self._connect(self._nodes_of(play.index, earlier), self._nodes_of(play.index, later))
+        for number, (earlier, later) in enumerate(itertools.pairwise(placement.batches), 1):
+            self._connect(self._nodes_of(play.index, earlier), self._nodes_of(play.index, later),
+                          (BARRIER_HOST, f"{play.index}/batch/{number}"))
 
     def _add_play_edges(self) -> None:
         for play in self.playbook.plays:
@@ -188,7 +199,8 @@ class _Builder:
                 (play.index - 1,) if play.index > 0 else ())
             entries = self._nodes_of(play.index, self.placements[play.index].hosts)
             for earlier in waits_for:
-                self._connect(self._play_exits(earlier, set()), entries)
+                self._connect(self._play_exits(earlier, set()), entries,
+                              (BARRIER_HOST, f"{play.index}/after/{earlier}"))
 
     def _play_exits(self, play: int, seen: set[int]) -> list[Node]:
         """The last nodes of a play; a play with no hosts passes on what it waited for."""
@@ -200,19 +212,29 @@ class _Builder:
         waits_for = own.after if own.after is not None else ((play - 1,) if play > 0 else ())
         return [node for earlier in waits_for for node in self._play_exits(earlier, seen)]
 
-    def _connect(self, earlier: list[Node], later: list[Node]) -> None:
-        """Every node of `later` waits for every node of `earlier`; only the sinks and
-        sources need an edge, the rest follows through the graph."""
+    def _connect(self, earlier: list[Node], later: list[Node], barrier: Node) -> None:
+        """Every node of `later` waits for every node of `earlier` to finish. Only the sinks
+        and sources need an edge, the rest follows through the graph; they meet in one
+        barrier node (soft edges: a host's failure holds back no other host), and a host on
+        both sides also waits for its own earlier nodes to succeed (hard edges)."""
         if not earlier or not later:
             return
-        later_set = set(later)
+        earlier_set, later_set = set(earlier), set(later)
         sinks = [node for node in earlier
-                 if not any(succ in set(earlier) for succ in self.graph.successors(node))]
+                 if not any(succ in earlier_set for succ in self.graph.successors(node))]
         sources = [node for node in later
                    if not any(pred in later_set for pred in self.graph.predecessors(node))]
+        self.graph.add_node(barrier)
         for sink in sinks:
-            for source in sources:
-                self._add(sink, source, is_hard=sink[0] == source[0])
+            self._add(sink, barrier, is_hard=False)
+        for source in sources:
+            self._add(barrier, source, is_hard=False)
+        sources_by_host: dict[str, list[Node]] = {}
+        for source in sources:
+            sources_by_host.setdefault(source[0], []).append(source)
+        for sink in sinks:
+            for source in sources_by_host.get(sink[0], ()):
+                self._add(sink, source)
 
 
 def _check_container_conflicts(playbook: Playbook, placements: Sequence[PlayPlacement]) -> None:
@@ -227,19 +249,27 @@ def _check_container_conflicts(playbook: Playbook, placements: Sequence[PlayPlac
                         f"{other.source}); a host can run one container of a name", step.source)
 
 
-def _check_acyclic(graph: Any, steps: dict[str, Step]) -> None:
-    try:
-        cycle = nx.find_cycle(graph)
-    except nx.NetworkXNoCycle:
+def _check_acyclic(graph: Any, steps: dict[str, Step], playbook: Playbook) -> None:
+    # Linear in the graph's size; find_cycle (an edge walk that is far slower on a big plan)
+    # only runs to name a cycle that exists.
+    if nx.is_directed_acyclic_graph(graph):
         return
-    names: list[str] = []
-    for (host, cycle_step), _ in cycle:
-        step = steps[cycle_step]
-        names.append(f"{step.label} on {host} ({step.source})")
-    first = steps[cycle[0][0][1]]
+    cycle = nx.find_cycle(graph)
+    names = [_describe(node, steps, playbook) for node, _ in cycle]
+    first = next(steps[node[1]] for node, _ in cycle if not is_barrier(node))
     raise InputError("these steps wait for each other in a cycle, so none can start: "
                      + " -> ".join([*names, names[0]])
                      + "; remove one of the depends_on / after / notify links", first.source)
+
+
+def _describe(node: Node, steps: dict[str, Step], playbook: Playbook) -> str:
+    if is_barrier(node):
+        play, kind, number = node[1].split("/")
+        name = playbook.plays[int(play)].name
+        return (f"the end of serial batch {number} of play {name!r}" if kind == "batch" else
+                f"the end of play {playbook.plays[int(number)].name!r} (before play {name!r})")
+    step = steps[node[1]]
+    return f"{step.label} on {node[0]} ({step.source})"
 
 
 def _drop_untagged(graph: Any, steps: dict[str, Step], tags: frozenset[str],
@@ -258,6 +288,8 @@ def _drop_untagged(graph: Any, steps: dict[str, Step], tags: frozenset[str],
         return not (effective & skip_tags) if skip_tags else True
 
     for node in list(graph.nodes):
+        if is_barrier(node):
+            continue
         if not is_selected(_selection_owner(steps[node[1]], steps)):
             for pred in graph.predecessors(node):
                 for succ in graph.successors(node):

@@ -115,7 +115,7 @@ def _connection_settings(plan: Plan, inventory: Inventory,
     var raises `InputError` (exit 4 before anything runs, `play graph` included)."""
     from engine.connection import settings_for
 
-    hosts = {host for host, _ in plan.graph.nodes}
+    hosts = {host for host, _ in plan.nodes}
     hosts |= {config.host for config in registries if config.host is not None}
     return {host: settings_for(inventory.hosts[host]) for host in sorted(hosts)}
 
@@ -299,7 +299,7 @@ def execute(prepared: Prepared, options: RunOptions, stdout: TextIO = sys.stdout
     def warn(message: str) -> None:
         reporter.emit(Event("warning", data={"msg": message}))
 
-    hosts = sorted({host for host, _ in plan.graph.nodes})
+    hosts = sorted({host for host, _ in plan.nodes})
     reporter.emit(Event("run_start", data={"playbook": plan.playbook.path, "hosts": hosts,
                                            "check": options.check}))
     scheduler = Scheduler(plan.graph, runner, Limits(options.forks, options.per_host),
@@ -370,37 +370,55 @@ def exit_status(recap: Recap, interrupted: bool, check: bool) -> int:
 class _Rollout:
     """Stops a play's later batches once too many hosts failed (max_fail_percentage; by
     default only when a whole batch failed, as in Ansible) and a whole play on the
-    first failure when it says any_errors_fatal."""
+    first failure when it says any_errors_fatal. Constant time per node: the scheduler
+    asks for each of them."""
 
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
         self.failed: dict[int, set[str]] = {}
+        # play -> host -> its batch's number; play -> the failed hosts of each batch
+        self.batch_of = {placement.play: {host: number
+                                          for number, batch in enumerate(placement.batches)
+                                          for host in batch}
+                         for placement in plan.placements}
+        self.failed_in_batch: dict[tuple[int, int], set[str]] = {}
+        # play -> (first batch that failed too much, why): later batches are skipped
+        self.stopped: dict[int, tuple[int, str]] = {}
         self.lock = threading.Lock()
 
     def record(self, result: StepResult) -> None:
         if (result.status == "failed" and not result.is_ignored) or \
                 result.status == "unreachable":
-            play = self.plan.steps[result.step].play
+            play_index = self.plan.steps[result.step].play
+            number = self.batch_of[play_index].get(result.host)
             with self.lock:
-                self.failed.setdefault(play, set()).add(result.host)
+                self.failed.setdefault(play_index, set()).add(result.host)
+                if number is not None:
+                    self._judge_batch(play_index, number, result.host)
+
+    def _judge_batch(self, play_index: int, number: int, host: str) -> None:
+        failed = self.failed_in_batch.setdefault((play_index, number), set())
+        failed.add(host)
+        batch = self.plan.placements[play_index].batches[number]
+        limit = self.plan.playbook.plays[play_index].max_fail_percentage
+        too_many = len(failed) == len(batch) if limit is None else (
+            len(failed) * 100 / len(batch) > float(limit))
+        if too_many and (play_index not in self.stopped or number < self.stopped[play_index][0]):
+            self.stopped[play_index] = (number, (
+                f"skipped: rollout stopped, {len(failed)} of {len(batch)} hosts failed in an "
+                f"earlier batch (max_fail_percentage: {limit})"))
 
     def veto(self, node: Node) -> str | None:
         play_index = self.plan.steps[node[1]].play
         play = self.plan.playbook.plays[play_index]
         with self.lock:
-            failed = set(self.failed.get(play_index, set()))
-        if play.any_errors_fatal and failed:
-            return f"skipped: any_errors_fatal and {', '.join(sorted(failed))} failed"
-        for batch in self.plan.placements[play_index].batches:
-            if node[0] in batch:
-                return None
-            failed_here = len(failed & set(batch))
-            limit = play.max_fail_percentage
-            too_many = failed_here == len(batch) if limit is None else (
-                failed_here * 100 / len(batch) > float(limit))
-            if too_many:
-                return (f"skipped: rollout stopped, {failed_here} of {len(batch)} hosts failed "
-                        f"in an earlier batch (max_fail_percentage: {limit})")
+            failed = self.failed.get(play_index)
+            if play.any_errors_fatal and failed:
+                return f"skipped: any_errors_fatal and {', '.join(sorted(failed))} failed"
+            stopped = self.stopped.get(play_index)
+        number = self.batch_of[play_index].get(node[0])
+        if stopped is not None and number is not None and number > stopped[0]:
+            return stopped[1]
         return None
 
 

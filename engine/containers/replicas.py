@@ -38,7 +38,7 @@ class Replicas:
         self._fixed_steps: dict[str, list[Step]] | None = None
 
     def hosts_needing_resources(self) -> set[str]:
-        return {host for host, step_id in self.plan.graph.nodes
+        return {host for host, step_id in self.plan.nodes
                 if _is_replicated(self.plan.steps[step_id])}
 
     def candidates(self, step: Step) -> list[str]:
@@ -108,7 +108,7 @@ class Replicas:
         with self._lock:
             if self._fixed_steps is None:
                 self._fixed_steps = {}
-                for node_host, step_id in self.plan.graph.nodes:
+                for node_host, step_id in self.plan.nodes:
                     step = self.plan.steps[step_id]
                     if isinstance(step.body, ContainerSpec) and step.body.replicas is None \
                             and step.body.state == "started":

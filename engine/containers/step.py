@@ -95,7 +95,7 @@ class ContainerSteps:
         """The images every container step of this host wants, rendered for the host, so
         that one inspect answers for all of them."""
         images = []
-        for node_host, step_id in self.plan.graph.nodes:
+        for node_host, step_id in self.plan.nodes:
             step = self.plan.steps[step_id]
             if node_host != host or not isinstance(step.body, ContainerSpec):
                 continue
@@ -333,7 +333,7 @@ class ContainerSteps:
 
 def _replicated_started(plan: Plan) -> dict[str, set[str]]:
     """container name -> the ids of the plan's steps that start replicas of it."""
-    planned = {step_id for _, step_id in plan.graph.nodes}
+    planned = {step_id for _, step_id in plan.nodes}
     replicated: dict[str, set[str]] = {}
     for step_id in planned:
         step = plan.steps[step_id]

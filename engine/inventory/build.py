@@ -107,10 +107,11 @@ def _settle_ungrouped(draft: Draft) -> None:
     """Like Ansible: `ungrouped` holds exactly the hosts in no group but `all`/`ungrouped`."""
     grouped = {host for group in draft.groups.values()
                if group.name not in ("all", "ungrouped") for host in group.hosts}
-    draft.groups["ungrouped"].hosts = [name for name in draft.hosts if name not in grouped]
+    draft.groups["ungrouped"].hosts = dict.fromkeys(
+        name for name in draft.hosts if name not in grouped)
     # Hosts written directly under `all:` are in no real group: they end up in ungrouped,
     # and the model's `all` lists every host anyway.
-    draft.groups["all"].hosts = []
+    draft.groups["all"].hosts = {}
 
 
 def _parents(draft: Draft) -> dict[str, list[str]]:

@@ -54,7 +54,7 @@ class Vars:
 class DraftGroup:
     name: str
     where: Location
-    hosts: list[str] = field(default_factory=list)
+    hosts: dict[str, None] = field(default_factory=dict)  # in the order listed (a set, fast)
     children: dict[str, Location] = field(default_factory=dict)  # child -> where it was listed
     vars: Vars = field(default_factory=Vars)
 
@@ -91,9 +91,7 @@ class Draft:
         if name not in self.hosts:
             check_name("host", name, where)
         host = self.hosts.setdefault(name, DraftHost(name, where))
-        members = self.group(group, where).hosts
-        if name not in members:
-            members.append(name)
+        self.group(group, where).hosts.setdefault(name)
         return host
 
     def add_child(self, parent: str, child: str, where: Location) -> None:

@@ -41,6 +41,8 @@ def find_vars_files(folder: Path, name: str) -> list[Path]:
     # A host named like a path ("/srv/chroot", "..") must not reach outside the folder.
     if not name or "/" in name or "\\" in name or name in (".", ".."):
         return []
+    if not _is_folder(folder):
+        return []  # no such folder: one stat per host instead of four
     for candidate in (folder / name, *(folder / (name + ext) for ext in VARS_EXTENSIONS)):
         try:
             if candidate.is_dir():
@@ -53,6 +55,13 @@ def find_vars_files(folder: Path, name: str) -> list[Path]:
             raise InputError(f"cannot read this vars file or folder: {error.strerror}",
                              Location(str(candidate))) from None
     return []
+
+
+def _is_folder(folder: Path) -> bool:
+    try:
+        return folder.is_dir()
+    except OSError:
+        return True  # let the lookup below say what is wrong with it
 
 
 def _files_in(folder: Path) -> list[Path]:

@@ -6,7 +6,7 @@ import json
 from collections import defaultdict
 from typing import Any
 
-from engine.execute import Node
+from engine.execute import Node, is_barrier
 from engine.plan import Plan
 
 
@@ -27,8 +27,8 @@ def graph_text(plan: Plan) -> str:
         kind = "batches" if len(placement.batches) > 1 else "hosts"
         lines.append(f"play {play.name!r}: {kind} {batches}")
     levels = plan.levels()
-    total = plan.graph.number_of_nodes()
-    lines.append(f"{total} steps on {len({host for host, _ in plan.graph.nodes})} hosts, "
+    nodes = plan.nodes
+    lines.append(f"{len(nodes)} steps on {len({host for host, _ in nodes})} hosts, "
                  f"{len(levels)} levels")
     for number, level in enumerate(levels, start=1):
         lines.append(f"level {number} ({len(level)} at once):")
@@ -50,7 +50,7 @@ def graph_dot(plan: Plan) -> str:
     """Graphviz: one cluster per play; edges are 'must finish first'."""
     lines = ["digraph play {", "  rankdir=LR;", "  node [shape=box, fontsize=10];"]
     by_play: dict[int, list[Node]] = defaultdict(list)
-    for node in sorted(plan.graph.nodes, key=plan.node_order):
+    for node in sorted(plan.nodes, key=plan.node_order):
         by_play[plan.steps[node[1]].play].append(node)
     for play_index, nodes in by_play.items():
         play = plan.playbook.plays[play_index]
@@ -60,6 +60,9 @@ def graph_dot(plan: Plan) -> str:
             label = f"{node[0]}\n{plan.steps[node[1]].label}"
             lines.append(f"    {_dot_quote(node_id(node))} [label={_dot_quote(label)}];")
         lines.append("  }")
+    for barrier in sorted(node_id(node) for node in plan.graph.nodes if is_barrier(node)):
+        # serial batches and plays meet in one point: "all above before all below"
+        lines.append(f"  {_dot_quote(barrier)} [shape=point, width=0.08];")
     for before, after in sorted(plan.graph.edges, key=lambda e: (node_id(e[0]), node_id(e[1]))):
         lines.append(f"  {_dot_quote(node_id(before))} -> {_dot_quote(node_id(after))};")
     lines.append("}")
@@ -70,7 +73,7 @@ def graph_json(plan: Plan) -> dict[str, Any]:
     level_of = {node: number for number, level in enumerate(plan.levels(), start=1)
                 for node in level}
     nodes = []
-    for node in sorted(plan.graph.nodes, key=plan.node_order):
+    for node in sorted(plan.nodes, key=plan.node_order):
         step = plan.steps[node[1]]
         nodes.append({"id": node_id(node), "host": node[0], "play": step.play,
                       "kind": step.kind, "name": step.name, "level": level_of[node],
@@ -81,6 +84,8 @@ def graph_json(plan: Plan) -> dict[str, Any]:
                    "batches": [list(batch) for batch in placement.batches]}
                   for placement in plan.placements],
         "nodes": nodes,
+        # ids of the nodes that only order: the end of a serial batch, of a play
+        "barriers": sorted(node_id(node) for node in plan.graph.nodes if is_barrier(node)),
         "edges": sorted([node_id(before), node_id(after)] for before, after in plan.graph.edges),
     }
 

@@ -5,6 +5,7 @@ are rendered per host when a step runs.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
@@ -117,8 +118,9 @@ class Step:
     after: tuple[str, ...] = ()     # ids of steps in the same play that must finish first
     tags: frozenset[str] = frozenset()
 
-    @property
+    @functools.cached_property
     def id(self) -> str:
+        # read for every node the plan builds: hundreds of thousands of times at scale
         return step_id(self.play, self.kind, self.name)
 
     @property

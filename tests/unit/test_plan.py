@@ -26,16 +26,16 @@ def _plan(name: str, limit: str | None = None, **options: object) -> Plan:
 def _waits(plan: Plan, before: tuple[str, str], after: tuple[str, str]) -> bool:
     """Does `after` (host, label) transitively wait for `before`?"""
     by_label = {(host, plan.steps[step_id].label): (host, step_id)
-                for host, step_id in plan.graph.nodes}
+                for host, step_id in plan.nodes}
     return nx.has_path(plan.graph, by_label[before], by_label[after])
 
 
 def test_nodes_are_host_step_pairs_for_every_host_of_each_play() -> None:
     plan = _plan("valid.yml")
-    hosts = {host for host, _ in plan.graph.nodes}
+    hosts = {host for host, _ in plan.nodes}
     assert hosts == {"db1", "web1", "web2", "web3", "web4"}
     # 2 steps on db1; 6 steps on each of 4 web hosts
-    assert plan.graph.number_of_nodes() == 2 + 6 * 4
+    assert len(plan.nodes) == 2 + 6 * 4
 
 
 def test_tasks_keep_their_order_on_each_host() -> None:
@@ -94,7 +94,7 @@ def test_previous_play_order_is_a_barrier_over_all_its_hosts() -> None:
 
 def test_run_once_task_is_one_node_every_host_waits_for() -> None:
     plan = _plan("run_once.yml")
-    once = [node for node in plan.graph.nodes if plan.steps[node[1]].name == "migrate once"]
+    once = [node for node in plan.nodes if plan.steps[node[1]].name == "migrate once"]
     assert once == [("web1", "0/task/migrate once")]
     for host in ("web1", "web2", "web3", "web4"):
         assert _waits(plan, (host, "task before"), ("web1", "task migrate once"))
@@ -113,17 +113,17 @@ def test_cycle_error_names_every_step() -> None:
 
 def test_limit_narrows_every_play() -> None:
     plan = _plan("valid.yml", limit="web1:db1")
-    assert {host for host, _ in plan.graph.nodes} == {"web1", "db1"}
+    assert {host for host, _ in plan.nodes} == {"web1", "db1"}
 
 
 def test_tags_select_steps_and_keep_their_order() -> None:
     plan = _plan("valid.yml", tags=["checks"])
-    assert {plan.steps[step].label for _, step in plan.graph.nodes} == {"task check"}
+    assert {plan.steps[step].label for _, step in plan.nodes} == {"task check"}
 
 
 def test_skip_tags_remove_steps_but_keep_order_through_them() -> None:
     plan = _plan("valid.yml", skip_tags=["checks"])
-    labels = {plan.steps[step].label for _, step in plan.graph.nodes}
+    labels = {plan.steps[step].label for _, step in plan.nodes}
     assert "task check" not in labels
     assert _waits(plan, ("web1", "task config"), ("web1", "handler say done"))
 
@@ -150,11 +150,11 @@ def test_serial_splits_hosts_like_ansible(serial: tuple[object, ...], expected: 
 
 def test_placement_constraints_leave_out_hosts_whose_vars_do_not_match() -> None:
     plan = _plan("replicas.yml")
-    container_hosts = sorted(host for host, step_id in plan.graph.nodes
+    container_hosts = sorted(host for host, step_id in plan.nodes
                              if plan.steps[step_id].label == "container api")
-    service_hosts = sorted(host for host, step_id in plan.graph.nodes
+    service_hosts = sorted(host for host, step_id in plan.nodes
                            if plan.steps[step_id].label == "service api")
-    task_hosts = sorted(host for host, step_id in plan.graph.nodes
+    task_hosts = sorted(host for host, step_id in plan.nodes
                         if plan.steps[step_id].label == "task config")
     assert container_hosts == service_hosts == ["web1", "web3"]
     assert task_hosts == ["web1", "web2", "web3", "web4"]
@@ -170,7 +170,7 @@ def test_pattern_hosts_are_kept_before_the_limit() -> None:
 
 def _edge_is_hard(plan: Plan, before: tuple[str, str], after: tuple[str, str]) -> bool:
     by_label = {(host, plan.steps[step_id].label): (host, step_id)
-                for host, step_id in plan.graph.nodes}
+                for host, step_id in plan.nodes}
     return bool(plan.graph.edges[by_label[before], by_label[after]]["hard"])
 
 
@@ -180,3 +180,26 @@ def test_depends_on_a_replicated_container_only_orders() -> None:
     assert not _edge_is_hard(replicated, ("web1", "container api"), ("db1", "container proxy"))
     fixed = _plan("valid.yml")
     assert _edge_is_hard(fixed, ("db1", "container db"), ("web1", "container app"))
+
+
+def test_a_2000_host_rolling_plan_has_edges_linear_in_its_nodes(tmp_path: Path) -> None:
+    # serial batches used to be joined all-to-all (batch k's sinks x batch k+1's sources):
+    # ~1.8 million edges at 300 hosts. Now they meet in one barrier node per batch.
+    (tmp_path / "hosts.ini").write_text(
+        "[web]\n" + "".join(f"h{index} address=127.1.{index // 250}.{index % 250 + 1}\n"
+                            for index in range(2000)))
+    (tmp_path / "site.yml").write_text(
+        "- name: web\n  hosts: web\n  serial: '10%'\n  tasks:\n"
+        + "".join(f"    - {{name: t{index}, command: echo {index}}}\n" for index in range(5))
+        + "  containers:\n    - {name: app, image: busybox}\n"
+        "- name: after\n  hosts: web\n  tasks:\n    - {name: last, command: echo done}\n")
+    inventory = load_inventory([tmp_path / "hosts.ini"])
+    playbook = load_playbook(tmp_path / "site.yml")
+    plan = plan_run(playbook, inventory)
+    assert len(plan.nodes) == 2000 * 7
+    assert plan.graph.number_of_edges() <= 3 * plan.graph.number_of_nodes()
+    # and the order still holds: batch 2 waits for batch 1, play 2 for all of play 1
+    first, second = plan.placements[0].batches[:2]
+    assert nx.has_path(plan.graph, (first[-1], "0/container/app"), (second[0], "0/task/t0"))
+    assert not nx.has_path(plan.graph, (second[0], "0/task/t0"), (first[-1], "0/task/t0"))
+    assert nx.has_path(plan.graph, (second[-1], "0/container/app"), (first[0], "1/task/last"))

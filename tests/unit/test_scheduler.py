@@ -10,7 +10,7 @@ from collections.abc import Callable
 import networkx as nx
 
 from engine.errors import UnreachableError
-from engine.execute import Limits, Node, Scheduler
+from engine.execute import BARRIER_HOST, Limits, Node, Scheduler
 from engine.results import StepResult
 
 
@@ -173,3 +173,24 @@ def test_a_bug_in_one_step_fails_that_step_and_the_run_goes_on() -> None:
     assert "internal error" in results[("a", "one")].msg
     assert results[("a", "two")].status == "skipped"
     assert results[("b", "one")].status == "ok"
+
+
+def test_a_barrier_orders_without_running_or_reporting_and_lets_failures_pass() -> None:
+    graph = nx.DiGraph()
+    for host in "ab":
+        chain(graph, host, ["one"])
+    for host in "cd":
+        chain(graph, host, ["two"])
+    barrier = (BARRIER_HOST, "0/batch/1")
+    for host in "ab":
+        graph.add_edge((host, "one"), barrier, hard=False)
+    for host in "cd":
+        graph.add_edge(barrier, (host, "two"), hard=False)
+    steps = FakeSteps(failing={("a", "one")})
+    ended: list[StepResult] = []
+    results = Scheduler(graph, steps, Limits(), on_end=ended.append).run()
+    assert barrier not in results and barrier not in steps.started
+    assert {(result.host, result.step) for result in ended} == set(results)
+    assert results[("c", "two")].status == results[("d", "two")].status == "ok"
+    assert min(steps.finished.index(("c", "two")), steps.finished.index(("d", "two"))) > max(
+        steps.finished.index(("a", "one")), steps.finished.index(("b", "one")))
