@@ -6,10 +6,11 @@ else. What a node *does* is the `run_node` callback; the scheduler only orders.
 
 from __future__ import annotations
 
+import queue
 import threading
 import traceback
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,6 +67,7 @@ class Scheduler:
         # work in flight may start more at once (up to per_host); an idle one needs a fork.
         # Kept apart so that each round looks only at what can start, never at every ready
         # node of a big batch (that made a run quadratic in its hosts).
+        self.completed: queue.SimpleQueue[Future[StepResult]] = queue.SimpleQueue()
         self.ready_busy: dict[str, list[Node]] = {}
         self.ready_idle: dict[str, list[Node]] = {}
         for node in sorted(node for node, count in self.waiting_on.items() if count == 0):
@@ -82,11 +84,17 @@ class Scheduler:
                     if self.ready_busy or self.ready_idle:
                         continue
                     break  # nothing can start: the rest waits on skipped work
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in done:
+                # one future at a time from the queue their callbacks fill: wait() on every
+                # running future cost a lock and a waiter per future, per completion
+                future = self.completed.get()
+                while True:
                     node = running.pop(future)
                     self._leave(node[0])
                     self._finish(node, self._result_of(node, future))
+                    try:
+                        future = self.completed.get_nowait()
+                    except queue.Empty:
+                        break
         for node in self.graph.nodes:  # stopped or blocked: say why, never leave a gap
             if node not in self.results:
                 self._record(_skipped(node, "not started: the run was interrupted"
@@ -170,7 +178,9 @@ class Scheduler:
                 continue
             self._enter(host)
             self.on_start(node)
-            running[pool.submit(self.run_node, node)] = node
+            future = pool.submit(self.run_node, node)
+            running[future] = node
+            future.add_done_callback(self.completed.put)
         if nodes:
             # what finishing nodes above made ready meanwhile went to the right dict
             waiting = self.ready_busy if self.in_flight.get(host, 0) else self.ready_idle

@@ -84,16 +84,25 @@ class StepRunner:
         self._groups = {name: list(group.hosts) for name, group in inventory.groups.items()}
         self._hostvars = {name: host.vars for name, host in inventory.hosts.items()}
         self._playbook_dir = playbook_dir(plan.playbook.path)
+        # The play's hosts and each host's batch, as lists built once and shared by every
+        # scope (templates cannot change them: the sandbox is immutable); finding and
+        # copying them per node made a run quadratic in its hosts.
+        self._play_hosts = {placement.play: list(placement.hosts)
+                            for placement in plan.placements}
+        self._batch_of: dict[int, dict[str, list[str]]] = {}
+        for placement in plan.placements:
+            by_host = self._batch_of.setdefault(placement.play, {})
+            for batch in placement.batches:
+                members = list(batch)
+                by_host.update(dict.fromkeys(batch, members))
 
     def scope(self, host: str, play: Play) -> Scope:
-        placement = self.plan.placements[play.index]
-        batch = next((batch for batch in placement.batches if host in batch), ())
+        play_hosts, batch = self._play_hosts[play.index], self._batch_of[play.index].get(host, [])
         inventory_host = self.inventory.hosts[host]
         magic = {
             **static_magic(host, inventory_host.groups, self._groups, self._playbook_dir),
             "hostvars": self._hostvars,
-            "play_hosts": list(batch), "ansible_play_hosts": list(placement.hosts),
-            "ansible_play_batch": list(batch),
+            "play_hosts": batch, "ansible_play_hosts": play_hosts, "ansible_play_batch": batch,
             **self.lookups(play),
         }
         with self.state.lock:
