@@ -79,3 +79,71 @@ def test_a_templated_boolean_keyword_that_is_no_boolean_fails_naming_it(
                        {"f": "maybe"})
     assert results["t"].status == "failed"
     assert results["t"].msg == "become must be true or false (yes/no, on/off, 1/0), not 'maybe'"
+
+
+class _Scripted:
+    """A host whose commands answer from a script: (exit status, stdout) per call, the
+    last one repeated; records every command line it ran."""
+
+    def __init__(self, answers: list[tuple[int, str]]) -> None:
+        self.answers = answers
+        self.lines: list[str] = []
+
+    def run(self, argv: list[str], *, stdin: bytes | None = None,
+            timeout: float | None = None, become: bool = False) -> Any:
+        from engine.connection import CommandResult
+
+        self.lines.append(" ".join(argv))
+        status, stdout = self.answers[min(len(self.lines), len(self.answers)) - 1]
+        return CommandResult(" ".join(argv), status, stdout, "", 0.0)
+
+
+def _scripted_results(tmp_path: Path, tasks: str,
+                      answers: list[tuple[int, str]]) -> tuple[dict[str, Any], _Scripted]:
+    host = _Scripted(answers)
+
+    class Pool:
+        def get(self, name: str) -> _Scripted:
+            return host
+
+    (tmp_path / "hosts.yml").write_text("all:\n  hosts:\n    web1: {connection: local}\n")
+    (tmp_path / "play.yml").write_text(f"- name: p\n  hosts: all\n  tasks:\n{tasks}")
+    prepared = prepare(RunOptions(playbook=str(tmp_path / "play.yml"),
+                                  inventories=(str(tmp_path / "hosts.yml"),)), _load_inventory)
+    runner = StepRunner(prepared.plan, prepared.inventory, {}, Pool(),  # type: ignore[arg-type]
+                        StepOptions())
+    results = Scheduler(prepared.plan.graph, runner, Limits()).run()
+    return {node[1].split("/")[-1]: result for node, result in results.items()}, host
+
+
+def test_a_loop_runs_once_per_item_and_registers_every_result(tmp_path: Path) -> None:
+    results, host = _scripted_results(tmp_path, (
+        "    - {name: each, command: 'echo {{ item }}', loop: [a, b], register: out}\n"
+        "    - {name: after, command: \"echo {{ out.results | map(attribute='stdout') "
+        "| join(',') }}\"}\n"), [(0, "one"), (0, "two"), (0, "")])
+    assert host.lines == ["echo a", "echo b", "echo one,two"]
+    assert results["each"].status == "changed"
+
+
+def test_until_retries_until_the_condition_holds_and_fails_after_the_last(
+        tmp_path: Path) -> None:
+    results, host = _scripted_results(tmp_path, (
+        "    - {name: wait, command: probe, register: r, until: r.rc == 0, retries: 3,"
+        " delay: 0}\n"), [(1, ""), (1, ""), (0, "up")])
+    assert len(host.lines) == 3 and results["wait"].status == "changed"
+    results, host = _scripted_results(tmp_path, (
+        "    - {name: wait, command: probe, register: r, until: r.rc == 0, retries: 1,"
+        " delay: 0}\n"), [(1, "")])
+    assert len(host.lines) == 2 and results["wait"].status == "failed"
+    assert "after 2 attempts" in results["wait"].msg
+
+
+def test_changed_when_and_failed_when_decide_the_status(tmp_path: Path) -> None:
+    results, _ = _scripted_results(tmp_path, (
+        "    - {name: look, command: cat x, register: r, changed_when: false}\n"
+        "    - {name: never, command: echo z, when: r.rc != 0}\n"
+        "    - {name: judge, command: grep y, failed_when: \"'bad' in r.stdout\"}\n"),
+        [(0, "bad"), (0, "")])
+    assert results["look"].status == "ok"
+    assert results["never"].status == "skipped" and results["never"].msg == "condition is false"
+    assert results["judge"].status == "failed"
