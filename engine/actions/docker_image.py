@@ -52,7 +52,7 @@ def read_image_id(context: ActionContext, name: str) -> str | None:
 def fetch_command(desired: DesiredImage) -> list[str]:
     """A command that fetches the image and prints its id on its last line."""
     fetch = {"pull": ["docker", "pull", "--quiet", "--", desired.name],
-             "import": ["docker", "import", "-", desired.name],
+             "import": ["docker", "import", "--", "-", desired.name],
              "load": ["docker", "load", "--quiet"]}[desired.source]
     return chained([fetch, inspect_argv(desired.name)])
 

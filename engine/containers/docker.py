@@ -4,42 +4,64 @@ every value passed as an argument (never pasted into a shell line).
 
 from __future__ import annotations
 
+import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from engine.connection import CommandResult, Connection, command_line, command_line_size_problem
-from engine.containers.spec import DesiredContainer, run_arguments
+from engine.containers.facts import HOST_LOCK
+from engine.containers.spec import (
+    DesiredContainer,
+    env_file_problem,
+    env_file_text,
+    run_arguments,
+)
+from engine.containers.swap import Command
 
-_PULL = ('docker pull -q "$1" >/dev/null && '
-         'docker image inspect --format "{{.Id}}" "$1"')
+_PULL = ('docker pull -q -- "$1" >/dev/null && '
+         'docker image inspect --format "{{.Id}}" -- "$1"')
 # Polls on the host, not over SSH: one round trip however long the wait.
 _WAIT_HEALTHY = r'''
 name=$1; deadline=$(( $(date +%s) + $2 ))
 status='{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}'
 log='{{if .State.Health}}{{range .State.Health.Log}}{{.Output}}{{end}}{{end}}'
 while :; do
-  state=$(docker inspect --format "$status" "$name" 2>&1) || { echo "gone: $state"; exit 2; }
+  state=$(docker inspect --type container --format "$status" -- "$name" 2>&1) || {
+    echo "gone: $state"; exit 2; }
   case $state in
     "running healthy"|"running none") echo "$state"; exit 0;;
-    *unhealthy|exited*|dead*) break;;
+    *unhealthy|created*|exited*|dead*) break;;
   esac
   [ "$(date +%s)" -ge "$deadline" ] && break
   sleep 0.25
 done
 echo "$state"
-docker inspect --format "$log" "$name" | tail -n 5
+docker inspect --type container --format "$log" -- "$name" | tail -n 5
 exit 1
 '''
-_SET_ASIDE = ('docker rm -f "$2" >/dev/null 2>&1; docker stop ${3:+-t "$3"} "$1" >/dev/null && '
-              'docker rename "$1" "$2"')
-_PUT_BACK = ('docker rm -f "$1" >/dev/null 2>&1; docker rename "$2" "$1" && '
-             'docker start "$1" >/dev/null')
-
-
+# $1 the container's name, $2 run or create, $3 1 when an env file follows on stdin; the
+# rest: the docker run arguments. The env file is 0600 (umask 077, mktemp), exists only
+# while the docker CLI reads it (the CLI sends the values to the engine, which keeps them
+# in the container's config), and a file a killed run left behind goes on the next create.
+_CREATE = HOST_LOCK + r'''
+name=$1; verb=$2; has_env=$3; shift 3
+[ "$verb" = run ] && set -- --detach "$@"
+if [ "$has_env" != 1 ]; then exec docker "$verb" "$@"; fi
+umask 077
+env_dir=$play_dir/env/$name
+mkdir -p -- "$env_dir" || exit 1
+rm -f -- "$env_dir"/*
+env_file=$(mktemp -- "$env_dir/XXXXXXXXXX") || exit 1
+trap 'rm -f -- "$env_file"' EXIT
+trap 'exit 129' HUP; trap 'exit 141' PIPE; trap 'exit 143' TERM
+cat > "$env_file" || exit 1
+docker "$verb" --env-file "$env_file" "$@"
+'''
 # Newest first; the images past the first $2 go, unless a container still uses them
 # (`docker rmi` without -f refuses those, which is what we want).
-_PRUNE = ('docker images --no-trunc --format "{{.ID}}" "$1" | awk \'!seen[$0]++\' | '
+_PRUNE = ('docker images --no-trunc --format "{{.ID}}" -- "$1" | awk \'!seen[$0]++\' | '
           'tail -n +$(( $2 + 1 )) | while read -r image; do '
-          'docker rmi "$image" >/dev/null 2>&1 && echo "$image"; done; true')
+          'docker rmi -- "$image" >/dev/null 2>&1 && echo "$image"; done; true')
 
 
 @dataclass(frozen=True)
@@ -53,30 +75,34 @@ class Docker:
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
 
-    def _sh(self, script: str, *args: str, timeout: float | None = None) -> CommandResult:
-        return self.connection.run(["/bin/sh", "-c", script, "play", *args], timeout=timeout)
+    def _sh(self, script: str, *args: str, timeout: float | None = None,
+            stdin: bytes | None = None) -> CommandResult:
+        return self.connection.run(["/bin/sh", "-c", script, "play", *args], timeout=timeout,
+                                   stdin=stdin)
 
     def pull(self, reference: str) -> CommandResult:
         """Pull and print the image id."""
         return self._sh(_PULL, reference)
 
-    def create_and_start(self, desired: DesiredContainer, name: str) -> CommandResult:
-        return self.connection.run(run_argv(desired, name))
+    def create(self, desired: DesiredContainer) -> CommandResult:
+        """Create the desired container under its name, started unless it is wanted
+        stopped; its env travels on stdin into a 0600 env file, never in an argument."""
+        verb = "create" if desired.state == "stopped" else "run"
+        env = env_file_text(desired) if desired.env else None
+        return self._sh(_CREATE, desired.name, verb, "1" if env else "",
+                        *run_arguments(desired, desired.name)[2:], stdin=env)
+
+    def apply(self, commands: Sequence[Command], desired: DesiredContainer) -> CommandResult:
+        """Commands that need no decision between them (remove, stop, rename, start,
+        restart) in one round trip under the host's lock; the first failure stops it."""
+        lines = [_docker_line(command, desired) for command in commands]
+        return self._sh(HOST_LOCK + " && ".join(lines))
 
     def wait_healthy(self, name: str, patience: float) -> HealthWait:
         result = self._sh(_WAIT_HEALTHY, name, str(int(patience) + 1), timeout=patience + 30)
         lines = result.stdout.strip().splitlines()
         state = lines[0] if lines else result.stderr.strip()
         return HealthWait(result.exit_status == 0, state, "\n".join(lines[1:]).strip())
-
-    def set_aside(self, name: str, aside: str, stop_timeout: int | None) -> CommandResult:
-        """Stop the running container and rename it out of the way (kept for rollback)."""
-        return self._sh(_SET_ASIDE, name, aside, "" if stop_timeout is None else str(
-            stop_timeout))
-
-    def put_back(self, name: str, aside: str) -> CommandResult:
-        """Remove the failed replacement and restart the container set aside."""
-        return self._sh(_PUT_BACK, name, aside)
 
     def prune_images(self, repository: str, keep: int) -> list[str]:
         """Remove all but the `keep` newest images of a repository; returns the removed."""
@@ -87,17 +113,30 @@ class Docker:
         return self.connection.run(["docker", *argv])
 
 
-def run_argv(desired: DesiredContainer, name: str) -> list[str]:
-    # `docker run -d` rather than create + start: one docker CLI process, not two
-    return ["docker", "run", "--detach", *run_arguments(desired, name)[2:]]
+def _docker_line(command: Command, desired: DesiredContainer) -> str:
+    stop_timeout = [] if desired.stop_timeout is None else ["-t", str(desired.stop_timeout)]
+    if command.op == "remove":
+        # a container already gone is removed: a killed run's last command may have done it
+        remove = shlex.join(["docker", "rm", "--force", "--", command.name])
+        find = shlex.join(["docker", "inspect", "--type", "container", "--", command.name])
+        return f"{{ {remove} >/dev/null || ! {find} >/dev/null 2>&1; }}"
+    argv = {"stop": ["docker", "stop", *stop_timeout, "--", command.name],
+            "rename": ["docker", "rename", "--", command.name, command.to],
+            "start": ["docker", "start", "--", command.name],
+            "restart": ["docker", "restart", *stop_timeout, "--", command.name]}[command.op]
+    return shlex.join(argv) + " >/dev/null"
 
 
 def run_line_problem(desired: DesiredContainer) -> str | None:
-    """Why the host could not even be asked to run this container (a command line over
-    the kernel's limit), or None. Checked before anything changes on the host: a replaced
-    container would otherwise be stopped for a replacement that cannot start. A container
-    to remove runs no such line."""
+    """Why the host could not even be asked to create this container (a command line over
+    the kernel's limit, an env the env file cannot carry), or None. Checked before
+    anything changes on the host: a replaced container would otherwise be stopped for a
+    replacement that cannot start. A container to remove runs no such line."""
     if desired.state == "absent":
         return None
-    line = command_line(run_argv(desired, desired.name), become=True, become_password=True)
-    return command_line_size_problem(line)
+    problem = env_file_problem(desired)
+    if problem is not None:
+        return problem
+    argv = ["/bin/sh", "-c", _CREATE, "play", desired.name, "run", "1",
+            *run_arguments(desired, desired.name)[2:]]
+    return command_line_size_problem(command_line(argv, become=True, become_password=True))

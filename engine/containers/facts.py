@@ -13,11 +13,27 @@ from typing import Any
 
 from engine.containers.spec import LABEL_MANAGED
 
+# play's directory on the host (bootstrap.yml makes /var/lib/play the deploy user's); a
+# host not bootstrapped by play gets one under the login's home, per host name, since a
+# home directory may be shared between hosts (NFS, the lab).
+_HOST_DIR = ('play_dir=/var/lib/play; { [ -d "$play_dir" ] && [ -w "$play_dir" ]; } || '
+             '{ play_dir=$HOME/.play/$(uname -n); (umask 077; mkdir -p -- "$play_dir") '
+             '|| exit 3; }; ')
+# Every command that changes containers, and the facts round, hold this host's lock: a
+# killed run's last command goes on on the host (sshd does not stop it), and the next run
+# must neither read the containers halfway through it nor race it (the issue's "No such
+# container", "failed to rename"). The deploy lock keeps two live runs apart already.
+HOST_LOCK = _HOST_DIR + (
+    'exec 9>>"$play_dir/containers.lock" || exit 3; '
+    'if command -v flock >/dev/null; then flock -w 120 9 || '
+    '{ echo "another play run is still changing containers on this host '
+    '($play_dir/containers.lock held for 120 s)" >&2; exit 3; }; fi; ')
+
 # Container ids and normalized image references never collide in one `docker inspect`:
 # a normalized reference always holds ':' or '@', which a container name cannot.
-_FACTS_SCRIPT = (
+_FACTS_SCRIPT = HOST_LOCK + (
     'ids=$(docker ps -aq --no-trunc --filter "label=$1=true") || exit 3; shift; '
-    'docker inspect $ids "$@" 2>/dev/null; '
+    'docker inspect -- $ids "$@" 2>/dev/null; '
     'case $? in 0|1) exit 0;; *) exit 3;; esac'
 )
 _CONTAINER_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")  # Docker's own rule for names

@@ -1,15 +1,20 @@
 """The desired container, rendered for one host: its canonical form, the spec hash
-kept in a label, and the `docker run` arguments that create it. Pure functions.
+kept in a label, the `docker run` arguments that create it and the env file that carries
+its environment (never an argument: `ps` and /proc/*/cmdline show those to every user of
+the host). Pure functions.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import shlex
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
+
+from engine.playbook.values import env_name_problem
 
 LABEL_MANAGED = "play.managed"
 LABEL_NAME = "play.name"
@@ -55,18 +60,66 @@ class DesiredContainer:
     play: str
     keep_images: int = 3   # images of its repository kept on the host after an update
 
-    @property
+    @functools.cached_property
     def spec_hash(self) -> str:
-        """Everything that needs a new container if it changes; `state` does not."""
+        """Everything that needs a new container if it changes; `state` does not. The env
+        values enter only through a slow salted digest (`env_digest`): the label (and any
+        log of a docker command line) cannot be used to confirm a guessed secret cheaply."""
         canonical = asdict(self)
         for setting in ("state", "pull", "keep_images"):  # need no new container
             canonical.pop(setting)
+        canonical["env"] = env_digest(self.name, self.env)
         text = json.dumps(canonical, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:32]
 
     def all_labels(self) -> dict[str, str]:
         return {**dict(self.labels), LABEL_MANAGED: "true", LABEL_NAME: self.name,
                 LABEL_HASH: self.spec_hash, LABEL_PLAY: self.play}
+
+
+@functools.lru_cache(maxsize=4096)
+def env_digest(name: str, env: tuple[tuple[str, str], ...]) -> str:
+    """scrypt (N=2**14, r=8: about 65 ms, once per distinct env in a run) of the env values,
+    salted with the container's name. A plain hash of the spec would let anyone who sees
+    the label test guesses of a weak secret at a billion a second."""
+    if not env:
+        return ""
+    text = json.dumps(env, separators=(",", ":"))   # ASCII: \u escapes
+    return hashlib.scrypt(text.encode(), salt=b"play.env:" + name.encode("utf-8", "replace"),
+                          n=2**14, r=8, p=1, dklen=16).hex()
+
+
+def env_file_text(desired: DesiredContainer) -> bytes:
+    """The container's environment as `docker run --env-file` reads it: one NAME=VALUE
+    line each, taken verbatim (see `env_file_problem` for what a line cannot hold)."""
+    return "".join(f"{key}={value}\n" for key, value in desired.env).encode(
+        "utf-8", "surrogateescape")
+
+
+# The docker CLI reads an env file with Go's bufio.Scanner: a line (its newline included)
+# must fit in 64 KiB, or it fails with "token too long".
+ENV_LINE_MAX = 65535
+
+
+def env_file_problem(desired: DesiredContainer) -> str | None:
+    """Why this env cannot travel in an env file (the docker CLI splits it at newlines,
+    drops a line's trailing CR, strips leading whitespace, skips `#` lines and imports a
+    NAME without `=` from its own environment), or None."""
+    for key, value in desired.env:
+        problem = env_name_problem(key)
+        if problem is not None:
+            return problem
+        if any(char in value for char in "\n\r\0"):
+            return (f"the value of env {key[:40]!r} holds a line break or NUL: Docker's env "
+                    "file holds one NAME=VALUE per line; put such a value in a file (copy or "
+                    "template) and mount it")
+        line = f"{key}={value}"
+        size = len(line.encode("utf-8", "surrogateescape"))
+        if size > ENV_LINE_MAX:
+            return (f"env {key[:40]!r} is {size} bytes as NAME=VALUE; the docker CLI reads at "
+                    f"most {ENV_LINE_MAX} per env file line: put the value in a file (copy or "
+                    "template) and mount it")
+    return None
 
 
 def image_repository(reference: str) -> str:
@@ -129,12 +182,11 @@ def _duration(seconds: float) -> str:
 
 
 def run_arguments(desired: DesiredContainer, container_name: str) -> list[str]:
-    """`docker create` arguments for the desired container (started separately)."""
+    """`docker create` arguments for the desired container (started separately). Its env
+    is not among them: it goes in an env file (`env_file_text`), passed with --env-file."""
     argv = ["docker", "create", "--name", container_name]
     for key, value in sorted(desired.all_labels().items()):
         argv += ["--label", f"{key}={value}"]
-    for key, value in desired.env:
-        argv += ["--env", f"{key}={value}"]
     for port in desired.ports:
         argv += ["--publish", port]
     for volume in desired.volumes:

@@ -7,7 +7,6 @@ Service steps live in engine/containers/services.py.
 from __future__ import annotations
 
 import dataclasses
-import json
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -16,24 +15,21 @@ from typing import TYPE_CHECKING, Any
 from engine.containers.docker import Docker, run_line_problem
 from engine.containers.facts import (
     ContainerError,
-    CurrentContainer,
     EngineDown,
     HostFacts,
     facts_command,
     normalize_image,
-    parse_container,
     parse_facts,
 )
 from engine.containers.placement import Placement
-from engine.containers.reconcile import ContainerChange, decide
 from engine.containers.replicas import Replicas
 from engine.containers.spec import (
     OLD_SUFFIX,
     DesiredContainer,
     desired_container,
     image_repository,
-    run_arguments,
 )
+from engine.containers.swap import Command, SwapPlan, plan_swap
 from engine.execute import Node
 from engine.playbook import ContainerSpec, Play, ServiceSpec, Step
 from engine.registry import Instance, Registry, RegistryError, instance_id
@@ -191,34 +187,18 @@ class ContainerSteps:
         facts = self.facts(host)
         current = facts.containers.get(desired.name)
         aside = facts.containers.get(desired.name + OLD_SUFFIX)
-        if aside is not None and not self.check:
-            current = self._recover_interrupted(docker, desired.name, current is not None)
         image_id = self._image(docker, host, desired, facts)
-        change = decide(desired, current, image_id, self.is_notified(host, step.name))
-        if not change.is_needed:
-            if current is not None and desired.state == "started" and \
-                    current.health in (None, "healthy"):
-                self._note_healthy(host, step, current.image_id)
-            return False, ""
+        plan = plan_swap(desired, current, aside, image_id, self.is_notified(host, step.name))
         if self.check:
-            return True, f"would {change.describe()}"
-        self._apply(docker, host, play, step, desired, change, image_id or "", scope)
+            return plan.is_change, f"would {plan.describe()}" if plan.is_change else ""
+        if plan.commands:
+            self._carry_out(docker, host, play, step, desired, plan, scope)
         if desired.state == "started":
-            self._note_healthy(host, step, image_id or "")
-        return True, change.describe()
-
-    def _recover_interrupted(self, docker: Docker, name: str,
-                             has_new: bool) -> CurrentContainer | None:
-        """A run killed mid-update left `<name>.play-old`: put it back when the new one is
-        missing, drop it otherwise; then read the container again."""
-        if has_new:
-            docker.command("rm", "-f", name + OLD_SUFFIX)
-        else:
-            docker.command("rename", name + OLD_SUFFIX, name)
-        result = docker.command("inspect", name)
-        if not result.is_ok:
-            return None
-        return parse_container(json.loads(result.stdout)[0])
+            if plan.commands:
+                self._note_healthy(host, step, image_id or "")
+            elif current is not None and current.health in (None, "healthy"):
+                self._note_healthy(host, step, current.image_id)
+        return plan.is_change, plan.describe() if plan.is_change else ""
 
     def _image(self, docker: Docker, host: str, desired: DesiredContainer,
                facts: HostFacts) -> str | None:
@@ -237,71 +217,54 @@ class ContainerSteps:
                                  f"{result.stderr_tail()}")
         return result.stdout.strip().splitlines()[-1]
 
-    def _apply(self, docker: Docker, host: str, play: Play, step: Step,
-               desired: DesiredContainer, change: ContainerChange, image_id: str,
-               scope: Mapping[str, Any]) -> None:
-        work = change.work
-        if work in ("create", "start"):
-            # whatever the registry says of a container that is gone or exited is stale:
-            # it comes back only once the new one is healthy (the service step)
-            self._deregister(self.registry_for(play), host, play, step, scope, drain=False)
-        if work == "create":
-            if desired.state == "stopped":
-                _check(docker.command(*_create_only(desired)), "create", desired.name)
-                return
-            _check(docker.create_and_start(desired, desired.name), "start", desired.name)
-            self._wait(docker, host, desired, image_id)
-            return
-        if work == "start":
-            _check(docker.command("start", desired.name), "start", desired.name)
-            self._wait(docker, host, desired, image_id)
-            return
+    def _carry_out(self, docker: Docker, host: str, play: Play, step: Step,
+                   desired: DesiredContainer, plan: SwapPlan, scope: Mapping[str, Any]) -> None:
+        """Run the plan's commands in order; a failure to create the new container or of
+        its health wait rolls back when the plan keeps an old container aside."""
         registry = self.registry_for(play)
-        removed = self._deregister(registry, host, play, step, scope)
-        if work == "stop":
-            _check(docker.command("stop", desired.name), "stop", desired.name)
-        elif work == "remove":
-            _check(docker.command("rm", "-f", desired.name), "remove", desired.name)
-        elif work == "restart":
-            _check(docker.command("restart", desired.name), "restart", desired.name)
-            self._wait(docker, host, desired, image_id)
-        elif work == "recreate":
-            self._replace(docker, desired, registry, removed,
-                          has_new_image="its image changed" in change.reasons)
-
-    def _replace(self, docker: Docker, desired: DesiredContainer, registry: Registry,
-                 removed: list[Instance], has_new_image: bool) -> None:
-        aside = desired.name + OLD_SUFFIX
-        _check(docker.set_aside(desired.name, aside, desired.stop_timeout), "stop", desired.name)
-        started = docker.create_and_start(desired, desired.name)
-        health = docker.wait_healthy(desired.name, desired.health.patience
-                                     if desired.health else 30.0) if started.is_ok else None
-        if health is not None and health.is_healthy:
-            docker.command("rm", "-f", aside)
-            if has_new_image:  # only then can an older image of it be left behind
+        removed: list[Instance] = []
+        batch: list[Command] = []  # plain docker commands: sent together, one round trip
+        for command in (*plan.commands, None):
+            if command is not None and command.op in _PLAIN:
+                batch.append(command)
+                continue
+            if batch:
+                _check(docker.apply(batch, desired), ", ".join(map(str, batch)))
+                batch = []
+            if command is None:
+                break
+            if command.op == "deregister":
+                removed += self._deregister(registry, host, play, step, scope,
+                                            drain=command.drain)
+            elif command.op == "prune":
                 docker.prune_images(image_repository(desired.image), desired.keep_images)
-            return
-        # roll back: the old container comes back and is registered again
-        _check(docker.put_back(desired.name, aside), "roll back", desired.name)
-        old = docker.wait_healthy(desired.name, desired.health.patience if desired.health
-                                  else 30.0)
+            elif command.op == "create":
+                created = docker.create(desired)
+                if not created.is_ok:
+                    self._fail_new(docker, desired, plan, registry, removed,
+                                   f"cannot create it: {created.stderr_tail()}")
+            elif command.op == "wait":
+                health = docker.wait_healthy(command.name, _patience(desired))
+                if not health.is_healthy:
+                    self._fail_new(docker, desired, plan, registry, removed, health.state + (
+                        f"; last health check: {health.output}" if health.output else ""))
+
+    def _fail_new(self, docker: Docker, desired: DesiredContainer, plan: SwapPlan,
+                  registry: Registry, removed: list[Instance], why: str) -> None:
+        """The new container cannot be created or is not healthy: put the old one back
+        (when one is aside), register again what this run took out for it, and fail."""
+        if not plan.rollback:
+            raise ContainerError(f"{desired.name} did not become healthy ({why})")
+        *moves, wait = plan.rollback
+        _check(docker.apply(moves, desired), "roll back")
+        old = docker.wait_healthy(wait.name, _patience(desired))
         if old.is_healthy:
             for instance in removed:
                 registry.register(instance)
-        why = (health.state + (f"; last health check: {health.output}" if health.output else "")
-               if health is not None else started.stderr_tail())
         raise ContainerError(f"new {desired.name} did not become healthy ({why}); rolled back "
                              f"to the previous container"
                              + ("" if old.is_healthy else f", which is not healthy either "
                                 f"({old.state})"))
-
-    def _wait(self, docker: Docker, host: str, desired: DesiredContainer, image_id: str) -> None:
-        health = docker.wait_healthy(desired.name, desired.health.patience if desired.health
-                                     else 30.0)
-        if not health.is_healthy:
-            raise ContainerError(f"{desired.name} did not become healthy ({health.state})"
-                                 + (f"; last health check: {health.output}"
-                                    if health.output else ""))
 
     def _note_healthy(self, host: str, step: Step, image_id: str) -> None:
         with self._lock:
@@ -343,13 +306,16 @@ def _replicated_started(plan: Plan) -> dict[str, set[str]]:
     return replicated
 
 
-def _check(result: CommandResult, what: str, name: str) -> None:
+_PLAIN = frozenset({"remove", "stop", "rename", "start", "restart"})
+
+
+def _check(result: CommandResult, what: str) -> None:
     if not result.is_ok:
-        raise ContainerError(f"cannot {what} {name}: {result.stderr_tail()}")
+        raise ContainerError(f"cannot {what}: {result.stderr_tail()}")
 
 
-def _create_only(desired: DesiredContainer) -> list[str]:
-    return run_arguments(desired, desired.name)[1:]
+def _patience(desired: DesiredContainer) -> float:
+    return desired.health.patience if desired.health else 30.0
 
 
 def _rendered_spec(spec: ContainerSpec, scope: Mapping[str, Any]) -> dict[str, Any]:

@@ -89,12 +89,21 @@ def container_name_problem(name: str) -> str | None:
 
 
 def env_name_problem(name: str) -> str | None:
-    # Docker splits NAME=VALUE at the first '=', and `--env NAME` alone would copy NAME
-    # from the environment of the docker client on the host
-    if name and "=" not in name and "\0" not in name:
+    # The env goes to the host in an env file (engine/containers/spec.py), which the docker
+    # CLI splits at the first '=', strips of leading whitespace, refuses with whitespace in
+    # a name, skips when it starts with '#', and imports from its own environment without '='
+    if name and "=" not in name and "\0" not in name and not name.startswith(("#", "\ufeff")) \
+            and not any(char.isspace() for char in name):
         return None
-    return (f"env name {_short(name)} must be non-empty, without '=' or NUL characters "
-            "(Docker splits NAME=VALUE at the first '=')")
+    return (f"env name {_short(name)} must be non-empty, without whitespace, '=' or NUL "
+            "characters, not starting with '#' (Docker's env file reads NAME=VALUE lines)")
+
+
+def env_value_problem(value: str) -> str | None:
+    if "\n" not in value and "\r" not in value:
+        return None
+    return (f"env value {_short(value)} holds a line break: Docker's env file holds one "
+            "NAME=VALUE per line; put the value in a file (copy or template) and mount it")
 
 
 def label_name_problem(name: str) -> str | None:
@@ -181,9 +190,12 @@ def container_problems(name: str | Later, spec: Mapping[str, Any]) -> Iterator[P
     `Later` values are left for later."""
     if isinstance(name, str):
         yield from _found(("name",), container_name_problem(name))
-    for key in (spec.get("env") or {}):
+    env = spec.get("env")
+    for key, value in (env.items() if isinstance(env, Mapping) else ()):
         if isinstance(key, str):
             yield from _found(("env", key), env_name_problem(key))
+        if isinstance(value, str):
+            yield from _found(("env", key), env_value_problem(value))
     for key in (spec.get("labels") or {}):
         if isinstance(key, str):
             yield from _found(("labels", key), label_name_problem(key))

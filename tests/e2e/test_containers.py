@@ -3,8 +3,15 @@ Interrupts, faults and concurrent runs: test_faults.py."""
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import json
+import os
+import pwd
+import stat
 import subprocess
+import threading
+import uuid
 from pathlib import Path
 
 import pytest
@@ -155,7 +162,7 @@ def test_a_changed_file_that_notifies_a_container_restarts_it(deploy: Deploy) ->
         deploy.lab.run(host, "rm", "-rf", directory)
 
 
-def test_a_docker_run_line_too_long_for_the_host_is_refused_before_anything_runs(
+def test_an_env_value_too_long_for_dockers_env_file_is_refused_before_anything_runs(
         deploy: Deploy, tmp_path: Path) -> None:
     assert deploy.run().returncode == 0
     before = {host: deploy.containers(host) for host in ("lab1", "lab2", "lab3")}
@@ -165,7 +172,7 @@ def test_a_docker_run_line_too_long_for_the_host_is_refused_before_anything_runs
     refused = deploy.run("-e", f"@{big}")
     assert refused.returncode == 4, refused.stdout + refused.stderr
     assert f"{E2E_DATA / 'containers.yml'}:11: " in refused.stderr
-    assert "command line would be 140" in refused.stderr
+    assert "at most 65535 per env file line" in refused.stderr
     assert refused.stdout == ""   # not even the run's start: nothing ran
     assert {host: deploy.containers(host) for host in ("lab1", "lab2", "lab3")} == before
     assert deploy.records() == records
@@ -189,7 +196,88 @@ def test_a_run_time_value_too_long_for_the_host_fails_the_step_and_keeps_the_old
     assert old is not None and old["running"]
     failed = play(*arguments, "-e", "size=140000")
     assert failed.returncode == 2, failed.stdout + failed.stderr
-    assert "command line would be 140" in failed.stdout
+    assert "at most 65535 per env file line" in failed.stdout
     now = deploy.containers("lab1")
     assert set(now) == {deploy.service}   # no .play-old, no second container
     assert now[deploy.service]["id"] == old["id"] and now[deploy.service]["running"]
+
+
+class ArgvWatch:
+    """Every process's command line on the machine (the lab's hosts share its PID
+    namespace), read from /proc in a loop while a run goes: what `ps` would show any user
+    of a host. Each --env-file it sees is stat'ed through the process's own root."""
+
+    def __init__(self, secret: str) -> None:
+        self.secret = secret.encode()
+        self.leaks: list[str] = []
+        self.env_files: dict[str, tuple[int, int]] = {}   # path -> (mode, uid)
+        self.scans = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def __enter__(self) -> ArgvWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _watch(self) -> None:
+        while not self._stop.is_set():
+            self.scans += 1
+            for cmdline in glob.glob("/proc/[0-9]*/cmdline"):
+                try:
+                    argv = Path(cmdline).read_bytes().split(b"\0")
+                except OSError:
+                    continue
+                if any(self.secret in argument for argument in argv):
+                    self.leaks.append(b" ".join(argv).decode(errors="replace")[:300])
+                if b"--env-file" in argv:
+                    self._stat(Path(cmdline).parent, argv)
+
+    def _stat(self, proc: Path, argv: list[bytes]) -> None:
+        index = argv.index(b"--env-file") + 1
+        if index >= len(argv) or argv[0].endswith(b"sh"):
+            return   # the shell that runs the script, not docker
+        path = argv[index].decode()
+        with contextlib.suppress(OSError):
+            found = os.stat(f"{proc}/root{path}")
+            self.env_files[path] = (stat.S_IMODE(found.st_mode), found.st_uid)
+
+
+def test_container_env_never_reaches_a_host_argv_and_travels_in_a_0600_env_file(
+        deploy: Deploy, tmp_path: Path) -> None:
+    """Issue 14, item 4: `ps` and /proc/*/cmdline show a process's arguments to every
+    user of a host; a container's env goes in a 0600 env file instead (--env-file)."""
+    secret = f"s3cret-{uuid.uuid4().hex}"
+    values = tmp_path / "secret.json"   # not in play's own argv either
+    values.write_text(json.dumps({"greeting": secret}))
+    with ArgvWatch(secret) as watch:
+        first = deploy.run("-e", f"@{values}")
+    assert first.returncode == 0, first.stdout[-3000:]
+    assert watch.scans > 10
+    assert not watch.leaks, watch.leaks
+    assert watch.env_files, "docker was seen reading an --env-file"
+    deploy_uid = pwd.getpwnam("deploy").pw_uid
+    assert set(watch.env_files.values()) == {(0o600, deploy_uid)}, watch.env_files
+    for host in ("lab1", "lab2", "lab3"):
+        seen = deploy.lab.run(deploy.lab.host(host), "docker", "exec", deploy.service, "env")
+        assert f"GREETING={secret}" in seen.stdout.split("\n"), seen
+        left = deploy.lab.sh(deploy.lab.host(host),
+                             f"ls -A /var/lib/play/env/{deploy.service}")
+        assert left.returncode == 0 and left.stdout == "", "the env file is gone once read"
+    assert secret not in first.stdout
+    before = deploy.web("lab1")
+    changed_secret = f"{secret}-2"
+    values.write_text(json.dumps({"greeting": changed_secret}))
+    with ArgvWatch(changed_secret) as watch:
+        second = deploy.run("-e", f"@{values}")
+    assert second.returncode == 0, second.stdout[-3000:]
+    assert not watch.leaks, watch.leaks
+    after = deploy.web("lab1")
+    assert before is not None and after is not None and after["id"] != before["id"]
+    assert f"GREETING={changed_secret}" in after["env"]  # type: ignore[operator]
+    labels = deploy.lab.run(deploy.lab.host("lab1"), "docker", "inspect", "--format",
+                            "{{json .Config.Labels}}", deploy.service).stdout
+    assert secret not in labels

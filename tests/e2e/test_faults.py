@@ -9,10 +9,12 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import os
 import queue
 import random
 import signal
 import subprocess
+import sys
 import threading
 import time
 import urllib.request
@@ -23,7 +25,7 @@ import pytest
 import yaml
 from deploys import Deploy
 from etcd_server import EtcdServer
-from lab_client import LAB_HOSTS, Lab, kill_dockerd, kill_sshd, play
+from lab_client import E2E_DATA, LAB_HOSTS, ROOT, Lab, kill_dockerd, kill_sshd, play
 
 from engine.lab import lab_up
 
@@ -146,22 +148,74 @@ def test_a_host_whose_sshd_dies_mid_rollout_is_exit_3_and_the_others_complete(
     assert_converged(deploy, "two")
 
 
-def test_sigkill_at_ten_random_moments_then_each_rerun_converges(deploy: Deploy) -> None:
-    assert deploy.run().returncode == 0
-    chooser = random.Random(6)   # fixed seed: the same moments on every machine
-    moments = sorted(round(chooser.uniform(0.2, 7.0), 2) for _ in range(10))
-    for trial, moment in enumerate(moments):
-        greeting = f"kill{trial}"
-        process = deploy.popen(greeting=greeting)
+CRASH = E2E_DATA / "crash.yml"
+
+
+def crash_argv(deploy: Deploy, greeting: str, *extra: str) -> list[str]:
+    """The issue's crash scenario (tests/data/e2e/crash.yml) with this deploy's names."""
+    arguments = deploy.arguments(*extra, greeting=greeting)
+    return [sys.executable, "-m", "engine", str(CRASH), *arguments[1:]]
+
+
+def assert_crash_converged(deploy: Deploy, greeting: str, context: str) -> None:
+    """Every host runs the wanted version once, running and healthy, nothing aside; the
+    registry lists exactly those instances; no lock is held."""
+    for host in HOSTS:
+        containers = deploy.containers(host)
+        assert set(containers) == {deploy.service}, (context, host, set(containers))
+        web = containers[deploy.service]
+        assert web["running"] and web["health"] == "healthy", (context, host, web)
+        assert f"GREETING={greeting}" in web["env"], (context, host)  # type: ignore[operator]
+    records = deploy.records()
+    assert set(records) == {f"{deploy.service}@{host}" for host in HOSTS}, (context, records)
+    assert all(record["meta"] == {"greeting": greeting} for record in records.values()), context
+    assert_records_point_at_healthy_containers(deploy)
+    assert not deploy.locks(), f"{context}: a deploy lock was left behind"
+
+
+def measure_swap_window(deploy: Deploy) -> tuple[float, float]:
+    """Seconds from a run's start to its first container command, and to the end of the
+    rollout, measured on an update of the 3 hosts."""
+    started = time.monotonic()
+    process = subprocess.Popen(crash_argv(deploy, "measure"), cwd=ROOT, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    events = Events(process)
+    events.wait_for(starts("lab1", f"container {deploy.service}"))
+    first = time.monotonic() - started
+    assert events.finish() == 0, events.text()
+    return first, time.monotonic() - started
+
+
+def test_sigkill_at_random_moments_of_the_swap_then_every_first_rerun_converges(
+        deploy: Deploy) -> None:
+    """Issue 14: kill -9 of play at a moment drawn uniformly over the whole swap window
+    (first container command to the end of the rollout), PLAY_FAULT_TRIALS times (30);
+    every first rerun (--lock-timeout 30) exits 0 and converges. The seed is printed:
+    PLAY_FAULT_SEED=<seed> replays the same moments."""
+    seed = int(os.environ.get("PLAY_FAULT_SEED") or int.from_bytes(os.urandom(8), "big"))
+    trials = int(os.environ.get("PLAY_FAULT_TRIALS") or 30)
+    chooser = random.Random(seed)
+    assert subprocess.run(crash_argv(deploy, "start"), cwd=ROOT, capture_output=True,
+                          timeout=240).returncode == 0
+    window = measure_swap_window(deploy)
+    print(f"sigkill trials: PLAY_FAULT_SEED={seed}, {trials} trials, swap window "
+          f"{window[0]:.2f}-{window[1]:.2f} s")
+    for trial in range(trials):
+        greeting = ("blue", "green")[trial % 2]   # each trial is an update
+        moment = chooser.uniform(*window)
+        context = f"PLAY_FAULT_SEED={seed} trial {trial}, killed after {moment:.2f} s"
+        print(context)
+        process = subprocess.Popen(crash_argv(deploy, greeting), cwd=ROOT, text=True,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(moment)
         process.kill()
-        process.communicate(timeout=60)
-        context = f"trial {trial}, killed after {moment} s"
+        process.wait(timeout=60)
         # even a run killed outright leaves no record of a container that is not healthy
         assert_records_point_at_healthy_containers(deploy)
-        rerun = deploy.run("--lock-timeout", "30", greeting=greeting)
-        assert rerun.returncode == 0, f"{context}:\n{rerun.stdout[-3000:]}"
-        assert_converged(deploy, greeting)
+        rerun = subprocess.run(crash_argv(deploy, greeting, "--lock-timeout", "30"), cwd=ROOT,
+                               capture_output=True, text=True, timeout=240)
+        assert rerun.returncode == 0, f"{context}:\n{rerun.stdout[-3000:]}{rerun.stderr[-2000:]}"
+        assert_crash_converged(deploy, greeting, context)
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])

@@ -74,7 +74,8 @@ def test_template_syntax_error_is_input_error(tmp_path: Path) -> None:
 
 
 _CONTAINER = ("- name: p\n  hosts: web1\n  containers:\n"
-              "    - name: app\n      image: busybox\n      env: {BIG: '{{ big }}'}\n")
+              "    - name: app\n      image: busybox\n      command: ['echo', '{{ big }}']\n")
+_CONTAINER_ENV = _CONTAINER.replace("command: ['echo', '{{ big }}']", "env: {BIG: '{{ big }}'}")
 
 
 def test_a_docker_run_line_longer_than_a_shell_takes_is_refused_at_its_line(
@@ -84,7 +85,7 @@ def test_a_docker_run_line_longer_than_a_shell_takes_is_refused_at_its_line(
         _check(_CONTAINER, tmp_path, {"big": "a" * 140_000})
     message = str(caught.value)
     assert message.startswith(f"{tmp_path / 'play.yml'}:4: ")
-    assert "command line would be 140" in message and "at most 131071" in message
+    assert "command line would be 14" in message and "at most 131071" in message
 
 
 def test_quotes_count_in_the_docker_run_line(tmp_path: Path) -> None:
@@ -93,15 +94,32 @@ def test_quotes_count_in_the_docker_run_line(tmp_path: Path) -> None:
         _check(_CONTAINER, tmp_path, {"big": "'" * 30_000})
 
 
-def test_a_long_literal_value_and_a_long_env_file_are_measured_too(tmp_path: Path) -> None:
+def test_a_long_literal_value_is_measured_too(tmp_path: Path) -> None:
     literal = _CONTAINER.replace("'{{ big }}'", "'" + "b" * 140_000 + "'")
     with pytest.raises(InputError, match="command line would be"):
         _check(literal, tmp_path)
+
+
+def test_env_values_are_not_in_the_command_line_but_must_fit_an_env_file_line(
+        tmp_path: Path) -> None:
+    # the env travels in an env file: 140 values of 1000 bytes make no long command line
     env_file = tmp_path / "app.env"
     env_file.write_text("".join(f"KEY{i}={'c' * 1000}\n" for i in range(140)))
-    with_file = _CONTAINER.replace("env: {BIG: '{{ big }}'}", f"env_file: [{env_file}]")
-    with pytest.raises(InputError, match="command line would be"):
+    with_file = _CONTAINER_ENV.replace("env: {BIG: '{{ big }}'}", f"env_file: [{env_file}]")
+    _check(with_file, tmp_path)
+    _check(_CONTAINER_ENV, tmp_path, {"big": "a" * 65_531})   # BIG=... is 65,535 bytes
+    with pytest.raises(InputError) as caught:
+        _check(_CONTAINER_ENV, tmp_path, {"big": "a" * 65_532})
+    assert str(caught.value).startswith(f"{tmp_path / 'play.yml'}:4: ")
+    assert "65536 bytes as NAME=VALUE" in str(caught.value)
+    env_file.write_text(f"KEY={'c' * 70_000}\n")
+    with pytest.raises(InputError, match="at most 65535 per env file line"):
         _check(with_file, tmp_path)
+
+
+def test_an_env_value_with_a_line_break_is_refused_before_the_run(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="holds a line break"):
+        _check(_CONTAINER_ENV, tmp_path, {"big": "first\nsecond"})
 
 
 def test_a_service_record_name_too_long_for_a_file_name_is_refused(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from typing import Any
 
 import pytest
@@ -99,3 +100,44 @@ def test_image_names_normalize_like_docker() -> None:
     assert normalize_image("reg:5000/app") == "reg:5000/app:latest"
     assert normalize_image("reg:5000/app:2") == "reg:5000/app:2"
     assert image_repository("reg:5000/app:2") == "reg:5000/app"
+
+
+@pytest.mark.parametrize("reference", ["--help", "-H=tcp://evil:2375", "--config=/tmp/x"])
+def test_image_references_reach_docker_after_double_dash(reference: str) -> None:
+    """An image named like an option stays an image: every command that names one has
+    `--` before it (issue 14, item 9)."""
+    from engine.actions.docker_image import DesiredImage, fetch_command, inspect_argv
+    from engine.containers.docker import _PRUNE, _PULL
+    from engine.containers.facts import facts_command
+
+    facts = facts_command([reference])
+    assert "docker inspect -- $ids" in facts[2] and facts[-1] == normalize_image(reference)
+    assert 'docker pull -q -- "$1"' in _PULL and '--format "{{.Id}}" -- "$1"' in _PULL
+    assert '-- "$1"' in _PRUNE and 'docker rmi -- "$image"' in _PRUNE
+    argv = inspect_argv(reference)
+    assert argv[argv.index("--") + 1] == reference
+    for source in ("pull", "import"):
+        line = fetch_command(DesiredImage(reference, source=source))[2]
+        assert f"-- {shlex.quote(reference)}" in line or f"- {shlex.quote(reference)}" in line
+        assert f"-- - {shlex.quote(reference)}" in line if source == "import" else True
+
+
+def test_the_env_goes_to_an_env_file_never_to_the_docker_arguments() -> None:
+    from engine.containers.spec import env_file_text
+
+    desired = desired_container("web", spec(env={"TOKEN": "s3cret value", "B": "x=y"}), {}, "p")
+    argv = run_arguments(desired, "web")
+    assert not any("s3cret" in argument for argument in argv)
+    assert "--env" not in argv
+    assert env_file_text(desired) == b"B=x=y\nTOKEN=s3cret value\n"
+
+
+def test_the_spec_hash_covers_env_values_without_a_cheap_hash_of_them() -> None:
+    from engine.containers.spec import env_digest
+
+    first = desired_container("web", spec(env={"TOKEN": "a"}), {}, "p")
+    second = desired_container("web", spec(env={"TOKEN": "b"}), {}, "p")
+    assert first.spec_hash != second.spec_hash
+    # the env enters through scrypt, salted with the container's name
+    assert env_digest("web", first.env) != env_digest("api", first.env)
+    assert "a" not in first.all_labels().values()

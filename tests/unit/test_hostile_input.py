@@ -31,7 +31,7 @@ import pytest
 from engine.actions.command import command_argv
 from engine.cli import main
 from engine.connection.base import command_line
-from engine.containers.spec import desired_container, run_arguments
+from engine.containers.spec import desired_container, env_file_text, run_arguments
 from engine.containers.step import _rendered_spec
 from engine.errors import EXIT_INVALID, EXIT_UNREACHABLE, InputError
 from engine.playbook import ContainerSpec, ServiceSpec, TaskSpec
@@ -172,8 +172,10 @@ def _container_arrival(field: str, desired: Any, expected: str | None) -> str | 
     argv = run_arguments(desired, desired.name)
     wanted: dict[str, Callable[[], bool]] = {
         "container_name": lambda: desired.name == expected and argv[3] == expected,
-        "env_value": lambda: ("HOSTILE", expected) in desired.env,
-        "env_key": lambda: (expected, "x") in desired.env,
+        "env_value": lambda: ("HOSTILE", expected) in desired.env
+        and _env_file_lines(desired)[-1] == f"HOSTILE={expected}",
+        "env_key": lambda: (expected, "x") in desired.env
+        and f"{expected}=x" in _env_file_lines(desired),
         "label_value": lambda: ("hostile", expected) in desired.labels,
         "label_key": lambda: (expected, "x") in desired.labels,
         "volume_host": lambda: desired.volumes == (f"{expected}:/hostile:ro",),
@@ -182,6 +184,12 @@ def _container_arrival(field: str, desired: Any, expected: str | None) -> str | 
     if expected is not None and field in wanted and not wanted[field]():
         return f"docker would get {argv!r}"
     return _survives_the_remote_shell(argv)
+
+
+def _env_file_lines(desired: Any) -> list[str]:
+    """The env file as the docker CLI reads it: lines split at \\n, never in argv."""
+    assert "--env" not in run_arguments(desired, desired.name)
+    return env_file_text(desired).decode().split("\n")[:-1]
 
 
 def _service_arrival(field: str, step: Any, body: ServiceSpec, scope: Scope,
@@ -225,13 +233,16 @@ def _must_accept(field: str, value: str) -> bool | None:
     rules: dict[str, Callable[[], bool | None]] = {
         # free text: anything without NUL passes
         "task_arg": lambda: not has_nul, "play_var": lambda: not has_nul,
-        "env_value": lambda: not has_nul, "label_value": lambda: not has_nul,
+        # the env travels in an env file of NAME=VALUE lines (engine/containers/spec.py)
+        "env_value": lambda: not has_nul and "\n" not in value and "\r" not in value,
+        "label_value": lambda: not has_nul,
         "command_arg": lambda: not has_nul,
         # JSON in the record: even NUL
         "service_tag": lambda: True, "service_meta": lambda: True,
         # names and paths with the rules of Docker, POSIX and the registry
         "container_name": lambda: DOCKER_NAME.fullmatch(value) is not None,
-        "env_key": lambda: value != "" and "=" not in value and not has_nul,
+        "env_key": lambda: value != "" and "=" not in value and not has_nul
+        and not value.startswith(("#", "\ufeff")) and not any(char.isspace() for char in value),
         "label_key": lambda: value != "" and "=" not in value and not has_nul and not any(
             char.isspace() for char in value),
         "volume_host": lambda: ":" not in value and not has_nul and (
