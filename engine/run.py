@@ -65,7 +65,7 @@ class RunOptions:
     json: bool = False
     log: str | None = None
     lock_timeout: float = 60.0
-    command: str = ""           # the command line, recorded in the deploy lock
+    option_names: tuple[str, ...] = ()  # recorded in the deploy lock, without their values
 
 
 @dataclass(frozen=True)
@@ -335,7 +335,8 @@ def _deploy_lock(registries: RegistryPool, config: RegistryConfig, hosts: list[s
         return
     from engine.registry import LockOwner
 
-    held = registries.get(config).lock(hosts, LockOwner.current(options.command),
+    held = registries.get(config).lock(hosts, LockOwner.current("play", options.playbook,
+                                                                 options.option_names),
                                        options.lock_timeout, warn)
     try:
         yield

@@ -170,7 +170,7 @@ class CheckOptions:
     fix: bool
     as_json: bool
     lock_timeout: float
-    command: str        # the command line, recorded in the deploy lock
+    option_names: tuple[str, ...] = ()  # recorded in the deploy lock, without values
 
 
 def check_registry(inventory: Inventory, options: CheckOptions, out: TextIO,
@@ -186,7 +186,8 @@ def check_registry(inventory: Inventory, options: CheckOptions, out: TextIO,
                 # a deploy may register a record between our read and our removal: the
                 # record hosts stay locked from a fresh read until the removals are done
                 hosts = sorted({record.host for record in scan.instances})
-                held = registry.lock(hosts, LockOwner.current(options.command),
+                held = registry.lock(hosts, LockOwner.current(
+                    "play registry check", "", options.option_names),
                                      options.lock_timeout, warn) if hosts else None
                 try:
                     scan = registry.scan(options.service) if held else scan

@@ -15,9 +15,11 @@ from types import MappingProxyType
 from typing import Any, Protocol
 
 MAX_NAME = 200
-# The file backend writes `<instance>.json` through `<instance>.json.play-tmp.<pid>` (pids
-# reach 4194304), one file name of at most 255 bytes on every Linux file system. The same
-# bound holds for etcd, so that records move between backends unchanged.
+# The file backend's `<instance>.json` must be one file name of at most 255 bytes on every
+# Linux file system. The bound keeps room for the `.play-tmp.<pid>` suffix older versions
+# wrote through (records now pass through a random `.play-tmp.XXXXXXXXXX` beside them), so
+# a name valid once stays valid; the same bound holds for etcd, so that records move
+# between backends unchanged.
 MAX_INSTANCE_BYTES = 255 - len(".json.play-tmp.4194304")
 
 
@@ -134,23 +136,44 @@ def _expect(is_ok: bool, key: str, what: str, value: Any) -> None:
         raise ValueError(f"{key} must be {what}, not {value!r}")
 
 
+BOOT_ID_FILE = "/proc/sys/kernel/random/boot_id"
+
+
+def boot_id() -> str:
+    """This machine's boot id: a pid means the same process only within one boot."""
+    try:
+        with open(BOOT_ID_FILE, encoding="ascii") as boot:
+            return boot.read().strip()
+    except OSError:
+        return ""
+
+
 @dataclass(frozen=True)
 class LockOwner:
-    """Who holds a deploy lock: enough for a person to find the run, and no secrets."""
+    """Who holds a deploy lock: enough for a person to find the run, and no secrets: the
+    playbook and the names of the options given, never their values (an `-e` value may be
+    a password)."""
 
     user: str
     pid: int
     control_host: str
     started_at: str  # ISO 8601 UTC
-    command: str
+    command: str = "play"                   # "play", "play registry check"
+    playbook: str = ""
+    options: tuple[str, ...] = ()           # names only: ("-i", "-e", "--lock-timeout")
+    boot_id: str = ""                       # of the control host, when the lock was taken
 
     @classmethod
-    def current(cls, command: str) -> LockOwner:
-        return cls(getpass.getuser(), os.getpid(), socket.gethostname(), utc_now(), command)
+    def current(cls, command: str = "play", playbook: str = "",
+                options: Sequence[str] = ()) -> LockOwner:
+        return cls(getpass.getuser(), os.getpid(), socket.gethostname(), utc_now(), command,
+                   playbook, tuple(options), boot_id())
 
     def describe(self) -> str:
-        return (f"{self.user} pid {self.pid} on {self.control_host} since {self.started_at}"
-                + (f" ({self.command})" if self.command else ""))
+        run = " ".join(filter(None, (self.command, self.playbook)))
+        if self.options:
+            run += f", options {' '.join(self.options)}"
+        return f"{self.user} pid {self.pid} on {self.control_host} since {self.started_at} ({run})"
 
 
 @dataclass(frozen=True)

@@ -375,5 +375,6 @@ def test_an_etcd_lock_value_holds_only_the_owner(etcd: str) -> None:
     held = backend.registry.lock(["lab1"], an_owner(), 0, print)
     value = etcd_client(etcd).get(f"{backend.root}/.locks/lab1".encode())[0]
     assert sorted(json.loads(value)) == [
-        "command", "control_host", "pid", "started_at", "token", "user"]
+        "boot_id", "command", "control_host", "options", "pid", "playbook", "started_at",
+        "token", "user"]
     held.release()

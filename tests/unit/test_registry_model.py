@@ -3,10 +3,12 @@ record may carry, and the `registry:` mapping's errors with their location."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
 
+from engine.cli import option_names
 from engine.errors import InputError, Location
 from engine.registry import Instance, RegistryConfig, instance_id, registry_config
 from engine.registry.lock import LockRecord, describe_holder, is_stale
@@ -116,17 +118,48 @@ def test_bad_registry_settings_name_the_file_and_line(raw: object, says: str) ->
 
 
 def test_lock_owner_record_round_trips_and_describes_the_holder() -> None:
-    owner = LockOwner("root", 1234, "ctl", "2024-05-01T12:00:00Z", "play deploy.yml")
+    owner = LockOwner("root", 1234, "ctl", "2024-05-01T12:00:00Z", "play", "deploy.yml",
+                      ("-i", "-e"), "boot-1")
     record = LockRecord.new(owner)
     assert LockRecord.from_json(record.to_json()) == record
     assert describe_holder(record.to_json()) == (
-        "root pid 1234 on ctl since 2024-05-01T12:00:00Z (play deploy.yml)")
-    assert "unknown owner" in describe_holder("garbage")
+        "root pid 1234 on ctl since 2024-05-01T12:00:00Z (play deploy.yml, options -i -e)")
+
+
+def test_an_unreadable_owner_record_is_never_quoted() -> None:
+    # what the sudo-password bug left as owner.json's first line
+    said = describe_holder("hunter2-the-password\n{\"user\": ")
+    assert "unknown owner" in said and "hunter2" not in said
+
+
+def test_an_older_owner_record_with_the_whole_command_line_shows_no_value() -> None:
+    old = json.dumps({"user": "ops", "pid": 7, "control_host": "ctl",
+                      "started_at": "2024-05-01T12:00:00Z", "token": "t",
+                      "command": "play deploy.yml -e db_password=VALUE"})
+    said = describe_holder(old)
+    assert "VALUE" not in said and said.startswith("ops pid 7 on ctl")
+
+
+def test_the_lock_records_option_names_and_never_their_values() -> None:
+    argv = ["deploy.yml", "-i", "inv.yml", "-e", "secret=VALUE", "--extra-vars=pw=VALUE",
+            "-epw=VALUE", "-e", "@VALUE.yml", "--lock-timeout", "30", "--", "-eVALUE"]
+    names = option_names(argv)
+    assert names == ("-i", "-e", "--extra-vars", "--lock-timeout")
+    owner = LockOwner.current("play", "deploy.yml", names)
+    assert "VALUE" not in LockRecord.new(owner).to_json()
 
 
 def test_only_a_vanished_local_process_makes_a_lock_stale() -> None:
     here = LockOwner.current("play")
+    assert here.boot_id  # Linux: /proc/sys/kernel/random/boot_id
     assert not is_stale(here)
-    assert not is_stale(LockOwner("root", 1234, "another-control-node", here.started_at, ""))
-    reused = LockOwner("root", 1, here.control_host, "2000-01-01T00:00:00Z", "")
+    assert not is_stale(dataclasses.replace(here, control_host="another-control-node"))
+    reused = dataclasses.replace(here, pid=1, started_at="2000-01-01T00:00:00Z", boot_id="")
     assert is_stale(reused)  # pid 1 started long after this lock's start time
+
+
+def test_a_lock_of_an_earlier_boot_is_stale_even_when_its_pid_runs_again() -> None:
+    here = LockOwner.current("play")  # our own pid: alive
+    assert is_stale(dataclasses.replace(here, boot_id="0f0e0d0c-earlier-boot"))
+    # another control node's boot id means nothing here
+    assert not is_stale(dataclasses.replace(here, control_host="elsewhere", boot_id="x"))
