@@ -44,7 +44,8 @@ class Scheduler:
                  on_start: Callable[[Node], None] = lambda node: None,
                  on_end: Callable[[StepResult], None] = lambda result: None,
                  veto: Veto = lambda node: None, describe: Callable[[Node], str] = str,
-                 stop: threading.Event | None = None) -> None:
+                 stop: threading.Event | None = None,
+                 stop_reason: Callable[[], str] = lambda: "the run was interrupted") -> None:
         self.graph = graph
         self.run_node = run_node
         self.limits = limits
@@ -53,6 +54,7 @@ class Scheduler:
         self.veto = veto
         self.describe = describe
         self.stop = stop or threading.Event()
+        self.stop_reason = stop_reason  # what set `stop`: a signal, or a lost deploy lock
         self.results: dict[Node, StepResult] = {}
         self.waiting_on = {node: graph.in_degree(node) for node in graph.nodes}
         # (successor, is_hard) per node, read once: networkx's edge views cost per access
@@ -81,7 +83,7 @@ class Scheduler:
                     self._finish(node, self._result_of(node, future))
         for node in self.graph.nodes:  # stopped or blocked: say why, never leave a gap
             if node not in self.results:
-                self._record(_skipped(node, "not started: the run was interrupted"
+                self._record(_skipped(node, f"not started: {self.stop_reason()}"
                                       if self.stop.is_set() else "not started"))
         return self.results
 
@@ -109,7 +111,7 @@ class Scheduler:
         for node in self.ready:
             host = node[0]
             if self.stop.is_set():
-                self._record(_skipped(node, "not started: the run was interrupted"))
+                self._record(_skipped(node, f"not started: {self.stop_reason()}"))
                 continue
             if host in self.unreachable:
                 self._finish(node, StepResult(host, node[1], "unreachable",

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 import pytest
 
 from engine.cli import option_names
 from engine.errors import InputError, Location
 from engine.registry import Instance, RegistryConfig, instance_id, registry_config
+from engine.registry.config import default_owner, owner_of, read_password
 from engine.registry.lock import LockRecord, describe_holder, is_stale
-from engine.registry.model import LockOwner
+from engine.registry.model import MAX_ITEMS, MAX_TEXT, LockOwner
 
 WHERE = Location("deploy.yml", 7)
 
@@ -163,3 +165,115 @@ def test_a_lock_of_an_earlier_boot_is_stale_even_when_its_pid_runs_again() -> No
     assert is_stale(dataclasses.replace(here, boot_id="0f0e0d0c-earlier-boot"))
     # another control node's boot id means nothing here
     assert not is_stale(dataclasses.replace(here, control_host="elsewhere", boot_id="x"))
+
+
+# -- what a record may carry (checked when made and when read) --------------------------
+
+@pytest.mark.parametrize("address", ["10.250.0.11", "::1", "fe80::1%eth0", "web1",
+                                     "web-1.example.com", "web_1.lab.", "a" * 63])
+def test_addresses_are_ip_addresses_or_host_names(address: str) -> None:
+    assert Instance.from_json(an_instance(address=address).to_json()).address == address
+
+
+@pytest.mark.parametrize("address", [
+    "", "10.0.0.1:80", "http://evil.example/", "evil;rm -rf /", "a b", "-web", "web-",
+    "x\ny", "{{ 7*7 }}", "a" * 64, ".".join(["a"] * 200), "10.0.0.1 backup",
+])
+def test_a_forged_address_makes_the_record_unreadable(address: str) -> None:
+    with pytest.raises(ValueError, match="address must be an IP address or a host name"):
+        an_instance(address=address)
+    forged = json.loads(an_instance().to_json())
+    forged["address"] = address
+    with pytest.raises(ValueError, match="address"):
+        Instance.from_json(json.dumps(forged))
+
+
+@pytest.mark.parametrize(("field", "value", "says"), [
+    ("tags", "http", "tags must be a list of strings"),
+    ("tags", [["nested"]], "tags must be a list of strings"),
+    ("tags", ["x"] * (MAX_ITEMS + 1), "at most 1024 entries"),
+    ("tags", ["x" * (MAX_TEXT + 1)], "at most 16384 characters"),
+    ("meta", {"a": {"b": "c"}}, "meta must be an object of strings"),
+    ("meta", ["a"], "meta must be an object of strings"),
+    ("meta", {"a": "x" * (MAX_TEXT + 1)}, "at most 16384 characters"),
+    ("port", 0, "port must be a number from 1 to 65535"),
+    ("port", 65536, "port must be a number from 1 to 65535"),
+    ("owner", 7, "owner must be a string"),
+    ("owner", "a/b", "owner name"),
+])
+def test_tags_meta_port_and_owner_are_checked_when_read(field: str, value: object,
+                                                         says: str) -> None:
+    forged = json.loads(an_instance().to_json())
+    forged[field] = value
+    with pytest.raises(ValueError, match=says):
+        Instance.from_json(json.dumps(forged))
+
+
+def test_a_records_owner_round_trips_and_is_absent_when_unset() -> None:
+    mine = an_instance(owner="web-team")
+    assert Instance.from_json(mine.to_json()) == mine
+    assert json.loads(mine.to_json())["owner"] == "web-team"
+    assert "owner" not in json.loads(an_instance().to_json())
+
+
+# -- owner and etcd access settings ----------------------------------------------------
+
+def test_the_default_owner_is_the_projects_folder_name(tmp_path: Path) -> None:
+    project = tmp_path / "shop"
+    (project / "inventory").mkdir(parents=True)
+    (project / "inventory" / "hosts.yml").write_text("all: {}\n")
+    (project / "hosts.ini").write_text("")
+    assert default_owner([str(project / "inventory" / "hosts.yml")]) == "shop"
+    assert default_owner([str(project / "inventory")]) == "shop"
+    assert default_owner([str(project / "hosts.ini")]) == "shop"
+    assert default_owner([]) == "play"
+    config = registry_config({"owner": "web-team"}, WHERE)
+    assert owner_of(config, [str(project / "hosts.ini")]) == "web-team"
+    assert owner_of(RegistryConfig(), [str(project / "hosts.ini")]) == "shop"
+
+
+def test_etcd_authentication_and_tls_settings_are_read(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("pw", "ca.pem", "client.pem", "client.key"):
+        (tmp_path / name).write_text("x\n")
+    monkeypatch.setenv("PLAY_TEST_ETCD_PW", "s3cret-from-env")
+    config = registry_config({
+        "backend": "etcd", "endpoints": ["https://10.0.0.5:2379"], "user": "deployer",
+        "password_file": str(tmp_path / "pw"), "ca_file": str(tmp_path / "ca.pem"),
+        "cert_file": str(tmp_path / "client.pem"), "key_file": str(tmp_path / "client.key")},
+        WHERE)
+    assert (config.user, config.password_file, config.ca_file, config.cert_file,
+            config.key_file) == ("deployer", str(tmp_path / "pw"), str(tmp_path / "ca.pem"),
+                                 str(tmp_path / "client.pem"), str(tmp_path / "client.key"))
+    (tmp_path / "pw").write_text("s3cret-from-file\n")
+    assert read_password(config) == "s3cret-from-file"
+    from_env = registry_config({"backend": "etcd", "user": "deployer",
+                                "password_env": "PLAY_TEST_ETCD_PW"}, WHERE)
+    assert read_password(from_env) == "s3cret-from-env"
+    assert "s3cret" not in repr(from_env) + repr(config)
+
+
+@pytest.mark.parametrize(("raw", "says"), [
+    ({"password": "hunter2"}, "cannot be written in a playbook or inventory"),
+    ({"user": "root"}, "needs user and exactly one of password_file and password_env"),
+    ({"password_env": "X"}, "needs user and exactly one of"),
+    ({"user": "root", "password_env": "X", "password_file": "/etc/hostname"},
+     "exactly one of"),
+    ({"user": "root", "password_env": "PLAY_TEST_UNSET_VARIABLE"},
+     "environment variable PLAY_TEST_UNSET_VARIABLE is not set"),
+    ({"user": "root", "password_env": "not a name"}, "must name an environment variable"),
+    ({"user": "root", "password_file": "/nonexistent/pw"}, "cannot read /nonexistent/pw"),
+    ({"user": "root", "password_file": "relative/pw"}, "absolute file path"),
+    ({"endpoints": ["https://h:2379"], "cert_file": "/etc/hostname"}, "go together"),
+    ({"endpoints": ["http://h:2379"], "ca_file": "/etc/hostname"}, "need https endpoints"),
+    ({"owner": "a/b"}, "registry owner"),
+    ({"owner": "(unowned)"}, "reserved"),
+])
+def test_bad_etcd_access_settings_are_refused_before_anything_runs(
+        raw: dict[str, object], says: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PLAY_TEST_UNSET_VARIABLE", raising=False)
+    with pytest.raises(InputError) as caught:
+        registry_config({"backend": "etcd", **raw}, WHERE)
+    assert str(caught.value).startswith("deploy.yml:7: ")
+    assert says in str(caught.value)
+    assert "hunter2" not in str(caught.value)
