@@ -105,9 +105,8 @@ class OwnedRegistry:
 
     def register(self, instance: Instance) -> None:
         self._refuse_foreign(instance.service, instance.instance, "write")
+        # stamped here: neither the view's own `UNOWNED` nor "" reaches a record it writes
         self._registry.register(dataclasses.replace(instance, owner=self.owner))
-
-    # (the view's own `UNOWNED` never reaches a record: `register` stamps the owner)
 
     def deregister(self, service: str, instance: str) -> None:
         self._refuse_foreign(service, instance, "remove")

@@ -6,6 +6,7 @@ moments mid-takeover), and a lost etcd lease stopping the run. Most runs use a
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -251,10 +252,8 @@ def test_runs_killed_at_random_moments_of_a_takeover_leave_a_lock_the_next_run_t
         delay = chosen.uniform(0.0, window)
         victim = start_holding(inventory, folder, 0)
         time.sleep(delay)
-        try:
+        with contextlib.suppress(ProcessLookupError):  # it may have finished first
             os.killpg(victim.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass  # it finished first
         victim.communicate()
         after = play(*hold_arguments(inventory, folder, 0, "--lock-timeout", "10"))
         assert after.returncode == 0, (f"trial {trial} (seed {seed}, killed after "
