@@ -9,7 +9,6 @@ import argparse
 import gc
 import json
 import os
-import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -134,11 +133,27 @@ def _load_inventory(sources: Sequence[str]) -> Inventory:
     return load_inventory(sources)
 
 
+def option_names(argv: Sequence[str]) -> tuple[str, ...]:
+    """The options a command line gives, by name only, for the deploy lock's owner record:
+    `--extra-vars=x` and `-ex` give `--extra-vars` and `-e`. Values are dropped whatever
+    they are (an `-e` value may be a password); a value cannot itself start with `-`
+    unless attached to its option (argparse reads such a word as an option)."""
+    names: list[str] = []
+    for word in argv:
+        if word == "--":
+            break
+        if word.startswith("--"):
+            names.append(word.partition("=")[0])
+        elif word.startswith("-") and len(word) > 1 and not word[1].isdigit():
+            names.append(word[:2])
+    return tuple(dict.fromkeys(names))
+
+
 def _split_tags(text: str) -> list[str]:
     return [tag.strip() for tag in text.split(",") if tag.strip()]
 
 
-def _run_options(options: argparse.Namespace) -> RunOptions:
+def _run_options(options: argparse.Namespace, argv: Sequence[str] = ()) -> RunOptions:
     from engine.run import RunOptions
 
     return RunOptions(
@@ -148,14 +163,14 @@ def _run_options(options: argparse.Namespace) -> RunOptions:
         check=getattr(options, "check", False), diff=getattr(options, "diff", False),
         forks=getattr(options, "forks", 50), json=getattr(options, "json", False),
         log=getattr(options, "log", None), lock_timeout=getattr(options, "lock_timeout", 60.0),
-        command=shlex.join(["play", *sys.argv[1:]]))
+        option_names=option_names(argv))
 
 
-def _prepare(options: argparse.Namespace, early: EarlyConnections | None = None
-             ) -> tuple[RunOptions, Prepared]:
+def _prepare(options: argparse.Namespace, early: EarlyConnections | None = None,
+             argv: Sequence[str] = ()) -> tuple[RunOptions, Prepared]:
     from engine.run import prepare
 
-    run_options = _run_options(options)
+    run_options = _run_options(options, argv)
     # Preparing imports most modules and builds the plan: objects that live as long as
     # the run. The cyclic GC would scan them over and over while they are made (~10% of
     # start-up here); frozen, later collections skip them too.
@@ -229,7 +244,7 @@ def _registry(argv: Sequence[str]) -> int:
 
         check = CheckOptions(service=options.service, fix=options.fix, as_json=options.json,
                              lock_timeout=options.lock_timeout,
-                             command=shlex.join(["play", *sys.argv[1:]]))
+                             option_names=option_names(argv))
         return check_registry(inventory, check, sys.stdout,
                               lambda message: print(f"warning: {message}", file=sys.stderr))
     from engine.registry.listing import list_instances
@@ -246,7 +261,7 @@ def _run(argv: Sequence[str]) -> int:
         raise InputError(f"--forks must be at least 1, not {options.forks}", None)
     early = EarlyConnections()
     try:
-        run_options, prepared = _prepare(options, early)
+        run_options, prepared = _prepare(options, early, argv)
         return execute(prepared, run_options, early=early)
     finally:
         early.close()  # what the run did not take over: all of it when the input was invalid

@@ -45,7 +45,8 @@ class Scheduler:
                  on_start: Callable[[Node], None] = lambda node: None,
                  on_end: Callable[[StepResult], None] = lambda result: None,
                  veto: Veto = lambda node: None, describe: Callable[[Node], str] = str,
-                 stop: threading.Event | None = None) -> None:
+                 stop: threading.Event | None = None,
+                 stop_reason: Callable[[], str] = lambda: "the run was interrupted") -> None:
         self.graph = graph
         self.run_node = run_node
         self.limits = limits
@@ -54,6 +55,7 @@ class Scheduler:
         self.veto = veto
         self.describe = describe
         self.stop = stop or threading.Event()
+        self.stop_reason = stop_reason  # what set `stop`: a signal, or a lost deploy lock
         self.results: dict[Node, StepResult] = {}
         self.waiting_on = {node: graph.in_degree(node) for node in graph.nodes}
         # (successor, is_hard) per node, read once: networkx's edge views cost per access
@@ -97,7 +99,7 @@ class Scheduler:
                         break
         for node in self.graph.nodes:  # stopped or blocked: say why, never leave a gap
             if node not in self.results:
-                self._record(_skipped(node, "not started: the run was interrupted"
+                self._record(_skipped(node, f"not started: {self.stop_reason()}"
                                       if self.stop.is_set() else "not started"))
         return {node: result for node, result in self.results.items() if not is_barrier(node)}
 
@@ -145,7 +147,7 @@ class Scheduler:
             for ready in (self.ready_busy, self.ready_idle):
                 for nodes in ready.values():
                     for node in nodes:
-                        self._record(_skipped(node, "not started: the run was interrupted"))
+                        self._record(_skipped(node, f"not started: {self.stop_reason()}"))
                 ready.clear()
             return
         for host in list(self.ready_busy):

@@ -5,6 +5,7 @@ spec's exit status.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -64,7 +65,7 @@ class RunOptions:
     json: bool = False
     log: str | None = None
     lock_timeout: float = 60.0
-    command: str = ""           # the command line, recorded in the deploy lock
+    option_names: tuple[str, ...] = ()  # recorded in the deploy lock, without their values
 
 
 @dataclass(frozen=True)
@@ -202,6 +203,8 @@ def _wire(prepared: Prepared, options: RunOptions,
           early: EarlyConnections | None = None) -> _Wiring:
     from engine.connection.pool import ConnectionPool
     from engine.registry import open_registry
+    from engine.registry.cache import OwnedRegistry
+    from engine.registry.config import owner_of
     from engine.registry.pool import RegistryPool
     from engine.tasks import StepOptions, StepRunner
 
@@ -210,12 +213,16 @@ def _wire(prepared: Prepared, options: RunOptions,
     registries = RegistryPool(pool.get, open_registry)
 
     def registry_for(play: Play) -> Registry:
-        return registries.get(prepared.registries[play.index])
+        """What the play's steps may change: its owner's records only."""
+        config = prepared.registries[play.index]
+        return OwnedRegistry(registries.get(config),
+                             owner_of(config, prepared.inventory.sources))
 
     def lookups(play: Play) -> dict[str, Any]:
         def services(name: str) -> list[dict[str, Any]]:
-            return [json.loads(instance.to_json())
-                    for instance in registry_for(play).instances(name)]
+            # every owner's instances: a shared registry is for finding each other's
+            return [json.loads(instance.to_json()) for instance in
+                    registries.get(prepared.registries[play.index]).instances(name)]
         return {"services": services}
 
     runner = StepRunner(plan, prepared.inventory, prepared.extra_vars, pool,
@@ -299,16 +306,21 @@ def execute(prepared: Prepared, options: RunOptions, stdout: TextIO = sys.stdout
     def warn(message: str) -> None:
         reporter.emit(Event("warning", data={"msg": message}))
 
+    registries.warn = warn
+
     hosts = sorted({host for host, _ in plan.nodes})
     reporter.emit(Event("run_start", data={"playbook": plan.playbook.path, "hosts": hosts,
                                            "check": options.check}))
+    lock = _LockWatch()
     scheduler = Scheduler(plan.graph, runner, Limits(options.forks, options.per_host),
                           on_start=on_start, on_end=on_end, veto=rollout.veto,
-                          describe=lambda node: plan.steps[node[1]].label, stop=stop)
+                          describe=lambda node: plan.steps[node[1]].label, stop=stop,
+                          stop_reason=lambda: ("the deploy lock was lost" if lock.lost
+                                               else "the run was interrupted"))
     status: int | None = None
     try:
         with _stop_on_signals(stop), _deploy_lock(
-                registries, prepared.default_registry, hosts, options, warn):
+                registries, prepared.default_registry, hosts, options, warn, stop, lock):
             scheduler.run()
     except LockBusy as error:
         warn(str(error))
@@ -324,28 +336,65 @@ def execute(prepared: Prepared, options: RunOptions, stdout: TextIO = sys.stdout
         reporter.close()
     if status is not None:
         return status
+    if lock.lost:
+        return EXIT_STEP_FAILED if recap.total("failed") else EXIT_UNREACHABLE
     return exit_status(recap, interrupted=stop.is_set(), check=options.check)
+
+
+LOCK_WATCH_INTERVAL = 0.25  # s between looks at the lock's lease: a loss stops the run soon
+
+
+@dataclass
+class _LockWatch:
+    """Why the run's deploy lock stopped being its own (an etcd lease not renewed in
+    time, or revoked), once that happened."""
+
+    lost: str | None = None
 
 
 @contextmanager
 def _deploy_lock(registries: RegistryPool, config: RegistryConfig, hosts: list[str],
-                 options: RunOptions, warn: Callable[[str], None]) -> Iterator[None]:
+                 options: RunOptions, warn: Callable[[str], None],
+                 stop: threading.Event, watch: _LockWatch) -> Iterator[None]:
     """A run that can change things holds the deploy lock of its hosts throughout;
-    --check changes nothing and takes none."""
+    --check changes nothing and takes none. A lock lost mid-run sets `stop`: another run
+    may hold the hosts now, so nothing new starts; steps in flight finish."""
     if options.check or not hosts:
         yield
         return
     from engine.registry import LockOwner
 
-    held = registries.get(config).lock(hosts, LockOwner.current(options.command),
+    held = registries.get(config).lock(hosts, LockOwner.current("play", options.playbook,
+                                                                 options.option_names),
                                        options.lock_timeout, warn)
+    done = threading.Event()
+
+    def watch_lock() -> None:
+        while not done.wait(LOCK_WATCH_INTERVAL):
+            lost = held.lost()
+            if lost:
+                watch.lost = lost
+                warn(f"the deploy lock was lost: {lost}; no new step starts, the steps in "
+                     "flight finish")
+                stop.set()
+                return
+
+    watcher = threading.Thread(target=watch_lock, name="play-lock-watch", daemon=True)
+    watcher.start()
     try:
         yield
     finally:
-        lost = held.lost()
-        if lost:
-            warn(f"the deploy lock was lost during the run: {lost}")
-        held.release()
+        done.set()
+        watcher.join()
+        if watch.lost is None and held.lost():
+            watch.lost = held.lost()
+            warn(f"the deploy lock was lost during the run: {watch.lost}")
+        if watch.lost is None:
+            held.release()
+        else:
+            # what is left of it expires by itself; etcd may be the reason it was lost
+            with contextlib.suppress(RegistryError):
+                held.release()
 
 
 def _grace(config: RegistryConfig) -> Grace:
@@ -424,10 +473,17 @@ class _Rollout:
 
 def _secrets(prepared: Prepared, runner: StepRunner) -> set[str]:
     """Rendered values, on every host, of every variable named in a `secret_vars` list and
-    of the become and connection passwords (engine/output/redaction.py)."""
+    of the become and connection passwords (engine/output/redaction.py), and the etcd
+    registry passwords."""
     from engine.output.redaction import secret_values
+    from engine.registry import RegistryError
+    from engine.registry.config import read_password
 
     secrets: set[str] = set()
+    for config in {*prepared.registries.values(), prepared.default_registry}:
+        if config.user:  # etcd's password, read from its file or variable: never shown
+            with contextlib.suppress(RegistryError):
+                secrets.add(read_password(config))
     for placement in prepared.plan.placements:
         play = prepared.plan.playbook.plays[placement.play]
         for host in placement.hosts:

@@ -30,9 +30,12 @@ def open_registry(config: RegistryConfig, connect: Callable[[str], Connection]) 
     it and leaves it open. Nothing is contacted until the first operation, except the
     registry host's SSH connection."""
     if config.backend == "etcd":
-        from engine.registry.etcd import EtcdRegistry
+        from engine.registry.config import read_password
+        from engine.registry.etcd import EtcdAccess, EtcdRegistry
 
-        return EtcdRegistry(config.endpoints, config.prefix, config.ttl)
+        access = EtcdAccess(config.user, read_password(config) if config.user else "",
+                            config.ca_file, config.cert_file, config.key_file)
+        return EtcdRegistry(config.endpoints, config.prefix, config.ttl, access=access)
     from engine.registry.file import FileRegistry
 
     if config.host is None:

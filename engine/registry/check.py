@@ -42,7 +42,7 @@ HostView = HostFacts | Unverifiable | NotInInventory
 
 @dataclass(frozen=True)
 class Verdict:
-    state: str          # "ok" | "stale" | "unverified"
+    state: str          # "ok" | "stale" | "unverified" | "foreign" (another owner's)
     why: str            # empty when ok
 
 
@@ -171,27 +171,45 @@ class CheckOptions:
     fix: bool
     as_json: bool
     lock_timeout: float
-    command: str        # the command line, recorded in the deploy lock
+    option_names: tuple[str, ...] = ()  # recorded in the deploy lock, without values
 
 
 def check_registry(inventory: Inventory, options: CheckOptions, out: TextIO,
                    warn: Callable[[str], None]) -> int:
-    from engine.registry.opened import inventory_registry
+    """Judges and fixes only the inventory's own records (and owner-less ones, written
+    before owners): another owner's are listed as foreign, never judged or removed."""
+    from engine.registry.cache import is_foreign
+    from engine.registry.opened import inventory_registry, registry_owner
+
+    owner = registry_owner(inventory)
+
+    def judged(records: Sequence[Instance], fix: bool) -> list[Finding]:
+        own = [record for record in records if not is_foreign(record, owner)]
+        findings = judge_all(inventory, own)
+        if fix:
+            findings = remove_stale(registry, findings)
+        foreign = [Finding(record, Verdict("foreign", f"owned by {record.owner!r}, not "
+                                                      f"{owner!r}"))
+                   for record in records if is_foreign(record, owner)]
+        return sorted([*findings, *foreign],
+                      key=lambda f: (f.record.service, f.record.instance))
 
     try:
         with inventory_registry(inventory) as registry:
             scan = registry.scan(options.service)
             if not options.fix:
-                findings = judge_all(inventory, scan.instances)
+                findings = judged(scan.instances, fix=False)
             else:
                 # a deploy may register a record between our read and our removal: the
                 # record hosts stay locked from a fresh read until the removals are done
-                hosts = sorted({record.host for record in scan.instances})
-                held = registry.lock(hosts, LockOwner.current(options.command),
-                                     options.lock_timeout, warn) if hosts else None
+                hosts = sorted({record.host for record in scan.instances
+                                if not is_foreign(record, owner)})
+                held = registry.lock(hosts, LockOwner.current(
+                    "play registry check", "", options.option_names),
+                    options.lock_timeout, warn) if hosts else None
                 try:
                     scan = registry.scan(options.service) if held else scan
-                    findings = remove_stale(registry, judge_all(inventory, scan.instances))
+                    findings = judged(scan.instances, fix=True)
                 finally:
                     if held:
                         held.release()
@@ -212,7 +230,8 @@ def check_registry(inventory: Inventory, options: CheckOptions, out: TextIO,
 def _counts(findings: Sequence[Finding]) -> Mapping[str, int]:
     return {"stale": sum(f.verdict.state == "stale" for f in findings),
             "removed": sum(f.is_removed for f in findings),
-            "unverified": sum(f.verdict.state == "unverified" for f in findings)}
+            "unverified": sum(f.verdict.state == "unverified" for f in findings),
+            "foreign": sum(f.verdict.state == "foreign" for f in findings)}
 
 
 def format_table(findings: Sequence[Finding], problems: Sequence[str]) -> str:
@@ -225,7 +244,8 @@ def format_table(findings: Sequence[Finding], problems: Sequence[str]) -> str:
     lines += [f"warning: {problem}" for problem in problems]
     counts = _counts(findings)
     lines.append(f"{len(findings)} records, {counts['stale']} stale ({counts['removed']} "
-                 f"removed), {counts['unverified']} unverified")
+                 f"removed), {counts['unverified']} unverified"
+                 + (f", {counts['foreign']} foreign" if counts["foreign"] else ""))
     return "\n".join(lines) + "\n"
 
 

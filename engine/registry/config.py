@@ -6,6 +6,8 @@ anything touches a host (exit status 4).
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -13,10 +15,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from engine.errors import InputError, Location, did_you_mean
+from engine.registry.model import check_name
 
 BACKENDS = ("file", "etcd")
-FILE_KEYS = ("backend", "host", "root", "become", "grace")
-ETCD_KEYS = ("backend", "endpoints", "prefix", "ttl", "grace")
+FILE_KEYS = ("backend", "host", "root", "become", "grace", "owner")
+ETCD_KEYS = ("backend", "endpoints", "prefix", "ttl", "grace", "owner", "user",
+             "password_file", "password_env", "ca_file", "cert_file", "key_file")
 _GRACE_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h)\s*$")
 _GRACE_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
 
@@ -33,6 +37,18 @@ class RegistryConfig:
     # how long the records of an unreachable host stay: converges in a row, or seconds
     grace_converges: int = 2
     grace_seconds: float = 0.0
+    # whose records a run may change: "" = the inventory's project (`default_owner`)
+    owner: str = ""
+    # etcd authentication: the password is read from a file or an environment variable
+    # when the registry opens, never written in a playbook or inventory
+    user: str = ""
+    password_file: str = ""
+    password_env: str = ""
+    # etcd TLS (https endpoints): the CA that signed etcd's certificate (default: the
+    # system's), and a client certificate and key for etcd's --client-cert-auth
+    ca_file: str = ""
+    cert_file: str = ""
+    key_file: str = ""
 
 
 def registry_config(raw: Mapping[str, Any] | None, where: Location) -> RegistryConfig:
@@ -46,6 +62,10 @@ def registry_config(raw: Mapping[str, Any] | None, where: Location) -> RegistryC
         raise InputError(f"registry backend must be one of {', '.join(BACKENDS)}, not "
                          f"{backend!r}{did_you_mean(str(backend), BACKENDS)}", where)
     grace_converges, grace_seconds = _grace(raw.get("grace", 2), where)
+    if backend == "etcd" and "password" in raw:
+        raise InputError("registry password cannot be written in a playbook or inventory: "
+                         "set password_file (a file only you can read) or password_env (an "
+                         "environment variable's name)", where)
     allowed = FILE_KEYS if backend == "file" else ETCD_KEYS
     for key in raw:
         if key not in allowed:
@@ -54,15 +74,126 @@ def registry_config(raw: Mapping[str, Any] | None, where: Location) -> RegistryC
                     f"backend, and this registry uses backend {backend}" if key in other
                     else did_you_mean(str(key), allowed))
             raise InputError(f"unknown registry setting {key!r}{hint}", where)
+    owner = _owner(raw.get("owner", ""), where)
     if backend == "file":
         return RegistryConfig(backend="file", host=_host(raw.get("host"), where),
                               root=_root(raw.get("root", RegistryConfig.root), where),
                               become=_flag(raw.get("become", False), where),
-                              grace_converges=grace_converges, grace_seconds=grace_seconds)
-    return RegistryConfig(backend="etcd", endpoints=_endpoints(raw.get("endpoints"), where),
-                          prefix=_prefix(raw.get("prefix", RegistryConfig.prefix), where),
-                          ttl=_ttl(raw.get("ttl", 0), where),
-                          grace_converges=grace_converges, grace_seconds=grace_seconds)
+                              grace_converges=grace_converges, grace_seconds=grace_seconds,
+                              owner=owner)
+    endpoints = _endpoints(raw.get("endpoints"), where)
+    config = RegistryConfig(backend="etcd", endpoints=endpoints,
+                            prefix=_prefix(raw.get("prefix", RegistryConfig.prefix), where),
+                            ttl=_ttl(raw.get("ttl", 0), where),
+                            grace_converges=grace_converges, grace_seconds=grace_seconds,
+                            owner=owner)
+    return dataclasses.replace(config, **_etcd_auth(raw, where),
+                               **_etcd_tls(raw, endpoints, where))
+
+
+def _owner(value: Any, where: Location) -> str:
+    if value == "":
+        return ""
+    try:
+        if value == "(unowned)":  # engine/registry/cache.py's mark of an owner-less record
+            raise ValueError("owner name '(unowned)' is reserved")
+        return check_name("owner", value)
+    except ValueError as error:
+        raise InputError(f"registry owner: {error} (a team or project id, like web-team)",
+                         where) from None
+
+
+def _etcd_auth(raw: Mapping[str, Any], where: Location) -> dict[str, Any]:
+    """`user` with exactly one of `password_file` and `password_env`; checked here so a
+    missing password is exit 4 before anything runs."""
+    user = raw.get("user", "")
+    sources = [key for key in ("password_file", "password_env") if raw.get(key)]
+    if not user and not sources:
+        return {}
+    if not isinstance(user, str) or not user or len(sources) != 1:
+        raise InputError("registry etcd authentication needs user and exactly one of "
+                         "password_file and password_env", where)
+    if sources == ["password_file"]:
+        path = _file(raw["password_file"], "password_file", where)
+        return {"user": user, "password_file": path}
+    name = raw["password_env"]
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        raise InputError(f"registry password_env must name an environment variable, not "
+                         f"{name!r}", where)
+    if not os.environ.get(name):
+        raise InputError(f"registry password_env: the environment variable {name} is not "
+                         "set (it holds the etcd password of user " f"{user!r})", where)
+    return {"user": user, "password_env": name}
+
+
+def _etcd_tls(raw: Mapping[str, Any], endpoints: Sequence[str], where: Location,
+              ) -> dict[str, Any]:
+    files = {key: _file(raw[key], key, where) for key in ("ca_file", "cert_file", "key_file")
+             if raw.get(key) is not None}
+    if ("cert_file" in files) != ("key_file" in files):
+        raise InputError("registry cert_file and key_file go together (a client "
+                         "certificate and its key)", where)
+    plain = [endpoint for endpoint in endpoints if not endpoint.startswith("https://")]
+    if files and plain:
+        raise InputError(f"registry ca_file, cert_file and key_file need https endpoints, "
+                         f"and {plain[0]} is not one", where)
+    return files
+
+
+def _file(value: Any, key: str, where: Location) -> str:
+    """A readable file on the control node, named by an absolute or ~/ path."""
+    if not isinstance(value, str) or not value.startswith(("/", "~/")) or "\0" in value:
+        raise InputError(f"registry {key} must be an absolute file path, not {value!r}", where)
+    path = os.path.expanduser(value)
+    if not os.access(path, os.R_OK) or not os.path.isfile(path):
+        raise InputError(f"registry {key}: cannot read {path}", where)
+    return path
+
+
+# Folder names that say "the inventory of the project above" (Ansible's and play's layout)
+INVENTORY_FOLDERS = ("inventory", "inventories")
+
+
+def default_owner(inventory_sources: Sequence[str]) -> str:
+    """Whose records a run may change when `registry: {owner: ...}` is not set: the
+    project's name, as docker compose names a project after its folder: the folder of the
+    (first) inventory, or the one above it when that folder is `inventory/`."""
+    from pathlib import Path
+
+    if not inventory_sources:
+        return "play"
+    source = Path(inventory_sources[0]).resolve()
+    folder = source if source.is_dir() else source.parent
+    if folder.name in INVENTORY_FOLDERS:
+        folder = folder.parent
+    try:
+        return _owner(folder.name, Location(str(source)))
+    except InputError:
+        return "play"  # the root folder, or a name no record could carry
+
+
+def owner_of(config: RegistryConfig, inventory_sources: Sequence[str]) -> str:
+    return config.owner or default_owner(inventory_sources)
+
+
+def read_password(config: RegistryConfig) -> str:
+    """The etcd password, read when the registry opens; `RegistryError` if it is gone."""
+    from engine.registry.model import RegistryError
+
+    if config.password_env:
+        password = os.environ.get(config.password_env, "")
+        where = f"environment variable {config.password_env}"
+    else:
+        try:
+            with open(config.password_file, encoding="utf-8") as source:
+                password = source.read().rstrip("\r\n")
+        except OSError as error:
+            raise RegistryError(f"cannot read the etcd password file {config.password_file}: "
+                                f"{error.strerror}") from None
+        where = f"password file {config.password_file}"
+    if not password:
+        raise RegistryError(f"the etcd password of user {config.user!r} is empty ({where})")
+    return password
 
 
 def _host(value: Any, where: Location) -> str | None:

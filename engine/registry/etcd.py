@@ -14,6 +14,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -46,22 +47,42 @@ def _reason(error: Etcd3Exception) -> str:
     try:
         return str(json.loads(detail).get("error", detail))
     except (ValueError, AttributeError):
+        tls = re.search(r"\[SSL: [A-Z_]+\] ([^('\")]+)", detail)
+        if tls:  # requests reports a TLS failure as a connection error
+            return f"TLS: {tls.group(1).strip()}"
         found = re.search(r"\[Errno -?\d+\] ([^'\")]+)", detail)
         return found.group(1) if found else detail[:200]
 
 
+@dataclass(frozen=True)
+class EtcdAccess:
+    """How to reach and log in to etcd: user and password (etcd's auth), and TLS files.
+    The password lives here only, never in a message (`__repr__` leaves it out)."""
+
+    user: str = ""
+    password: str = field(default="", repr=False)
+    ca_file: str = ""
+    cert_file: str = ""
+    key_file: str = ""
+
+
 class EtcdRegistry:
     def __init__(self, endpoints: Sequence[str], prefix: str, ttl: int = 0, *,
-                 lock_ttl: int = LOCK_TTL) -> None:
+                 lock_ttl: int = LOCK_TTL, access: EtcdAccess = EtcdAccess()) -> None:
         self.endpoints = tuple(endpoints)
         self.prefix = prefix
         self.ttl = ttl
         self.lock_ttl = lock_ttl
+        self.access = access
         self.where = f"etcd registry {', '.join(self.endpoints)} (prefix {prefix or '/'})"
         self._clients = [etcd3gw.client(host=parts.hostname or "", port=parts.port or 2379,
                                         protocol=parts.scheme, api_path="/v3/",
-                                        timeout=REQUEST_TIMEOUT)
+                                        timeout=REQUEST_TIMEOUT,
+                                        ca_cert=access.ca_file or None,
+                                        cert_cert=access.cert_file or None,
+                                        cert_key=access.key_file or None)
                          for parts in map(urlsplit, self.endpoints)]
+        self._has_token = [False] * len(self._clients)
         self._current = 0
         self._mutex = threading.Lock()  # one request at a time: requests.Session is shared
         self._record_lease: LeaseKeeper | None = None
@@ -69,24 +90,58 @@ class EtcdRegistry:
 
     def call(self, what: str, request: Callable[[etcd3gw.Etcd3Client], T]) -> T:
         """Send one request to the first endpoint that answers, starting with the last
-        one that did."""
+        one that did (logged in first, when the registry has a user)."""
         failures = []
         with self._mutex:
             for offset in range(len(self._clients)):
                 index = (self._current + offset) % len(self._clients)
                 try:
-                    answer = request(self._clients[index])
+                    answer = self._send(index, request)
                 except (ConnectionFailedError, ConnectionTimeoutError) as error:
                     failures.append(f"{self.endpoints[index]}: {_reason(error)}")
                     continue
                 except Etcd3Exception as error:
-                    raise RegistryError(f"{self.where}: cannot {what}: {_reason(error)}"
-                                        ) from None
+                    reason = _reason(error)
+                    if "user name is empty" in reason:  # etcd has auth enabled, we no user
+                        reason += ("; this etcd asks for a login: set registry user and "
+                                   "password_file or password_env")
+                    raise RegistryError(f"{self.where}: cannot {what}: {reason}") from None
                 self._current = index
                 return answer
         raise RegistryError(f"{self.where}: cannot {what}: no endpoint answers "
                             f"({'; '.join(failures)}); check that etcd runs there and "
                             "that registry endpoints are right")
+
+    def _send(self, index: int, request: Callable[[etcd3gw.Etcd3Client], T]) -> T:
+        client = self._clients[index]
+        if self.access.user and not self._has_token[index]:
+            self._authenticate(index)
+        try:
+            return request(client)
+        except Etcd3Exception as error:
+            # simple tokens expire (etcd's --auth-token-ttl, 5 min): log in again, once
+            if not self.access.user or "invalid auth token" not in _reason(error):
+                raise
+            self._authenticate(index)
+            return request(client)
+
+    def _authenticate(self, index: int) -> None:
+        """etcd's v3 login: the token goes in the `Authorization` header of every request
+        on this endpoint's session."""
+        client = self._clients[index]
+        client.session.headers.pop("Authorization", None)
+        try:
+            answer = client.post(client.get_url("/auth/authenticate"),
+                                 json={"name": self.access.user,
+                                       "password": self.access.password})
+        except (ConnectionFailedError, ConnectionTimeoutError):
+            raise  # the next endpoint may answer
+        except Etcd3Exception as error:
+            raise Etcd3Exception(json.dumps({"error": f"cannot log in as user "
+                                             f"{self.access.user!r}: {_reason(error)}"}),
+                                 "authentication failed") from None
+        client.session.headers["Authorization"] = str(answer.get("token", ""))
+        self._has_token[index] = True
 
     def _key(self, *segments: str) -> bytes:
         return "/".join((self.prefix, *segments)).encode()

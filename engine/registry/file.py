@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from engine.connection import CommandResult, Connection
+from engine.connection.base import PUT_SCRIPT
 from engine.errors import UnreachableError
 from engine.registry.lock import LockRecord, describe_holder, is_stale, wait_for_lock
 from engine.registry.model import (
@@ -20,22 +21,15 @@ from engine.registry.model import (
     checked,
 )
 
-# Writes a temporary file beside the record, checks that every byte arrived (a channel
-# that breaks mid-transfer ends `cat` with a short file and status 0), then renames it
-# over the record: readers see the old record or the new one, never half of one.
-REGISTER = r"""set -e
-dir=$1/$2; dest=$dir/$3.json; size=$4
-mkdir -p "$dir"
-if [ -d "$dest" ]; then echo "$dest is a directory" >&2; exit 1; fi
-tmp=$dest.play-tmp.$$
-trap 'rm -f "$tmp"' EXIT
-cat > "$tmp"
-written=$(wc -c < "$tmp")
-if [ "$written" -ne "$size" ]; then echo "wrote $written of $size bytes" >&2; exit 1; fi
-chmod 0644 "$tmp"
-mv -f "$tmp" "$dest"
-trap - EXIT
-"""
+# Records are private (0600, directories 0700, made under umask 077): only the registry
+# host's login (or root, with `become`) reads them. The write is the connection's own
+# atomic put (an exclusive random 0600 temp file, size check, rename), so no name a record
+# passes through can be guessed or planted beforehand; before it, the service directory is
+# made and a directory in the record's place is refused (rename would move into it).
+RECORD_MODE = "0600"
+REGISTER = (
+    'umask 077; mkdir -p -- "$(dirname -- "$1")" || exit 1; '
+    'if [ -d "$1" ]; then echo "$1 is a directory" >&2; exit 1; fi; ' + PUT_SCRIPT)
 
 # Every record as `path NUL content NUL`. NUL bytes inside a record become \001 (it is
 # then broken JSON, reported as such) so they cannot shift the framing; \001 alone marks
@@ -68,6 +62,7 @@ done
 # processes for any number of hosts (one `mv` per host cost 0.45 s at 50 hosts).
 # `set -- "$@" x` inside a loop over "$@" builds a list; `shift $count` drops the old one.
 ACQUIRE = r"""locks=$1/.locks; staging=$1/.staging; shift
+umask 077
 mkdir -p "$locks" "$staging" || exit 3
 record=$(cat)
 new=$(mktemp -d "$staging/lock.XXXXXX") || exit 3
@@ -110,16 +105,21 @@ rm -rf "$trash" || status=1
 exit $status
 """
 
-# Two runs may find the same stale lock: the `takeover` mkdir lets one of them act, and
-# the compare makes sure it is still the owner that was judged gone.
+# Two runs may find the same stale lock. Under flock(1) on the registry host (the kernel
+# drops it when its holder dies, at any point), the one that gets there first checks that
+# the lock still holds the owner it judged gone and renames it to a unique name; the
+# other then finds a different owner, or none, and waits like any busy lock. A crash
+# leaves the stale lock (judged again by the next run) or no lock: never one nobody may
+# take over (a `takeover` mkdir, as before, outlived a run that died holding it).
 TAKE_OVER = r"""lock=$1/.locks/$2; staging=$1/.staging
-mkdir "$lock/takeover" 2>/dev/null || exit 1
-if cmp -s - "$lock/owner.json"; then
-  trash=$(mktemp -d "$staging/stale.XXXXXX") && mv -T "$lock" "$trash/lock" && rm -rf "$trash"
-  exit
-fi
-rmdir "$lock/takeover"
-exit 1
+command -v flock >/dev/null || { echo "flock(1) is missing (Debian: util-linux)" >&2; exit 3; }
+umask 077
+exec 9>>"$staging/takeover.flock" && flock -w 10 9 || exit 3
+cmp -s - "$lock/owner.json" || exit 1
+trash=$(mktemp -d "$staging/stale.XXXXXX") || exit 3
+mv -T -- "$lock" "$trash/lock" || exit 3
+rm -rf -- "$trash"
+exit 0
 """
 
 
@@ -146,8 +146,9 @@ class FileRegistry:
 
     def register(self, instance: Instance) -> None:
         content = instance.to_json().encode()
-        self._run(f"write {instance.service}/{instance.instance}.json", REGISTER, self.root,
-                  instance.service, instance.instance, str(len(content)), stdin=content)
+        path = f"{self.root}/{instance.service}/{instance.instance}.json"
+        self._run(f"write {instance.service}/{instance.instance}.json", REGISTER, path,
+                  RECORD_MODE, str(len(content)), stdin=content)
 
     def deregister(self, service: str, instance: str) -> None:
         path = f"{self.root}/{check_name('service', service)}/{check_name('instance', instance)}"
@@ -205,10 +206,10 @@ class FileRegistry:
             if not stale:
                 return (f"deploy lock on {host} held by {describe_holder(holder)}; "
                         f"lock directory {self.root}/.locks/{host} on {self.connection.host}")
-            taken = self._run("take over a stale lock", TAKE_OVER, self.root, host,
-                              stdin=holder.encode(), ok=(0, 1))
-            if not taken.is_ok:  # another run is taking it over: wait like any busy lock
-                return f"deploy lock on {host} is being taken over by another run"
+            taken = self._run(f"take over the stale deploy lock on {host}", TAKE_OVER,
+                              self.root, host, stdin=holder.encode(), ok=(0, 1))
+            if not taken.is_ok:  # another run took it over first: wait like any busy lock
+                return f"deploy lock on {host} was just taken over by another run"
             on_wait(f"taking over stale deploy lock on {host} held by "
                     f"{describe_holder(holder)}: that process is gone")
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
-from engine.registry.model import HeldLock, LockBusy, LockOwner
+from engine.registry.model import HeldLock, LockBusy, LockOwner, boot_id
 
 # A process that started this much later than the lock's start time is not its owner
 # (the pid was reused).
@@ -38,29 +38,45 @@ class LockRecord:
 
     @classmethod
     def from_json(cls, text: str) -> LockRecord:
+        """A record of this version or an older one. Older records held the whole command
+        line (`command`, with `-e` values): only its first word is read back, so a busy
+        message never repeats what a value may have held."""
         try:
             record = json.loads(text)
+            if not isinstance(record, dict):
+                raise TypeError("not a JSON object")
+            options = record.get("options", [])
+            if not isinstance(options, list):
+                raise TypeError("options is not a list")
+            is_current = "options" in record or "playbook" in record
+            command = str(record.get("command", "play")) if is_current else "play"
             owner = LockOwner(str(record["user"]), int(record["pid"]),
                               str(record["control_host"]), str(record["started_at"]),
-                              str(record.get("command", "")))
+                              command, str(record.get("playbook", "")),
+                              tuple(str(option) for option in options),
+                              str(record.get("boot_id", "")))
             return cls(owner, str(record.get("token", "")))
         except (ValueError, KeyError, TypeError) as error:
             raise ValueError(f"unreadable lock owner ({error})") from None
 
 
 def describe_holder(text: str) -> str:
+    """Never quotes an unreadable record: it may be anything a broken run wrote there."""
     try:
         return LockRecord.from_json(text).owner.describe()
     except ValueError:
-        return f"an unknown owner (owner record {text.strip()[:80]!r})"
+        return "an unknown owner (its owner record cannot be read)"
 
 
 def is_stale(owner: LockOwner) -> bool:
-    """The owner is a run on this machine that is gone. Owners on other control hosts
-    are never stale here: we cannot see their processes (the etcd backend's lease covers
-    that case; on the file backend a person removes the lock)."""
+    """The owner is a run on this machine that is gone: the machine rebooted since (its
+    boot id changed), or the process exited (or its pid now belongs to a younger one).
+    Owners on other control hosts are never stale here: we cannot see their processes (the
+    etcd backend's lease covers that case; on the file backend a person removes the lock)."""
     if owner.control_host != socket.gethostname():
         return False
+    if owner.boot_id and owner.boot_id != boot_id():
+        return True  # pids restart with every boot
     try:
         os.kill(owner.pid, 0)
     except ProcessLookupError:

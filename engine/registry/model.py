@@ -5,8 +5,10 @@ protocol and its errors. Plain data, no I/O; the backends live beside this modul
 from __future__ import annotations
 
 import getpass
+import ipaddress
 import json
 import os
+import re
 import socket
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -15,9 +17,11 @@ from types import MappingProxyType
 from typing import Any, Protocol
 
 MAX_NAME = 200
-# The file backend writes `<instance>.json` through `<instance>.json.play-tmp.<pid>` (pids
-# reach 4194304), one file name of at most 255 bytes on every Linux file system. The same
-# bound holds for etcd, so that records move between backends unchanged.
+# The file backend's `<instance>.json` must be one file name of at most 255 bytes on every
+# Linux file system. The bound keeps room for the `.play-tmp.<pid>` suffix older versions
+# wrote through (records now pass through a random `.play-tmp.XXXXXXXXXX` beside them), so
+# a name valid once stays valid; the same bound holds for etcd, so that records move
+# between backends unchanged.
 MAX_INSTANCE_BYTES = 255 - len(".json.play-tmp.4194304")
 
 
@@ -57,13 +61,51 @@ def instance_id(service: str, host: str) -> str:
     return instance
 
 
+# Bounds on what a record may carry, checked when one is made and when one is read: a
+# record is read by every consumer's template (`services()`), so a forged or broken one
+# must not bring a URL where an address goes, or megabytes where a tag goes. Generous:
+# tags and meta are the user's own free text (any character, JSON keeps it verbatim).
+MAX_ITEMS = 1024            # tags, and meta keys
+MAX_TEXT = 16384            # characters of one tag or meta value
+MAX_HOST_NAME = 253         # a DNS name (RFC 1035)
+_HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)")
+
+
+def check_address(address: object) -> str:
+    """An IPv4 or IPv6 address, or a host name: labels of letters, digits, `-` and `_`
+    (common in /etc/hosts and SSH aliases) separated by dots. Nothing else may reach a
+    consumer's `server {{ address }}:{{ port }};`."""
+    if isinstance(address, str) and address:
+        try:
+            ipaddress.ip_address(address)
+            return address
+        except ValueError:
+            labels = address.removesuffix(".").split(".")
+            if len(address) <= MAX_HOST_NAME and all(_HOST_LABEL.fullmatch(label)
+                                                     for label in labels):
+                return address
+    raise ValueError(f"address must be an IP address or a host name, not {address!r}"[:200])
+
+
+def _check_texts(kind: str, values: Sequence[object]) -> None:
+    if len(values) > MAX_ITEMS:
+        raise ValueError(f"{kind} may hold at most {MAX_ITEMS} entries, not {len(values)}")
+    for value in values:
+        if not isinstance(value, str):
+            raise ValueError(f"{kind} must hold strings, not {value!r}"[:200])
+        if len(value) > MAX_TEXT:
+            raise ValueError(f"{kind} entries may be at most {MAX_TEXT} characters long: "
+                             f"{value[:40]!r}...")
+
+
 def utc_now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 @dataclass(frozen=True)
 class Instance:
-    """One registered service instance. Holds no secrets: records are world-readable."""
+    """One registered service instance. Holds no secrets, though records are private
+    (0600 on the file backend): any consumer's template may render it."""
 
     service: str
     instance: str
@@ -79,16 +121,25 @@ class Instance:
     # grace period); 0 and "" for a host that answered
     missed: int = 0
     missing_since: str = ""
+    # who wrote it: the registry `owner` of the inventory that deployed it ("" in records
+    # of play versions before owners); a run never changes or removes another's records
+    owner: str = ""
 
     def __post_init__(self) -> None:
         for kind in ("service", "instance", "host"):
             check_name(kind, getattr(self, kind))
+        if self.owner:
+            check_name("owner", self.owner)
+        check_address(self.address)
         if isinstance(self.port, bool) or not isinstance(self.port, int) \
                 or not 0 < self.port < 65536:
             raise ValueError(f"port must be a number from 1 to 65535, not {self.port!r}")
         # a read-only copy: a caller's dict changing later must not change the record
         object.__setattr__(self, "tags", tuple(self.tags))
         object.__setattr__(self, "meta", MappingProxyType(dict(self.meta)))
+        _check_texts("tags", self.tags)
+        _check_texts("meta keys", list(self.meta))
+        _check_texts("meta values", list(self.meta.values()))
 
     def to_json(self) -> str:
         record = {"service": self.service, "instance": self.instance, "host": self.host,
@@ -97,6 +148,8 @@ class Instance:
                   "image_id": self.image_id, "registered_at": self.registered_at}
         if self.missed:
             record.update(missed=self.missed, missing_since=self.missing_since)
+        if self.owner:
+            record["owner"] = self.owner
         return json.dumps(record, indent=2, sort_keys=True) + "\n"
 
     @classmethod
@@ -125,32 +178,56 @@ class Instance:
         _expect(isinstance(missed, int) and not isinstance(missed, bool) and missed >= 0,
                 "missed", "a count", missed)
         _expect(isinstance(since, str), "missing_since", "a string", since)
+        owner = record.get("owner", "")
+        _expect(isinstance(owner, str), "owner", "a string", owner)
         return cls(**{key: record[key] for key in strings}, port=record["port"],
-                   tags=tuple(tags), meta=meta, missed=missed, missing_since=since)
+                   tags=tuple(tags), meta=meta, missed=missed, missing_since=since,
+                   owner=owner)
 
 
 def _expect(is_ok: bool, key: str, what: str, value: Any) -> None:
     if not is_ok:
-        raise ValueError(f"{key} must be {what}, not {value!r}")
+        raise ValueError(f"{key} must be {what}, not {value!r}"[:200])
+
+
+BOOT_ID_FILE = "/proc/sys/kernel/random/boot_id"
+
+
+def boot_id() -> str:
+    """This machine's boot id: a pid means the same process only within one boot."""
+    try:
+        with open(BOOT_ID_FILE, encoding="ascii") as boot:
+            return boot.read().strip()
+    except OSError:
+        return ""
 
 
 @dataclass(frozen=True)
 class LockOwner:
-    """Who holds a deploy lock: enough for a person to find the run, and no secrets."""
+    """Who holds a deploy lock: enough for a person to find the run, and no secrets: the
+    playbook and the names of the options given, never their values (an `-e` value may be
+    a password)."""
 
     user: str
     pid: int
     control_host: str
     started_at: str  # ISO 8601 UTC
-    command: str
+    command: str = "play"                   # "play", "play registry check"
+    playbook: str = ""
+    options: tuple[str, ...] = ()           # names only: ("-i", "-e", "--lock-timeout")
+    boot_id: str = ""                       # of the control host, when the lock was taken
 
     @classmethod
-    def current(cls, command: str) -> LockOwner:
-        return cls(getpass.getuser(), os.getpid(), socket.gethostname(), utc_now(), command)
+    def current(cls, command: str = "play", playbook: str = "",
+                options: Sequence[str] = ()) -> LockOwner:
+        return cls(getpass.getuser(), os.getpid(), socket.gethostname(), utc_now(), command,
+                   playbook, tuple(options), boot_id())
 
     def describe(self) -> str:
-        return (f"{self.user} pid {self.pid} on {self.control_host} since {self.started_at}"
-                + (f" ({self.command})" if self.command else ""))
+        run = " ".join(filter(None, (self.command, self.playbook)))
+        if self.options:
+            run += f", options {' '.join(self.options)}"
+        return f"{self.user} pid {self.pid} on {self.control_host} since {self.started_at} ({run})"
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,22 @@ from typing import TYPE_CHECKING
 
 from engine.connection import Connection, open_connection, settings_for
 from engine.errors import InputError, Location, did_you_mean
-from engine.registry import Registry, hosts_registry, open_registry
+from engine.registry import Registry, RegistryConfig, hosts_registry, open_registry
 
 if TYPE_CHECKING:
     from engine.inventory import Inventory
+
+
+def registry_owner(inventory: Inventory) -> str:
+    """Whose records the inventory's commands may change (engine/registry/config.py)."""
+    from engine.registry.config import owner_of
+
+    return owner_of(_config(inventory), inventory.sources)
+
+
+def _config(inventory: Inventory) -> RegistryConfig:
+    where = Location(inventory.sources[0] if inventory.sources else "<inventory>")
+    return hosts_registry({name: host.vars for name, host in inventory.hosts.items()}, where)
 
 
 @contextmanager
@@ -20,7 +32,7 @@ def inventory_registry(inventory: Inventory) -> Iterator[Registry]:
     """Raises `InputError` for a bad `registry` var, `RegistryError` when the registry
     host cannot be reached."""
     where = Location(inventory.sources[0] if inventory.sources else "<inventory>")
-    config = hosts_registry({name: host.vars for name, host in inventory.hosts.items()}, where)
+    config = _config(inventory)
     if config.host is not None and config.host not in inventory.hosts:
         raise InputError(f"registry host {config.host!r} is not in the inventory"
                          f"{did_you_mean(config.host, inventory.hosts)}", where)

@@ -19,16 +19,19 @@ class RegistryPool:
                                          Registry]) -> None:
         self._connect = connect
         self._open = open_registry
-        self._registries: dict[RegistryConfig, Registry] = {}
+        self._registries: dict[RegistryConfig, CachedRegistry] = {}
         self._lock = threading.Lock()
+        # where skipped records are reported: the run sets it once its reporter exists
+        self.warn: Callable[[str], None] = lambda message: None
 
-    def get(self, config: RegistryConfig) -> Registry:
+    def get(self, config: RegistryConfig) -> CachedRegistry:
         with self._lock:
             registry = self._registries.get(config)
             if registry is None:
                 opened = self._open(config, self._connect)
                 registry = CachedRegistry(opened, getattr(opened, "where", config.backend),
-                                          records_expire=config.ttl > 0)
+                                          records_expire=config.ttl > 0,
+                                          warn=lambda message: self.warn(message))
                 self._registries[config] = registry
             return registry
 

@@ -9,6 +9,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import etcd3gw
 import pytest
+from etcd_server import EtcdServer
 from lab_client import Lab
 
 from engine.connection import Connection, open_connection, settings_for
@@ -375,5 +377,70 @@ def test_an_etcd_lock_value_holds_only_the_owner(etcd: str) -> None:
     held = backend.registry.lock(["lab1"], an_owner(), 0, print)
     value = etcd_client(etcd).get(f"{backend.root}/.locks/lab1".encode())[0]
     assert sorted(json.loads(value)) == [
-        "command", "control_host", "pid", "started_at", "token", "user"]
+        "boot_id", "command", "control_host", "options", "pid", "playbook", "started_at",
+        "token", "user"]
     held.release()
+
+
+# -- etcd authentication ---------------------------------------------------------------
+
+ROOT_PASSWORD = f"etcd-pw-{uuid.uuid4().hex}"
+
+
+def enable_etcd_auth(endpoint: str) -> None:
+    env = {**os.environ, "ETCDCTL_API": "3"}
+    for command in (["user", "add", f"root:{ROOT_PASSWORD}"],
+                    ["user", "grant-role", "root", "root"], ["auth", "enable"]):
+        done = subprocess.run(["etcdctl", "--endpoints", endpoint, *command],
+                              capture_output=True, text=True, timeout=30, env=env)
+        assert done.returncode == 0, done.stderr
+
+
+def auth_inventory(folder: Path, endpoint: str, **access: str) -> Path:
+    inventory = folder / "hosts.yml"
+    registry = {"backend": "etcd", "endpoints": [endpoint], "prefix": "/play-auth", **access}
+    inventory.write_text(json.dumps({"all": {"hosts": {"here": {"connection": "local"}},
+                                             "vars": {"registry": registry}}}))
+    return inventory
+
+
+def lock_run(inventory: Path, folder: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    from lab_client import E2E_DATA, ROOT
+
+    return subprocess.run([sys.executable, "-m", "engine", str(E2E_DATA / "lock_hold.yml"),
+                           "-i", str(inventory), "-e", f"dir={folder}", "-e", "pause=0",
+                           "--lock-timeout", "2"], capture_output=True, text=True,
+                          cwd=ROOT, timeout=120, env={**os.environ, **env})
+
+
+def test_etcd_with_authentication_takes_the_right_password_only(
+        etcd_server: EtcdServer, tmp_path: Path) -> None:
+    enable_etcd_auth(etcd_server.client)
+    password_file = tmp_path / "etcd.password"
+    password_file.write_text(ROOT_PASSWORD + "\n")
+    password_file.chmod(0o600)
+
+    right = auth_inventory(tmp_path, etcd_server.client, user="root",
+                           password_file=str(password_file))
+    run = lock_run(right, tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    from_env = auth_inventory(tmp_path, etcd_server.client, user="root",
+                              password_env="PLAY_TEST_ETCD_PASSWORD")
+    run = lock_run(from_env, tmp_path, PLAY_TEST_ETCD_PASSWORD=ROOT_PASSWORD)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert ROOT_PASSWORD not in run.stdout + run.stderr
+
+    wrong = lock_run(from_env, tmp_path, PLAY_TEST_ETCD_PASSWORD="not-the-password")
+    assert wrong.returncode == 3, wrong.stdout + wrong.stderr
+    assert "cannot log in as user 'root'" in wrong.stdout
+    assert "authentication failed" in wrong.stdout
+    assert "not-the-password" not in wrong.stdout + wrong.stderr
+    assert "Traceback" not in wrong.stderr
+
+    unset = lock_run(from_env, tmp_path, PLAY_TEST_ETCD_PASSWORD="")
+    assert unset.returncode == 4, unset.stdout + unset.stderr
+    assert "environment variable PLAY_TEST_ETCD_PASSWORD is not set" in unset.stderr
+
+    nobody = lock_run(auth_inventory(tmp_path, etcd_server.client), tmp_path)
+    assert nobody.returncode == 3, nobody.stdout + nobody.stderr
+    assert "this etcd asks for a login" in nobody.stdout

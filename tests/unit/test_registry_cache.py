@@ -1,11 +1,15 @@
-"""The run's registry view reads once and follows its own writes."""
+"""The run's registry view reads once and follows its own writes; an owner's view
+changes only that owner's records."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 
-from engine.registry.cache import CachedRegistry
-from engine.registry.model import HeldLock, Instance, LockOwner, Scan
+import pytest
+
+from engine.registry.cache import CachedRegistry, OwnedRegistry
+from engine.registry.model import HeldLock, Instance, LockOwner, RegistryError, Scan
 
 
 class CountingRegistry:
@@ -50,3 +54,55 @@ def test_reads_once_then_serves_its_own_writes() -> None:
     assert [i.instance for i in cached.instances()] == ["api@b", "db@a"]
     assert backend.scans == 1
     assert set(backend.records) == {("api", "api@b"), ("db", "db@a")}
+
+
+def owned(service: str, host: str, owner: str) -> Instance:
+    return dataclasses.replace(instance(service, host), owner=owner)
+
+
+def test_an_owners_view_lists_only_its_own_and_unowned_records() -> None:
+    backend = CountingRegistry([owned("api", "a", "mine"), owned("api", "b", "theirs"),
+                                instance("api", "c")])
+    cached = CachedRegistry(backend, "test")
+    view = OwnedRegistry(cached, "mine")
+    assert [i.instance for i in view.instances("api")] == ["api@a", "api@c"]
+    # as a step makes them: an own record compares equal, an unowned one does not
+    assert view.instances("api")[0] == instance("api", "a")
+    assert view.instances("api")[1] != instance("api", "c")
+    # consumers (services()) see every owner's
+    assert [i.instance for i in cached.instances("api")] == ["api@a", "api@b", "api@c"]
+
+
+def test_an_owners_view_stamps_what_it_writes_and_adopts_unowned_records() -> None:
+    backend = CountingRegistry([instance("api", "c")])
+    view = OwnedRegistry(CachedRegistry(backend, "test"), "mine")
+    view.register(instance("api", "a"))
+    view.register(instance("api", "c"))
+    assert {i.owner for i in backend.records.values()} == {"mine"}
+
+
+def test_an_owners_view_refuses_to_replace_or_remove_another_owners_record() -> None:
+    theirs = owned("api", "b", "theirs")
+    backend = CountingRegistry([theirs])
+    view = OwnedRegistry(CachedRegistry(backend, "test"), "mine")
+    with pytest.raises(RegistryError, match="belongs to registry owner 'theirs'"):
+        view.register(instance("api", "b"))
+    with pytest.raises(RegistryError, match="belongs to registry owner 'theirs'"):
+        view.deregister("api", "api@b")
+    assert backend.records == {("api", "api@b"): theirs}
+
+
+def test_a_record_that_cannot_be_trusted_is_skipped_with_one_warning() -> None:
+    class BrokenRecords(CountingRegistry):
+        def scan(self, service: str | None = None) -> Scan:
+            scan = super().scan(service)
+            return Scan(scan.instances, ["/r/api/api@x.json: address must be an IP address "
+                                         "or a host name, not 'evil;'"])
+
+    heard: list[str] = []
+    cached = CachedRegistry(BrokenRecords([instance("api", "a")]), "file registry /r",
+                            warn=heard.append)
+    assert [i.instance for i in cached.instances("api")] == ["api@a"]
+    assert [i.instance for i in cached.instances()] == ["api@a"]
+    assert heard == ["file registry /r: skipped a record that cannot be trusted: /r/api/"
+                     "api@x.json: address must be an IP address or a host name, not 'evil;'"]

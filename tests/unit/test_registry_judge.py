@@ -3,6 +3,7 @@ and the whole command against a local-connection host whose `docker` is a fake s
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import stat
 import sys
@@ -264,3 +265,26 @@ def test_fix_waits_for_the_deploy_lock_of_the_records_hosts_then_exits_5(
     assert "deploy lock on here held by ops pid 1 on other-control-node" in captured.out
     assert "waiting for the deploy lock" in captured.err
     assert ghost.exists()
+
+
+def test_another_owners_records_are_listed_as_foreign_and_never_fixed(
+        local_host: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Another team shares this registry: its `api` on its own host (not in this
+    inventory) and its `ghost` here would both be stale by this inventory's eyes."""
+    theirs = dataclasses.replace(an_instance("api", "api"), instance="api@their-host",
+                                 host="their-host", owner="other-team")
+    their_path = plant(local_host, theirs)
+    their_ghost = plant(local_host, dataclasses.replace(an_instance("ghost", "ghost"),
+                                                        owner="other-team"))
+    ours = plant(local_host, dataclasses.replace(an_instance("api", "api"),
+                                                 owner=local_host.parent.name))
+
+    assert main(["registry", "check", "-i", str(local_host), "--json"]) == EXIT_OK
+    document = json.loads(capsys.readouterr().out)
+    assert {r["instance"]: r["state"] for r in document["records"]} == {
+        "api@here": "ok", "api@their-host": "foreign", "ghost@here": "foreign"}
+    assert document["foreign"] == 2
+    assert main(["registry", "check", "-i", str(local_host), "--fix"]) == EXIT_OK
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "3 records, 0 stale (0 removed), 0 unverified, 2 foreign")
+    assert their_path.exists() and their_ghost.exists() and ours.exists()

@@ -8,6 +8,7 @@ import time
 from test_registry_cache import CountingRegistry
 
 from engine.containers.sweep import Grace, HostsOfService, sweep_service
+from engine.registry.cache import CachedRegistry, OwnedRegistry
 from engine.registry.model import Instance
 
 NOW = float(calendar.timegm(time.strptime("2026-11-25T12:00:00Z", "%Y-%m-%dT%H:%M:%SZ")))
@@ -79,3 +80,16 @@ def test_a_record_that_was_missed_is_read_back_with_its_count() -> None:
     missed = record("c", missed=2, missing_since="2026-11-25T12:00:00Z")
     assert Instance.from_json(missed.to_json()) == missed
     assert "missed" not in record("c").to_json()
+
+
+def test_another_owners_records_are_never_swept_or_changed() -> None:
+    """Team b's `api` on hosts outside team a's play, and on one a cannot reach: a's
+    converge (its owned view of the registry) leaves both alone and removes its own."""
+    theirs = record("elsewhere", owner="team-b")
+    unreachable_theirs = record("c", owner="team-b")
+    registry = CountingRegistry([theirs, unreachable_theirs, record("gone", owner="team-a")])
+    view = OwnedRegistry(CachedRegistry(registry, "test"), "team-a")
+    touched = sweep_service(view, "api", hosts(unreachable={"c"}), Grace(converges=1), NOW)
+    assert touched == ["removed api@gone: gone is no longer in the play"]
+    assert registry.records[("api", "api@elsewhere")] == theirs
+    assert registry.records[("api", "api@c")] == unreachable_theirs
