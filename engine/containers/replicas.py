@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any
 from engine.containers.facts import ContainerError, HostFacts
 from engine.containers.placement import Candidate, Placement, Policy, parse_memory, place
 from engine.errors import UnreachableError
+from engine.names import instance_id
 from engine.playbook import ContainerSpec, Play, ServiceSpec, Step
-from engine.registry import Registry, instance_id
+from engine.registry import Registry
 from engine.templating import render, template_errors
 
 if TYPE_CHECKING:

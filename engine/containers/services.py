@@ -17,8 +17,9 @@ from engine.containers.step import ContainerSteps, Healthy
 from engine.containers.sweep import Grace, HostsOfService, sweep_service
 from engine.errors import UnreachableError
 from engine.execute import Node
+from engine.names import instance_id
 from engine.playbook import ContainerSpec, Play, ServiceSpec, Step
-from engine.registry import Instance, Registry, RegistryError, instance_id
+from engine.registry import Instance, Registry, RegistryError
 from engine.results import StepResult
 from engine.templating import evaluate, render, template_errors
 

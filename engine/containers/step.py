@@ -31,8 +31,9 @@ from engine.containers.spec import (
 )
 from engine.containers.swap import Command, SwapPlan, plan_swap
 from engine.execute import Node
+from engine.names import instance_id
 from engine.playbook import ContainerSpec, Play, ServiceSpec, Step
-from engine.registry import Instance, Registry, RegistryError, instance_id
+from engine.registry import Instance, Registry, RegistryError
 from engine.results import StepResult
 from engine.templating import evaluate, render, template_errors
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import InputError, Location
-from engine.registry.model import check_name as registry_name
+from engine.names import check_name as registry_name
 
 IMPLICIT = Location("<implicit>")
 

@@ -17,8 +17,8 @@ from contextvars import ContextVar
 from typing import Any
 
 from engine.actions.catalog import CATALOG
+from engine.names import check_name, instance_id
 from engine.nested import leaves
-from engine.registry.model import check_name, instance_id
 from engine.templating import is_template
 
 # Docker's own rule (moby daemon/names: `^[a-zA-Z0-9][a-zA-Z0-9_.-]+$`): at least two

@@ -19,8 +19,6 @@ from engine.registry.model import (
     Registry,
     RegistryError,
     Scan,
-    check_name,
-    instance_id,
     utc_now,
 )
 
@@ -61,9 +59,7 @@ __all__ = [
     "RegistryConfig",
     "RegistryError",
     "Scan",
-    "check_name",
     "hosts_registry",
-    "instance_id",
     "open_registry",
     "registry_config",
     "utc_now",

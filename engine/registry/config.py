@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from engine.errors import InputError, Location, did_you_mean
-from engine.registry.model import check_name
+from engine.names import check_name
 
 BACKENDS = ("file", "etcd")
 FILE_KEYS = ("backend", "host", "root", "become", "grace", "owner")

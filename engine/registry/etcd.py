@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 import etcd3gw
 from etcd3gw.exceptions import ConnectionFailedError, ConnectionTimeoutError, Etcd3Exception
 
+from engine.names import check_name
 from engine.registry.lock import LockRecord, describe_holder, wait_for_lock
 from engine.registry.model import (
     HeldLock,
@@ -28,7 +29,6 @@ from engine.registry.model import (
     LockOwner,
     RegistryError,
     Scan,
-    check_name,
     checked,
 )
 

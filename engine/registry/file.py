@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from engine.connection import CommandResult, Connection
 from engine.connection.base import PUT_SCRIPT
 from engine.errors import UnreachableError
+from engine.names import check_name
 from engine.registry.lock import LockRecord, describe_holder, is_stale, wait_for_lock
 from engine.registry.model import (
     HeldLock,
@@ -17,7 +18,6 @@ from engine.registry.model import (
     LockOwner,
     RegistryError,
     Scan,
-    check_name,
     checked,
 )
 

@@ -34,9 +34,10 @@ from engine.connection.base import command_line
 from engine.containers.spec import desired_container, env_file_text, run_arguments
 from engine.containers.step import _rendered_spec
 from engine.errors import EXIT_INVALID, EXIT_UNREACHABLE, InputError
+from engine.names import instance_id
 from engine.playbook import ContainerSpec, ServiceSpec, TaskSpec
 from engine.playbook.load import resolve_local_source
-from engine.registry import Instance, instance_id
+from engine.registry import Instance
 from engine.tasks import StepOptions, StepRunner
 from engine.templating import render
 from engine.variables import Scope

@@ -11,7 +11,8 @@ import pytest
 
 from engine.cli import option_names
 from engine.errors import InputError, Location
-from engine.registry import Instance, RegistryConfig, instance_id, registry_config
+from engine.names import instance_id
+from engine.registry import Instance, RegistryConfig, registry_config
 from engine.registry.config import default_owner, owner_of, read_password
 from engine.registry.lock import LockRecord, describe_holder, is_stale
 from engine.registry.model import MAX_ITEMS, MAX_TEXT, LockOwner
