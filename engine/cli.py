@@ -240,14 +240,14 @@ def _registry(argv: Sequence[str]) -> int:
     options = _registry_parser().parse_args(argv)
     inventory = _load_inventory(options.inventory)
     if options.action == "check":
-        from engine.registry.check import CheckOptions, check_registry
+        from engine.commands.registry_check import CheckOptions, check_registry
 
         check = CheckOptions(service=options.service, fix=options.fix, as_json=options.json,
                              lock_timeout=options.lock_timeout,
                              option_names=option_names(argv))
         return check_registry(inventory, check, sys.stdout,
                               lambda message: print(f"warning: {message}", file=sys.stderr))
-    from engine.registry.listing import list_instances
+    from engine.commands.registry_ls import list_instances
 
     return list_instances(inventory, options.service, options.json, sys.stdout)
 

@@ -13,10 +13,7 @@ import pytest
 import yaml
 
 from engine.cli import main
-from engine.containers.facts import CurrentContainer, HostFacts, facts_command
-from engine.errors import EXIT_DRIFT, EXIT_INVALID, EXIT_LOCK_BUSY, EXIT_OK, EXIT_UNREACHABLE
-from engine.registry import Instance
-from engine.registry.check import (
+from engine.commands.registry_check import (
     Finding,
     NotInInventory,
     Unverifiable,
@@ -25,6 +22,9 @@ from engine.registry.check import (
     format_table,
     judge,
 )
+from engine.containers.facts import CurrentContainer, HostFacts, facts_command
+from engine.errors import EXIT_DRIFT, EXIT_INVALID, EXIT_LOCK_BUSY, EXIT_OK, EXIT_UNREACHABLE
+from engine.registry import Instance
 
 IMAGE = "sha256:" + "ab" * 32
 OTHER_IMAGE = "sha256:" + "cd" * 32

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 def list_instances(inventory: Inventory, service: str | None, as_json: bool,
                    out: TextIO) -> int:
     from engine.registry import RegistryError
-    from engine.registry.opened import inventory_registry
+    from engine.registry.from_inventory import inventory_registry
 
     try:
         with inventory_registry(inventory) as registry:

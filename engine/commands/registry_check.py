@@ -179,7 +179,7 @@ def check_registry(inventory: Inventory, options: CheckOptions, out: TextIO,
     """Judges and fixes only the inventory's own records (and owner-less ones, written
     before owners): another owner's are listed as foreign, never judged or removed."""
     from engine.registry.cache import is_foreign
-    from engine.registry.opened import inventory_registry, registry_owner
+    from engine.registry.from_inventory import inventory_registry, registry_owner
 
     owner = registry_owner(inventory)
 
