@@ -113,7 +113,19 @@ def ensure_cache() -> Cache:
         _derive(cache, "fresh", "sshd", _ADD_DEPLOY, ())
     if not cache.rootfs("docker").is_dir():
         _derive(cache, "sshd", "docker", _INSTALL_FROM_MIRROR, DOCKER_PACKAGES)
+    _remove_stale(cache)
     return cache
+
+
+def _remove_stale(cache: Cache) -> None:
+    """Builds of other recipes, and builds cut short, are only disk space now, unless a
+    host still up has one as its overlay's lower layer."""
+    current = {cache.mirror, *(cache.rootfs(kind) for kind in KINDS)}
+    mounts = Path("/proc/self/mountinfo").read_text()
+    for path in cache.root.iterdir():
+        is_ours = path.name.startswith((".build-", "root-", "mirror-"))
+        if is_ours and path not in current and path.is_dir() and f"={path}," not in mounts:
+            shutil.rmtree(path)
 
 
 def _apt_sources() -> list[str]:
