@@ -14,7 +14,8 @@ from pathlib import Path
 # are avoided because they collide with Docker's and home routers' defaults.
 BRIDGE = "playlab0"
 BRIDGE_ADDRESS = "10.250.0.1"
-BRIDGE_PREFIX = 24
+# A /22: room for 1000 hosts (a /24 holds ~240), under a Linux bridge's 1024 ports.
+BRIDGE_PREFIX = 22
 # While the lab is up, this route keeps lab traffic on the machine even if the
 # bridge (and its more specific /24 route) vanished.
 BLACKHOLE = "10.250.0.0/16"
@@ -26,7 +27,7 @@ IMAGE = "play-lab/busybox:latest"
 REGISTRY_IMAGE = f"{REGISTRY}/busybox:latest"
 NETNS_PREFIX = "playlab-"
 VETH_PREFIX = "pl-"
-MAX_HOSTS = 200
+MAX_HOSTS = 1000
 
 USER = "deploy"
 # Host kinds: a Docker host, an sshd-only host (`--no-docker`), a provider's fresh
@@ -52,7 +53,9 @@ def host_name(index: int) -> str:
 
 
 def host_address(index: int) -> str:
-    return f"10.250.0.{10 + index}"
+    """lab1 is 10.250.0.11, lab245 10.250.0.255, lab246 10.250.1.0, lab1000 10.250.3.242."""
+    number = 10 + index
+    return f"10.250.{number // 256}.{number % 256}"
 
 
 def host_index(name: str) -> int:

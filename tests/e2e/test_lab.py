@@ -110,7 +110,7 @@ def test_host_has_no_route_off_the_lab(lab: Lab) -> None:
     routes = lab.run(lab.hosts[0], "ip", "route")
     assert routes.returncode == 0, routes.stderr
     assert "default" not in routes.stdout
-    assert routes.stdout.split()[0] == "10.250.0.0/24"
+    assert routes.stdout.split()[0] == "10.250.0.0/22"
 
 
 def test_container_on_one_host_is_invisible_on_another(
