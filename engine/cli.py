@@ -89,8 +89,12 @@ def _lab_parser() -> argparse.ArgumentParser:
     actions = parser.add_subparsers(dest="action", required=True)
     up = actions.add_parser("up", help="create or resize the lab")
     up.add_argument("--hosts", type=int, default=3)
-    up.add_argument("--no-docker", action="store_true",
-                    help="sshd-only hosts: no Docker engine, for many-host runs")
+    kind = up.add_mutually_exclusive_group()
+    kind.add_argument("--no-docker", action="store_true",
+                      help="sshd-only hosts: no Docker engine, for many-host runs")
+    kind.add_argument("--fresh", action="store_true",
+                      help="hosts as a provider hands them over (root by key, no Docker, "
+                           "no deploy user), for playbooks/bootstrap.yml")
     up.add_argument("--inventory-out", default=DEFAULT_INVENTORY, metavar="PATH")
     actions.add_parser("down", help="remove every lab host and its data")
     actions.add_parser("status", help="show the lab hosts")
@@ -222,7 +226,8 @@ def _lab(argv: Sequence[str]) -> int:
             if options.hosts < 1:
                 raise InputError("--hosts must be at least 1", None)
             status = lab_up(options.hosts, Path(options.inventory_out),
-                            has_docker=not options.no_docker)
+                            has_docker=not (options.no_docker or options.fresh),
+                            is_fresh=options.fresh)
             sys.stdout.write(format_status(status))
             print(f"inventory written to {options.inventory_out}")
         elif options.action == "down":

@@ -1,4 +1,5 @@
-"""The local lab: N real hosts on this machine, each with its own sshd, Docker engine and /srv.
+"""The local lab: N machine-like hosts on this machine, each with its own Debian root,
+namespaces, sshd and Docker engine.
 
 `play lab up | down | status` call these; see `lifecycle` for how it is done.
 """

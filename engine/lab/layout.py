@@ -14,30 +14,38 @@ from pathlib import Path
 # are avoided because they collide with Docker's and home routers' defaults.
 BRIDGE = "playlab0"
 BRIDGE_ADDRESS = "10.250.0.1"
-BRIDGE_PREFIX = 24
+# A /22: room for 1000 hosts (a /24 holds ~240), under a Linux bridge's 1024 ports.
+BRIDGE_PREFIX = 22
 # While the lab is up, this route keeps lab traffic on the machine even if the
 # bridge (and its more specific /24 route) vanished.
 BLACKHOLE = "10.250.0.0/16"
 REGISTRY = f"{BRIDGE_ADDRESS}:5000"
+# The package mirror the lab serves to its hosts (their only apt source).
+MIRROR_PORT = 3142
+MIRROR_URL = f"http://{BRIDGE_ADDRESS}:{MIRROR_PORT}"
 IMAGE = "play-lab/busybox:latest"
 REGISTRY_IMAGE = f"{REGISTRY}/busybox:latest"
 NETNS_PREFIX = "playlab-"
 VETH_PREFIX = "pl-"
-MAX_HOSTS = 200
+MAX_HOSTS = 1000
 
 USER = "deploy"
-GROUP = "play-lab"
-USER_HOME = Path("/home/deploy")
-# The mount points inside each host; they exist (empty) in the root filesystem.
-HOST_SRV = Path("/srv")
-HOST_VAR_LIB_PLAY = Path("/var/lib/play")
+# Host kinds: a Docker host, an sshd-only host (`--no-docker`), a provider's fresh
+# server (`--fresh`: root by key, nothing else).
+DOCKER, SSHD, FRESH = "docker", "sshd", "fresh"
 
 DEFAULT_STATE_DIR = Path("/var/lib/play-lab")
 MARKER = ".play-lab"  # `down` only deletes a state dir that carries this file
+# The hosts' Debian roots and the mirror: kept by `down`, built once per machine.
+DEFAULT_CACHE_DIR = Path("/var/cache/play-lab")
 
 
 def state_dir() -> Path:
     return Path(os.environ.get("PLAY_LAB_DIR", str(DEFAULT_STATE_DIR))).absolute()
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("PLAY_LAB_CACHE", str(DEFAULT_CACHE_DIR))).absolute()
 
 
 def host_name(index: int) -> str:
@@ -45,7 +53,9 @@ def host_name(index: int) -> str:
 
 
 def host_address(index: int) -> str:
-    return f"10.250.0.{10 + index}"
+    """lab1 is 10.250.0.11, lab245 10.250.0.255, lab246 10.250.1.0, lab1000 10.250.3.242."""
+    number = 10 + index
+    return f"10.250.{number // 256}.{number % 256}"
 
 
 def host_index(name: str) -> int:
@@ -83,56 +93,56 @@ class HostPaths:
         return f"{VETH_PREFIX}{self.name}"
 
     @property
-    def srv(self) -> Path:
-        return self.root / "srv"
+    def rootfs(self) -> Path:
+        """Where the host's root filesystem (an overlay over the cached root) is mounted."""
+        return self.root / "rootfs"
 
     @property
-    def var_lib_play(self) -> Path:
-        return self.root / "var-lib-play"
+    def upper(self) -> Path:
+        """The overlay's writable layer: everything the host changed in its root."""
+        return self.root / "upper"
+
+    @property
+    def work(self) -> Path:
+        return self.root / "work"
+
+    @property
+    def run_dir(self) -> Path:
+        """The host's /run, a plain directory here, so its sockets and pidfiles show outside."""
+        return self.root / "run"
 
     @property
     def data_root(self) -> Path:
+        """The host's /var/lib/docker: overlay2 does not stack on an overlayfs root."""
         return self.root / "docker-data"
 
     @property
-    def exec_root(self) -> Path:
-        return self.root / "docker-exec"
-
-    @property
     def docker_socket(self) -> Path:
-        return self.root / "docker.sock"
+        return self.run_dir / "docker.sock"
 
     @property
     def docker_pidfile(self) -> Path:
-        return self.root / "dockerd.pid"
-
-    @property
-    def docker_config(self) -> Path:
-        return self.root / "daemon.json"
-
-    @property
-    def docker_log(self) -> Path:
-        return self.root / "dockerd.log"
-
-    @property
-    def shell_pidfile(self) -> Path:
-        return self.root / "host.pid"
-
-    @property
-    def sshd_config(self) -> Path:
-        return self.root / "sshd_config"
+        return self.run_dir / "docker.pid"
 
     @property
     def sshd_pidfile(self) -> Path:
-        return self.root / "sshd.pid"
+        return self.run_dir / "sshd.pid"
 
     @property
-    def sshd_log(self) -> Path:
-        return self.root / "sshd.log"
+    def init_pidfile(self) -> Path:
+        return self.root / "init.pid"
+
+    @property
+    def boot_log(self) -> Path:
+        return self.root / "boot.log"
 
     @property
     def host_key(self) -> Path:
         return self.root / "ssh_host_ed25519_key"
+
+    def inside(self, path: str) -> Path:
+        """A path of the host's own filesystem, seen from this machine while the host is up."""
+        return self.rootfs / path.lstrip("/")
 
 
 @dataclass(frozen=True)
@@ -155,10 +165,6 @@ class LabPaths:
     @property
     def client_key(self) -> Path:
         return self.root / "id_ed25519"
-
-    @property
-    def authorized_keys(self) -> Path:
-        return self.root / "authorized_keys"
 
     @property
     def known_hosts(self) -> Path:
@@ -187,3 +193,11 @@ class LabPaths:
     @property
     def registry_pidfile(self) -> Path:
         return self.root / "registry.pid"
+
+    @property
+    def mirror_log(self) -> Path:
+        return self.root / "mirror.log"
+
+    @property
+    def mirror_pidfile(self) -> Path:
+        return self.root / "mirror.pid"

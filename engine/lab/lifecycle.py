@@ -8,25 +8,27 @@ from __future__ import annotations
 
 import fcntl
 import os
-import pwd
 import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from engine.lab import access, hosts, images, net
+from engine.lab import access, hosts, images, net, rootfs
 from engine.lab.inventory import write_inventory
 from engine.lab.layout import (
+    DOCKER,
+    FRESH,
     MARKER,
     MAX_HOSTS,
     NETNS_PREFIX,
-    USER,
+    SSHD,
     VETH_PREFIX,
     LabPaths,
     host_index,
     state_dir,
 )
+from engine.lab.mirror import start_mirror
 from engine.lab.model import LabError, LabHost, LabStatus
 from engine.lab.preconditions import check_preconditions
 from engine.lab.proc import Process, run, stop
@@ -47,35 +49,39 @@ def _exclusive() -> Iterator[None]:
         yield
 
 
-def lab_up(count: int, inventory_path: Path, has_docker: bool = True) -> LabStatus:
+def lab_up(
+    count: int, inventory_path: Path, has_docker: bool = True, is_fresh: bool = False
+) -> LabStatus:
     """Make hosts lab1..labN (N = count) and write their inventory; hosts above N are removed.
 
     Without Docker (`--no-docker`) each host runs only its sshd: a few MB instead of a
-    Docker engine, so hundreds fit on one machine. A host of the other kind is remade.
+    Docker engine, so hundreds fit on one machine. Fresh hosts (`--fresh`) are servers
+    as a provider hands them over, for bootstrap.yml. A host of another kind is remade.
     """
     if not 1 <= count <= MAX_HOSTS:
         raise LabError(f"--hosts must be between 1 and {MAX_HOSTS}, not {count}")
+    kind = FRESH if is_fresh else DOCKER if has_docker else SSHD
     paths = LabPaths(state_dir())
     check_preconditions(paths.root)
     with _exclusive():
         try:
-            _bring_up(paths, count, has_docker)
+            _bring_up(paths, count, kind)
         except LabError as exc:
             raise LabError(f"{exc}\nthe lab is partly up; `play lab down` removes it") from exc
         lab_hosts = [paths.host(i) for i in range(1, count + 1)]
-        write_inventory(inventory_path, paths, [(host.name, host.address) for host in lab_hosts])
+        write_inventory(inventory_path, paths, [(host.name, host.address) for host in lab_hosts],
+                        kind)
         access.hand_to_invoking_user(
             [paths.client_key, Path(f"{paths.client_key}.pub"), paths.known_hosts, inventory_path]
         )
     return lab_status()
 
 
-def _bring_up(paths: LabPaths, count: int, has_docker: bool) -> None:
+def _bring_up(paths: LabPaths, count: int, kind: str) -> None:
     paths.root.mkdir(mode=0o755, parents=True, exist_ok=True)
     paths.marker.touch()
     state = load_state(paths.state_file)
-    access.ensure_deploy_user()
-    access.ensure_sudo_rule()
+    cache = rootfs.ensure_cache()
     access.ensure_client_key(paths)
     net.ensure_bridge()
     extras = [i for i in sorted(set(state.hosts) | _found_host_indexes()) if i > count]
@@ -83,49 +89,54 @@ def _bring_up(paths: LabPaths, count: int, has_docker: bool) -> None:
     for index in extras:
         state = state.without_host(index)
     save_state(paths.state_file, state)
+    if state.mirror is None or not state.mirror.is_alive():
+        state = LabState(state.hosts, state.registry, start_mirror(paths, cache.mirror))
+        save_state(paths.state_file, state)
     started: list[tuple[int, Process]] = []
     for index in range(1, count + 1):
         record = state.hosts.get(index)
-        if record is not None and record.has_docker == has_docker and _is_healthy(paths, record):
+        if record is not None and record.kind == kind and _is_healthy(paths, record):
             continue
         _remove_hosts(paths, [record or HostRecord(index)])
-        tree = _create_host(paths, index, has_docker)
+        tree = _create_host(paths, index, kind, cache.rootfs(kind))
         # Recorded before it is ready, so `down` stops it even if `up` fails now.
-        state = state.with_host(_record(index, tree, None, has_docker))
+        state = state.with_host(_record(index, kind, tree))
         save_state(paths.state_file, state)
         started.append((index, tree))
     deadline = time.monotonic() + hosts.READY_TIMEOUT
     for index, tree in started:
-        sshd = hosts.wait_until_ready(paths.host(index), tree, deadline, has_docker)
-        state = state.with_host(_record(index, tree, sshd, has_docker))
+        sshd, dockerd = hosts.wait_until_ready(paths.host(index), tree, deadline, kind)
+        state = state.with_host(_record(index, kind, tree, sshd, dockerd))
         save_state(paths.state_file, state)
     access.write_known_hosts(paths, [paths.host(i) for i in range(1, count + 1)])
     if state.registry is None or not state.registry.is_alive():
-        state = LabState(state.hosts, start_registry(paths))
+        state = LabState(state.hosts, start_registry(paths), state.mirror)
         save_state(paths.state_file, state)
-    if has_docker:
+    if kind == DOCKER:
         images.load_images(paths, count)
 
 
-def _record(index: int, tree: Process, sshd: Process | None, has_docker: bool) -> HostRecord:
-    """The tree's process is dockerd on a Docker host and sshd on an sshd-only one."""
-    if has_docker:
-        return HostRecord(index, tree, sshd)
-    return HostRecord(index, None, tree, has_docker=False)
+def _record(
+    index: int, kind: str, tree: Process,
+    sshd: Process | None = None, dockerd: Process | None = None,
+) -> HostRecord:  # fmt: skip
+    return HostRecord(index, dockerd, sshd, has_docker=kind == DOCKER, init=tree,
+                      is_fresh=kind == FRESH)
 
 
-def _create_host(paths: LabPaths, index: int, has_docker: bool) -> Process:
+def _create_host(paths: LabPaths, index: int, kind: str, lower: Path) -> Process:
     host = paths.host(index)
-    deploy = pwd.getpwnam(USER)
-    hosts.prepare_host_dirs(host, (deploy.pw_uid, deploy.pw_gid))
+    hosts.mount_root(host, lower)
+    hosts.install_init(host)
     access.make_host_key(host)
-    access.write_sshd_config(paths, host)
+    access.install_login(paths, host, kind)
+    access.install_identity(host)
     net.create_host_network(host)
-    return hosts.start_host(host, has_docker)
+    return hosts.start_host(host)
 
 
 def _is_healthy(paths: LabPaths, record: HostRecord) -> bool:
-    wanted = [record.dockerd, record.sshd] if record.has_docker else [record.sshd]
+    wanted = [record.init, record.sshd] + ([record.dockerd] if record.has_docker else [])
     return all(proc is not None and proc.is_alive() for proc in wanted) and (
         paths.host(record.index).netns_file.exists()
     )
@@ -153,12 +164,13 @@ def _remove_hosts(paths: LabPaths, records: list[HostRecord]) -> None:
 
 
 def _stop_hosts(paths: LabPaths, records: list[HostRecord]) -> None:
-    """Stop every engine together (each takes about a second), then sweep each namespace."""
+    """Stop every engine together (each takes about a second), then end each host: its
+    PID namespace, and every process in it, ends with the process holding it."""
     for record in records:
         if record.dockerd is not None and record.dockerd.is_alive():
             hosts.remove_all_containers(paths.host(record.index))
-    daemons = [proc for r in records for proc in (r.dockerd, r.sshd) if proc is not None]
-    stop(daemons, grace=30)
+    stop([r.dockerd for r in records if r.dockerd is not None], grace=30)
+    stop([r.init for r in records if r.init is not None], grace=5)
     for record in records:
         hosts.kill_leftovers(paths.host(record.index))
 
@@ -172,11 +184,9 @@ def lab_down() -> None:
         state = load_state(paths.state_file) if paths.marker.exists() else LabState()
         indexes = sorted(set(state.hosts) | _found_host_indexes())
         _remove_hosts(paths, [state.hosts.get(i, HostRecord(i)) for i in indexes])
-        if state.registry is not None:
-            stop([state.registry], grace=10)
+        stop([proc for proc in (state.registry, state.mirror) if proc is not None], grace=10)
         net.remove_bridge()
         net.release_netns_dir()
-        access.remove_sudo_rule()
         _remove_state_dir(paths)
 
 

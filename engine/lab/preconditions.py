@@ -26,6 +26,8 @@ PACKAGE_OF_BINARY = {
     "nsenter": "util-linux",
     "unshare": "util-linux",
     "setsid": "util-linux",
+    "mmdebstrap": "mmdebstrap",
+    "dpkg-scanpackages": "dpkg-dev",
 }
 
 
@@ -50,8 +52,8 @@ def check_preconditions(state_dir: Path) -> None:
 
 
 def check_state_dir(state_dir: Path) -> None:
-    """sshd reads authorized_keys from the state dir and, with StrictModes, refuses it if
-    any directory above is writable by others (as /tmp is)."""
+    """The hosts' roots and keys live in the state dir: no one else may be able to swap a
+    directory above it (as anyone can in /tmp)."""
     for directory in [state_dir, *state_dir.parents]:
         try:
             info = directory.stat()

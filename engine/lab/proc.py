@@ -30,12 +30,15 @@ def tool(name: str) -> str:
     return found
 
 
-def run(argv: Sequence[str], *, timeout: float = 60, check: bool = True) -> str:
+def run(
+    argv: Sequence[str], *, timeout: float = 60, check: bool = True, cwd: Path | None = None
+) -> str:
     """Run a command; return its stdout. A failure becomes a LabError with its stderr."""
     try:
         done = subprocess.run(
-            list(argv), capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
-        )
+            list(argv), capture_output=True, text=True, timeout=timeout,
+            stdin=subprocess.DEVNULL, cwd=cwd,
+        )  # fmt: skip
     except subprocess.TimeoutExpired as exc:
         raise LabError(f"`{' '.join(argv)}` did not finish within {timeout:.0f}s") from exc
     if check and done.returncode != 0:
@@ -156,6 +159,46 @@ def _descendants(roots: set[int], parents: dict[int, int]) -> set[int]:
                 found.add(child)
                 todo.append(child)
     return found
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            found += [int(child) for child in (task / "children").read_text().split()]
+    except (FileNotFoundError, ProcessLookupError):
+        pass
+    return found
+
+
+def _nspid(pid: int) -> list[int]:
+    """The process's PID in its own PID namespace and every one above, outermost first."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return []
+    line = next((line for line in status.splitlines() if line.startswith("NSpid:")), "")
+    return [int(field) for field in line.split()[1:]]
+
+
+def process_in_tree(top: Process, inner_pid: int) -> Process | None:
+    """The descendant of `top` whose PID is `inner_pid` in the PID namespace that `top`'s
+    first child is the init of (a lab host's), or None; containers' own PID namespaces
+    nested in it are one level deeper, so their PIDs never match."""
+    if not top.is_alive():
+        return None
+    inits = _children(top.pid)
+    if not inits:
+        return None
+    depth = len(_nspid(inits[0]))
+    todo = list(inits)
+    while todo:
+        pid = todo.pop()
+        nspid = _nspid(pid)
+        if len(nspid) == depth and nspid[-1] == inner_pid:
+            return process(pid)
+        todo += _children(pid)
+    return None
 
 
 # Writes its own PID, then becomes the daemon: exec keeps the PID through every hop.

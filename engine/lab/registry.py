@@ -5,10 +5,10 @@ Plain HTTP on the lab subnet only; every lab engine lists it as insecure.
 
 from __future__ import annotations
 
-import socket
 import time
 
 from engine.lab.layout import BRIDGE_ADDRESS, REGISTRY, LabPaths
+from engine.lab.mirror import accepts
 from engine.lab.model import LabError
 from engine.lab.proc import Process, log_tail, spawn_daemon, stop, tool
 
@@ -40,17 +40,9 @@ def start_registry(paths: LabPaths) -> Process:
     while time.monotonic() < deadline:
         if not registry.is_alive():
             break
-        if _accepts(BRIDGE_ADDRESS, 5000):
+        if accepts(BRIDGE_ADDRESS, 5000):
             return registry
         time.sleep(0.05)
     stop([registry], grace=3)
     log = paths.registry_log
     raise LabError(f"the lab registry did not start; end of {log}:\n{log_tail(log)}")
-
-
-def _accepts(address: str, port: int) -> bool:
-    try:
-        with socket.create_connection((address, port), timeout=1):
-            return True
-    except OSError:
-        return False

@@ -1,4 +1,5 @@
-"""How the end-to-end tests reach lab hosts: as deploy, with the OpenSSH client.
+"""How the end-to-end tests reach lab hosts: as the inventory's user (deploy), with the
+OpenSSH client.
 
 Shared by every e2e test module; the `lab` fixture in conftest.py returns a `Lab`.
 """
@@ -32,6 +33,7 @@ class Lab:
     key: Path
     known_hosts: Path
     inventory: Path
+    user: str = "deploy"
 
     def host(self, name: str) -> LabMachine:
         return next(host for host in self.hosts if host.name == name)
@@ -43,11 +45,11 @@ class Lab:
             "-o", "StrictHostKeyChecking=yes",
             "-o", "BatchMode=yes",
             "-o", "ConnectTimeout=10",
-            f"deploy@{host.address}", command,
+            f"{self.user}@{host.address}", command,
         ]  # fmt: skip
 
     def sh(self, host: LabMachine, script: str) -> subprocess.CompletedProcess[str]:
-        """Run a shell command line on a lab host as deploy; never raises on failure."""
+        """Run a shell command line on a lab host as the lab's user; never raises on failure."""
         return subprocess.run(
             self.ssh_argv(host, script), capture_output=True, text=True, timeout=120
         )
@@ -65,6 +67,7 @@ def lab_from_inventory(inventory: Path) -> Lab:
         key=Path(group["vars"]["ssh_key"]),
         known_hosts=Path(group["vars"]["known_hosts"]),
         inventory=inventory,
+        user=group["vars"]["user"],
     )
 
 

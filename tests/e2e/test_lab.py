@@ -1,12 +1,15 @@
-"""The lab behaves like separate machines: own login, own Docker engine, own ports, own /srv."""
+"""The lab behaves like separate machines: own root filesystem, hostname, processes and
+packages, own login, own Docker engine, own ports, own /srv."""
 
 from __future__ import annotations
 
 import shlex
+import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
-from lab_client import LAB_HOSTS, Lab, LabMachine
+from lab_client import E2E_DATA, LAB_HOSTS, Lab, LabMachine, play
 
 from engine.lab import lab_status, lab_up
 
@@ -52,22 +55,62 @@ def containers(lab: Lab) -> Iterator[list[tuple[LabMachine, str]]]:
 def test_every_host_accepts_deploy_and_runs_its_own_docker(lab: Lab) -> None:
     assert [host.name for host in lab.hosts] == [f"lab{i}" for i in range(1, LAB_HOSTS + 1)]
     for host in lab.hosts:
-        whoami = lab.sh(host, 'id -un; hostname; echo "$DOCKER_HOST"')
+        whoami = lab.sh(host, "id -un; hostname")
         assert whoami.returncode == 0, whoami.stderr
-        user, hostname, docker_host = whoami.stdout.split()
-        assert (user, hostname) == ("deploy", host.name)
-        assert f"/{host.name}/" in docker_host
+        assert whoami.stdout.split() == ["deploy", host.name]
         info = lab.run(host, "docker", "info", "--format", "{{.Name}} {{.Images}}")
         assert info.returncode == 0, info.stderr
         assert info.stdout.split()[0] == host.name
         assert lab.run(host, "docker", "ps").returncode == 0
 
 
+def test_each_host_is_a_debian_machine_of_its_own(lab: Lab) -> None:
+    for host in lab.hosts:
+        seen = lab.sh(host, ". /etc/os-release && echo $ID $VERSION_ID; cat /etc/hostname")
+        assert seen.stdout.split() == ["debian", "12", host.name], seen.stderr
+
+
+def test_ps_shows_only_the_hosts_own_processes(lab: Lab) -> None:
+    for host in lab.hosts:
+        listed = lab.run(host, "ps", "-e", "-o", "pid=,comm=")
+        assert listed.returncode == 0, listed.stderr
+        processes = [line.split(None, 1) for line in listed.stdout.splitlines()]
+        assert processes[0] == ["1", "tini"], listed.stdout
+        names = {name for _, name in processes}
+        assert "pytest" not in names and not any(name.startswith("python") for name in names)
+        # its own init only: no other host's, none of this machine's
+        assert [name for _, name in processes].count("tini") == 1, listed.stdout
+
+
+@pytest.fixture
+def isolation_changes(lab: Lab) -> Iterator[None]:
+    yield
+    lab.run(lab.host("lab1"), "sudo", "-n", "rm", "-f", "/etc/play-lab-probe")
+    lab.sh(lab.host("lab2"), "sudo -n env DEBIAN_FRONTEND=noninteractive apt-get -y -q "
+                             "remove hello >/dev/null")
+
+
+def test_a_file_and_a_package_on_one_host_stay_on_that_host(
+        lab: Lab, isolation_changes: None) -> None:
+    hello_here = shutil.which("hello")
+    done = play(str(E2E_DATA / "lab_isolation.yml"), "-i", str(lab.inventory))
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr
+    lab1, lab2, lab3 = lab.host("lab1"), lab.host("lab2"), lab.host("lab3")
+    assert lab.run(lab1, "cat", "/etc/play-lab-probe").stdout == "written on lab1\n"
+    for host in (lab2, lab3):
+        assert lab.run(host, "test", "-e", "/etc/play-lab-probe").returncode == 1
+    assert not Path("/etc/play-lab-probe").exists(), "the control machine got the file"
+    assert lab.run(lab2, "hello").stdout.strip() == "Hello, world!"
+    for host in (lab1, lab3):
+        assert lab.sh(host, "command -v hello").returncode != 0, f"{host.name} has hello"
+    assert shutil.which("hello") == hello_here, "the control machine got the package"
+
+
 def test_host_has_no_route_off_the_lab(lab: Lab) -> None:
     routes = lab.run(lab.hosts[0], "ip", "route")
     assert routes.returncode == 0, routes.stderr
     assert "default" not in routes.stdout
-    assert routes.stdout.split()[0] == "10.250.0.0/24"
+    assert routes.stdout.split()[0] == "10.250.0.0/22"
 
 
 def test_container_on_one_host_is_invisible_on_another(

@@ -1,4 +1,5 @@
-"""`play lab down` leaves nothing behind: no process, namespace, link, route, mount or data.
+"""`play lab down` leaves nothing behind: no process, namespace, link, route, mount or data,
+but the cached Debian roots and package mirror, built once per machine.
 
 It takes down the session lab, so the collection hook in conftest.py runs it last.
 """
@@ -14,6 +15,7 @@ import pytest
 from lab_client import Lab
 
 from engine.lab import lab_down, lab_status
+from engine.lab.layout import cache_dir
 
 pytestmark = [pytest.mark.lab, pytest.mark.lab_teardown]
 
@@ -33,8 +35,8 @@ def is_running(pid: int) -> bool:
 def lab_pids(state_dir: Path) -> set[int]:
     """Every daemon the state file names, and every process in a lab namespace."""
     state = json.loads((state_dir / "state.json").read_text())
-    daemons = [host[role] for host in state["hosts"] for role in ("dockerd", "sshd")]
-    pids = {daemon["pid"] for daemon in [*daemons, state["registry"]] if daemon}
+    daemons = [host[role] for host in state["hosts"] for role in ("init", "dockerd", "sshd")]
+    pids = {daemon["pid"] for daemon in [*daemons, state["registry"], state["mirror"]] if daemon}
     for netns in ip("netns", "list").split("\n"):
         if netns.startswith("playlab-"):
             pids |= {int(pid) for pid in ip("netns", "pids", netns.split()[0]).split()}
@@ -67,6 +69,8 @@ def test_down_leaves_nothing_behind(lab: Lab) -> None:
     assert "playlab-" not in mounts
     assert not state_dir.exists()
     assert lab_status().hosts == ()
+    assert {path.name.split("-")[1] for path in cache_dir().glob("root-*")} == {
+        "docker", "fresh", "sshd"}
 
 
 def test_down_when_already_down_is_quiet() -> None:
