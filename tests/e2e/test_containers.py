@@ -7,7 +7,6 @@ import contextlib
 import glob
 import json
 import os
-import pwd
 import stat
 import subprocess
 import threading
@@ -203,9 +202,10 @@ def test_a_run_time_value_too_long_for_the_host_fails_the_step_and_keeps_the_old
 
 
 class ArgvWatch:
-    """Every process's command line on the machine (the lab's hosts share its PID
-    namespace), read from /proc in a loop while a run goes: what `ps` would show any user
-    of a host. Each --env-file it sees is stat'ed through the process's own root."""
+    """Every process's command line on the machine (each lab host's PID namespace is a
+    child of the machine's, so /proc here shows them all), read in a loop while a run
+    goes: what `ps` would show any user of a host. Each --env-file it sees is stat'ed
+    through the process's own root."""
 
     def __init__(self, secret: str) -> None:
         self.secret = secret.encode()
@@ -259,7 +259,8 @@ def test_container_env_never_reaches_a_host_argv_and_travels_in_a_0600_env_file(
     assert watch.scans > 10
     assert not watch.leaks, watch.leaks
     assert watch.env_files, "docker was seen reading an --env-file"
-    deploy_uid = pwd.getpwnam("deploy").pw_uid
+    # the deploy user of the hosts' own root (lab hosts are machines of their own)
+    deploy_uid = int(deploy.lab.run(deploy.lab.host("lab1"), "id", "-u").stdout)
     assert set(watch.env_files.values()) == {(0o600, deploy_uid)}, watch.env_files
     for host in ("lab1", "lab2", "lab3"):
         seen = deploy.lab.run(deploy.lab.host(host), "docker", "exec", deploy.service, "env")

@@ -117,7 +117,12 @@ def assert_no_canary(lab: Lab) -> None:
 
 
 def _failure(result: subprocess.CompletedProcess[str]) -> str:
-    return f"exit {result.returncode}\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+    # the lines of what failed first: with hundreds of hosts the recap alone fills the tail
+    failed = [line for line in result.stdout.splitlines()
+              if any(word in line for word in ("failed", "unreachable", "error"))
+              and not line.lstrip().startswith(("host ", "recap"))][:20]
+    return (f"exit {result.returncode}\n" + "\n".join(failed)
+            + f"\n...\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
 
 
 def _verbatim(values: list[str]) -> list[str]:
