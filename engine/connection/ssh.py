@@ -52,6 +52,12 @@ class _HostConnection(fabric.Connection):  # type: ignore[misc]
     """A fabric.Connection whose socket has TCP_NODELAY, whose host key is checked, and
     whose channels open within the connect timeout."""
 
+    # Set through DataProxy._set: invoke turns a plain set of an attribute the class lacks
+    # into a write to the config, which every connection of the run shares (one host read
+    # another's settings; concurrent writes raised "No attribute or config key found").
+    settings: ConnectionSettings
+    key_name: str
+
     def __init__(self, settings: ConnectionSettings, endpoint: Endpoint,
                  gateway: fabric.Connection | str | None) -> None:
         key_files = list(settings.key_files)
@@ -67,8 +73,7 @@ class _HostConnection(fabric.Connection):  # type: ignore[misc]
                 "auth_timeout": settings.connect_timeout,
                 "allow_agent": not key_files, "look_for_keys": not key_files,
             })
-        self.settings = settings
-        self.key_name = key_name(endpoint.address, endpoint.port)
+        self._set(settings=settings, key_name=key_name(endpoint.address, endpoint.port))
         trust(self.client, settings.known_hosts, self.key_name, settings.host_key_policy)
 
     def open(self) -> Any:

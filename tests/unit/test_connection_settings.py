@@ -66,3 +66,25 @@ def test_command_line_quotes_every_argument_and_becomes_with_sudo() -> None:
     line = command_line(["echo", "a b", "$(x)", "';'"], become=False)
     assert line == "echo 'a b' '$(x)' ''\"'\"';'\"'\"''"
     assert command_line(["id"], become=True).startswith("sudo --preserve-env=DOCKER_HOST -n -- ")
+
+
+def test_each_fabric_connection_keeps_its_own_settings_out_of_the_shared_config(
+        tmp_path: Path) -> None:
+    # invoke turns setting an attribute its class lacks into a config write, and the
+    # run's connections share one config: one host read another's settings, and hosts
+    # opened at once failed with "No attribute or config key found for 'settings'"
+    from engine.connection.ssh import _HostConnection
+
+    known_hosts = tmp_path / "known_hosts"
+    known_hosts.write_text("")
+    (tmp_path / "hosts.ini").write_text(
+        f"a address=127.0.0.9 known_hosts={known_hosts}\n"
+        f"b address=127.0.0.10 known_hosts={known_hosts}\n")
+    inventory = load_inventory([tmp_path / "hosts.ini"])
+    made = []
+    for name in ("a", "b"):
+        settings = settings_for(inventory.hosts[name])
+        made.append((_HostConnection(settings, settings.endpoint, None), settings))
+    for connection, settings in made:
+        assert connection.settings is settings
+    assert "settings" not in made[0][0].config and "key_name" not in made[0][0].config
