@@ -10,10 +10,9 @@ from pathlib import Path
 VENVS = Path(__file__).resolve().parent / ".venvs"
 ANSIBLE = "ansible==12.3.0"       # ansible-core 2.19 with community.docker
 PYINFRA = "pyinfra==3.10.0"
-TARGET_SDK = "docker>=7,<8"       # the Docker SDK ansible's modules use on the hosts
-# Lab hosts share this machine's root filesystem, so a venv of the system Python here is
-# also each host's interpreter.
-SYSTEM_PYTHON = "/usr/bin/python3"
+# Lab hosts are machines of their own: Ansible runs their own Debian python3, with
+# Debian's python3-docker for community.docker (engine/lab/rootfs.py installs both).
+HOST_PYTHON = "/usr/bin/python3"
 
 
 def venv_bin(name: str, program: str) -> Path:
@@ -31,9 +30,7 @@ def _ensure(name: str, python: str, requirement: str, probe: str) -> None:
 def ensure_anchors() -> None:
     _ensure("ansible", sys.executable, ANSIBLE, "ansible-playbook")
     _ensure("pyinfra", sys.executable, PYINFRA, "pyinfra")
-    _ensure("target", SYSTEM_PYTHON, TARGET_SDK, "docker-sdk-marker")
-    venv_bin("target", "docker-sdk-marker").touch()
 
 
-def target_python() -> Path:
-    return venv_bin("target", "python")
+def target_python() -> str:
+    return HOST_PYTHON

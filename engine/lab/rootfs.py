@@ -22,14 +22,17 @@ from engine.lab.model import LabError
 from engine.lab.proc import run, tool
 
 RELEASE = "bookworm"
-# What a provider's fresh server has: an OpenSSH server, sudo, ip, ps; tini is the
-# hosts' init (it reaps orphans, which sshd's sessions and dockerd leave).
-BASE_PACKAGES = ("openssh-server", "iproute2", "sudo", "procps", "tini")
-# What the mirror serves: docker.io for bootstrap.yml, hello for tests that install a package.
-MIRROR_PACKAGES = ("docker.io", "hello")
-DOCKER_PACKAGES = ("docker.io",)
+# What a provider's fresh server has: an OpenSSH server, sudo, ip, ps, and python3 (as
+# Debian's cloud images have it: Ansible's modules need it, the benchmark runs Ansible on
+# the hosts); tini is the hosts' init (it reaps orphans, which sshd's sessions and dockerd
+# leave).
+BASE_PACKAGES = ("openssh-server", "iproute2", "sudo", "procps", "tini", "python3")
+# What the mirror serves: docker.io for bootstrap.yml, hello for tests that install a
+# package, python3-docker for Ansible's community.docker modules on the Docker hosts.
+MIRROR_PACKAGES = ("docker.io", "hello", "python3-docker")
+DOCKER_PACKAGES = ("docker.io", "python3-docker")
 # Bump when a build step below changes, so every machine rebuilds its cache.
-RECIPE_VERSION = "3"
+RECIPE_VERSION = "4"
 KINDS = ("fresh", "sshd", "docker")
 
 # Inside the chroot: the deploy user as the lab hosts have it. No home skeleton (no rc
