@@ -10,6 +10,7 @@ import contextlib
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Iterable, Sequence
@@ -236,3 +237,27 @@ def log_tail(log: Path, lines: int = 15) -> str:
         return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
     except FileNotFoundError:
         return f"(no log at {log})"
+
+
+def start_server(argv: Sequence[str], label: str, pidfile: Path, log: Path, address: str,
+                 port: int) -> Process:
+    """Start a lab daemon that serves on `address:port` and wait (20 s) until it accepts;
+    when it does not, stop it and fail with its log's tail."""
+    server = spawn_daemon(argv, label=label, pidfile=pidfile, log=log)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if not server.is_alive():
+            break
+        if _accepts(address, port):
+            return server
+        time.sleep(0.05)
+    stop([server], grace=3)
+    raise LabError(f"{label} did not start; end of {log}:\n{log_tail(log)}")
+
+
+def _accepts(address: str, port: int) -> bool:
+    try:
+        with socket.create_connection((address, port), timeout=1):
+            return True
+    except OSError:
+        return False

@@ -5,12 +5,8 @@ Plain HTTP on the lab subnet only; every lab engine lists it as insecure.
 
 from __future__ import annotations
 
-import time
-
 from engine.lab.layout import BRIDGE_ADDRESS, REGISTRY, LabPaths
-from engine.lab.mirror import accepts
-from engine.lab.model import LabError
-from engine.lab.proc import Process, log_tail, spawn_daemon, stop, tool
+from engine.lab.proc import Process, start_server, tool
 
 
 def _config(paths: LabPaths) -> str:
@@ -33,16 +29,5 @@ def start_registry(paths: LabPaths) -> Process:
     paths.registry_dir.mkdir(mode=0o755, exist_ok=True)
     paths.registry_config.write_text(_config(paths))
     argv = [tool("docker-registry"), "serve", str(paths.registry_config)]
-    registry = spawn_daemon(
-        argv, label="the lab registry", pidfile=paths.registry_pidfile, log=paths.registry_log
-    )
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if not registry.is_alive():
-            break
-        if accepts(BRIDGE_ADDRESS, 5000):
-            return registry
-        time.sleep(0.05)
-    stop([registry], grace=3)
-    log = paths.registry_log
-    raise LabError(f"the lab registry did not start; end of {log}:\n{log_tail(log)}")
+    return start_server(argv, "the lab registry", paths.registry_pidfile,
+                        paths.registry_log, BRIDGE_ADDRESS, 5000)
