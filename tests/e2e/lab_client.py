@@ -129,3 +129,15 @@ def kill_sshd(host: str) -> None:
 def kill_dockerd(host: str) -> None:
     dockerd, _ = lab_daemons(host)
     dockerd.signal(signal.SIGKILL)
+
+
+def recording_cat(folder: Path, record: Path) -> Path:
+    """A folder holding a `cat` that appends the mode and name of the file it writes into
+    (its stdout) to `record`, then writes it: put it first on PATH."""
+    folder.mkdir()
+    (folder / "cat").write_text(
+        "#!/bin/sh\nprintf '%s %s\\n' \"$(stat -L -c %a /proc/$$/fd/1)\" "
+        "\"$(readlink /proc/$$/fd/1)\" >> " + shlex.quote(str(record)) +
+        "\nexec /bin/cat \"$@\"\n")
+    (folder / "cat").chmod(0o755)
+    return folder

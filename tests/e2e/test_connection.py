@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from lab_client import E2E_DATA, ROOT, Lab, json_events, play
+from lab_client import E2E_DATA, ROOT, Lab, json_events, play, recording_cat
 
 from engine.connection.local import LocalConnection
 
@@ -209,14 +209,8 @@ def test_accept_new_creates_the_known_hosts_folder_private(lab: Lab, tmp_path: P
 def test_put_writes_through_a_private_random_temp_file_and_keeps_a_link_targets_mode(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # a `cat` that records the mode and name of the file it writes, then writes it
-    fake = tmp_path / "bin"
-    fake.mkdir()
     record = tmp_path / "seen"
-    (fake / "cat").write_text(
-        "#!/bin/sh\nprintf '%s %s\\n' \"$(stat -L -c %a /proc/$$/fd/1)\" "
-        "\"$(readlink /proc/$$/fd/1)\" >> " + shlex.quote(str(record)) +
-        "\nexec /bin/cat \"$@\"\n")
-    (fake / "cat").chmod(0o755)
+    fake = recording_cat(tmp_path / "bin", record)
     monkeypatch.setenv("PATH", f"{fake}:{os.environ['PATH']}")
     folder = tmp_path / "etc"
     folder.mkdir()

@@ -10,7 +10,6 @@ import contextlib
 import json
 import os
 import random
-import shlex
 import signal
 import socket
 import stat
@@ -24,7 +23,7 @@ from pathlib import Path
 import pytest
 import yaml
 from etcd_server import EtcdServer
-from lab_client import E2E_DATA, ROOT, Lab, json_events, play
+from lab_client import E2E_DATA, ROOT, Lab, json_events, play, recording_cat
 
 from engine.connection import Connection, open_connection, settings_for
 from engine.connection.local import LocalConnection
@@ -87,14 +86,8 @@ def dead_pid() -> int:
 def test_a_record_is_private_while_written_and_after(tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     # a `cat` that notes the mode and name of the file it writes into, then writes it
-    fake = tmp_path / "bin"
-    fake.mkdir()
     seen = tmp_path / "seen"
-    (fake / "cat").write_text(
-        "#!/bin/sh\nprintf '%s %s\\n' \"$(stat -L -c %a /proc/$$/fd/1)\" "
-        "\"$(readlink /proc/$$/fd/1)\" >> " + shlex.quote(str(seen)) +
-        "\nexec /bin/cat \"$@\"\n")
-    (fake / "cat").chmod(0o755)
+    fake = recording_cat(tmp_path / "bin", seen)
     monkeypatch.setenv("PATH", f"{fake}:{os.environ['PATH']}")
     root = tmp_path / "registry"
     previous_umask = os.umask(0o022)
