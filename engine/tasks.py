@@ -5,7 +5,6 @@ action, register and notify. Containers and services have their own runners.
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -140,17 +139,18 @@ class StepRunner:
         if step.kind == "handler" and not self.state.is_notified(host, step.name):
             return StepResult(host, step_id, "skipped", msg="not notified", is_hidden=True)
         try:
-            result = self._run_task(host, step, play, step.body, scope)
+            return self._run_task(host, step, play, step.body, scope, started)
         except template_errors(ActionError, ValueError, TypeError) as error:
             message = HIDDEN if _is_hidden(step.body, scope) else _template_message(error)
-            result = StepResult(host, step_id, "failed", msg=message,
-                                is_ignored=_is_ignored(step.body, scope))
-        return _with_duration(result, time.monotonic() - started)
+            return StepResult(host, step_id, "failed", msg=message,
+                              duration=time.monotonic() - started,
+                              is_ignored=_is_ignored(step.body, scope))
 
     def _run_task(self, host: str, step: Step, play: Play, task: TaskSpec,
-                  scope: Scope) -> StepResult:
+                  scope: Scope, started: float) -> StepResult:
         if task.when is not None and not evaluate(task.when, scope):
-            return StepResult(host, step.id, "skipped", msg="condition is false")
+            return StepResult(host, step.id, "skipped", msg="condition is false",
+                              duration=time.monotonic() - started)
         items = render(task.loop, scope) if task.loop is not None else None
         if items is not None and not isinstance(items, list):
             raise ValueError(f"loop must give a list, not {type(items).__name__}")
@@ -172,7 +172,9 @@ class StepRunner:
         diff = "".join(outcome.diff for outcome in outcomes if outcome.diff) or None
         if _is_hidden(task, scope):
             message, diff = HIDDEN, None
+        # built once, with its duration: a dataclasses.replace per step cost as much again
         return StepResult(host, step.id, status, msg=message, diff=diff,
+                          duration=time.monotonic() - started,
                           is_ignored=failed and flag(task.ignore_errors, scope, "ignore_errors"))
 
     def _attempts(self, host: str, play: Play, task: TaskSpec, scope: Scope) -> Outcome:
@@ -248,6 +250,3 @@ def _template_message(error: Exception) -> str:
         return f"undefined variable: {getattr(error, 'message', error)}"
     return str(error)
 
-
-def _with_duration(result: StepResult, duration: float) -> StepResult:
-    return dataclasses.replace(result, duration=duration)

@@ -226,10 +226,12 @@ def test_command_string_is_split_like_a_shell_but_never_run_by_one() -> None:
 
 
 def test_guards_wrap_the_command_as_positional_parameters() -> None:
-    argv = guarded(["touch", "/srv/x"], {"creates": "/srv/x", "chdir": "/srv"}, "MARK")
-    assert argv == ["/bin/sh", "-c", GUARD_SCRIPT, "play-command", "/srv/x", "", "/srv", "MARK",
+    argv, marker = guarded(["touch", "/srv/x"], {"creates": "/srv/x", "chdir": "/srv"})
+    assert marker is not None and marker.startswith("play-skip-")
+    assert argv == ["/bin/sh", "-c", GUARD_SCRIPT, "play-command", "/srv/x", "", "/srv", marker,
                     "touch", "/srv/x"]
-    assert guarded(["true"], {}, "MARK") == ["true"]
+    assert guarded(["true"], {}) == (["true"], None)
+    assert guarded(["true"], {"creates": "/x"})[1] != marker  # fresh per command
 
 
 def test_stdin_gets_a_final_newline() -> None:
@@ -238,10 +240,14 @@ def test_stdin_gets_a_final_newline() -> None:
 
 
 def test_marker_output_means_skipped_and_a_non_zero_exit_means_failed() -> None:
-    skipped = outcome_of(CommandResult("", 0, "MARK /srv/x exists\n", "", 0.0), "MARK")
-    assert skipped.skipped and not skipped.changed
-    failed = outcome_of(CommandResult("", 2, "", "no such file\n", 0.0), "MARK")
+    skipped = outcome_of(CommandResult("", 0, "MARK /srv/x exists\n", "", 0.0), "MARK",
+                         {"cmd": ["x"]})
+    assert skipped.skipped and not skipped.changed and skipped.facts == {"cmd": ["x"]}
+    failed = outcome_of(CommandResult("", 2, "", "no such file\n", 0.0), "MARK", {})
     assert failed.failed and failed.rc == 2 and "no such file" in failed.msg
+    # without guards there is no marker: output that looks like one is just output
+    unguarded = outcome_of(CommandResult("", 0, "MARK /srv/x exists\n", "", 0.0), None, {})
+    assert unguarded.changed and not unguarded.skipped
 
 
 # --- package -------------------------------------------------------------------------
