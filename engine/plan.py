@@ -153,6 +153,7 @@ class _Builder:
         self._add_chain(host, handlers)
         if tasks and handlers:
             self._add_chain(host, (tasks[-1], handlers[0]))
+        self._add_task_order_edges(play, host, tasks)
         for step in play.steps:
             if (host, step.id) in self.excluded:   # placement constraints rule it out
                 continue
@@ -161,6 +162,23 @@ class _Builder:
                 if (host, other) not in self.excluded:
                     self._add(self._runs_on(host, self.steps[other]), node)
             self._add_body_edges(play, host, step, node)
+
+    def _add_task_order_edges(self, play: Play, host: str, tasks: Sequence[Step]) -> None:
+        """Listed order, as an Ansible user reads a play: its containers on a host start
+        after its tasks there (the task that writes a container's config comes first),
+        unless a container says `after:` itself. Only the tasks listed before the first
+        one that waits for a container or service count: that one and the rest come after
+        the containers by their own word."""
+        before = list(itertools.takewhile(
+            lambda task: all(self.steps[other].kind in ("task", "handler") for other in task.after
+                             if other in self.steps), tasks))
+        if not before:
+            return
+        last = self._runs_on(host, before[-1])
+        for container in play.steps_of("container"):
+            node = self._node(host, container)
+            if container.follows_tasks and node not in self.excluded:
+                self._add(last, node)
 
     def _add_body_edges(self, play: Play, host: str, step: Step, node: Node) -> None:
         body = step.body

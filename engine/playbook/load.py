@@ -6,6 +6,7 @@ then checks the names that point across steps and plays.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -115,8 +116,7 @@ def _parse_play(index: int, raw: Any, path: Path, at: Location) -> Play:
         for position, item in enumerate(_step_list(fields, key)):
             item_at = where(fields.raw(key), position, fields.at(key))
             step = parse(index, kind, item, path, item_at)
-            steps.append(Step(step.play, step.kind, step.name, step.source, step.body,
-                              step.after, step.tags | play_tags))
+            steps.append(dataclasses.replace(step, tags=step.tags | play_tags))
     return Play(
         index=index,
         name=name,
@@ -354,7 +354,7 @@ def _parse_container(play: int, kind: StepKind, raw: Any, path: Path, at: Locati
     _refuse(f"container {name!r}", container_problems(as_written(name), as_written(body)),
             fields.mapping, fields.location)
     return Step(play, "container", name, fields.location, body, fields.string_list("after"),
-                frozenset(fields.string_list("tags")))
+                frozenset(fields.string_list("tags")), follows_tasks="after" not in fields.mapping)
 
 
 def _replicas(fields: Fields) -> int | None:

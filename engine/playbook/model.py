@@ -117,6 +117,8 @@ class Step:
     body: TaskSpec | ContainerSpec | ServiceSpec
     after: tuple[str, ...] = ()     # ids of steps in the same play that must finish first
     tags: frozenset[str] = frozenset()
+    # a container that says no `after:` of its own waits for its play's tasks on its host
+    follows_tasks: bool = False
 
     @functools.cached_property
     def id(self) -> str:
