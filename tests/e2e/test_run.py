@@ -217,7 +217,11 @@ def test_sigint_lets_the_step_in_flight_finish_and_exits_130(lab: Lab, srv_dir: 
                                 "-i", str(lab.inventory), "-e", f"dir={srv_dir}"],
                                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True)
-    time.sleep(1.0)
+    # the signal comes once the step is in flight, however slow start-up is today
+    deadline = time.monotonic() + 60
+    while lab.run(lab.host("lab1"), "test", "-e", f"{srv_dir}/started").returncode != 0:
+        assert process.poll() is None and time.monotonic() < deadline, "the step never started"
+        time.sleep(0.1)
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=30)
     assert process.returncode == 130, stdout + stderr
