@@ -1,7 +1,8 @@
 """`python -m bench`: bring up the lab, run every scenario with every tool (round robin,
 several runs each), print the table and the targets, take the lab down.
 
-    python -m bench [--quick] [--runs N] [--scenario KEY]... [--tools play,floors]
+    python -m bench [--quick] [--runs N] [--scenario KEY]... [--no-anchors]
+                    [--skip-tool NAME]...
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ def _options(argv: list[str]) -> argparse.Namespace:
                         help="only these scenarios: e, d, a, b, c5, c50, c200, c1000")
     parser.add_argument("--no-anchors", action="store_true",
                         help="play and the floors only (no ansible, no pyinfra)")
+    parser.add_argument("--skip-tool", action="append", default=[], metavar="NAME",
+                        help="leave this tool out (e.g. ansible at 1000 hosts)")
     parser.add_argument("--keep-lab", action="store_true", help="leave the lab up at the end")
     parser.add_argument("--json", type=Path, help="also write every sample here")
     return parser.parse_args(argv)
@@ -116,8 +119,9 @@ def main(argv: list[str] | None = None) -> int:
     runs = options.runs or (1 if options.quick else 5)
     scenarios = [scenario for scenario in all_scenarios(options.quick)
                  if not options.scenario or scenario.key in options.scenario]
-    tools = [tool for tool in TOOLS if not (options.no_anchors and tool.name in ANCHORS)]
-    if not options.no_anchors:
+    tools = [tool for tool in TOOLS if not (options.no_anchors and tool.name in ANCHORS)
+             and tool.name not in options.skip_tool]
+    if any(tool.name in ANCHORS for tool in tools):
         ensure_anchors()
     # as pip does for an installed package, so play's first sample pays no compiling either
     compileall.compile_dir(str(Path(engine.__file__).parent), quiet=1)
