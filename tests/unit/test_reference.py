@@ -55,6 +55,17 @@ def test_every_registry_setting_is_described_with_its_backends() -> None:
             f"{sorted(described - keys)} described but not accepted"
 
 
+def test_the_page_is_what_the_generator_writes() -> None:
+    written = reference.playbook_reference()
+    assert PAGE.read_text(encoding="utf-8") == written, \
+        f"docs/playbook.md is out of date: run {reference.COMMAND}"
+
+
+def test_the_page_says_in_its_first_line_it_is_generated_and_how() -> None:
+    first = PAGE.read_text(encoding="utf-8").splitlines()[0]
+    assert "Generated" in first and reference.COMMAND in first
+
+
 def test_required_keys_are_marked_and_a_missing_description_names_its_key() -> None:
     page = reference.playbook_reference()
     assert "| `image` | required |" in page and "| `dest` | required |" in page
