@@ -1,4 +1,4 @@
-"""`--json`: one JSON object per line per event, for machines (documented in the README)."""
+"""`--json`: one JSON object per line per event, for machines (documented in docs/output.md)."""
 
 from __future__ import annotations
 
