@@ -158,6 +158,10 @@ class Scope(Mapping[str, Any]):
     def __contains__(self, name: object) -> bool:
         return name in self._layers
 
+    def is_data(self, name: str) -> bool:
+        """Whether `name` holds what a run found out, never rendered again."""
+        return name in self._data
+
     def raw(self, name: str) -> Any:
         """The value as written, templates unrendered."""
         return self._layers[name]
