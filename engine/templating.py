@@ -190,7 +190,22 @@ def _guarded_names(tree: jinja2.nodes.Template) -> set[int]:
 
 def names_in_expression(expression: str) -> tuple[tuple[str, int], ...]:
     """Like `names_in_template`, for a bare expression (`when: result.rc == 0`)."""
-    return names_in_template("{{ (" + expression + ") }}")
+    import jinja2
+
+    try:
+        return names_in_template("{{ (" + expression + ") }}")
+    except jinja2.TemplateSyntaxError as error:
+        # the error of the expression as written, not of the parentheses put around it
+        # (`x ==` is "unexpected ')'" wrapped)
+        try:
+            environment().compile_expression(expression)
+        except jinja2.TemplateSyntaxError as own:
+            message = own.message or ""
+            if "end of template" in message:
+                message = (f"the expression {expression.strip()!r} ends where a value was "
+                           "expected")
+            raise jinja2.TemplateSyntaxError(message, own.lineno) from None
+        raise error
 
 
 def is_template(value: object) -> bool:
