@@ -186,8 +186,12 @@ class _RenderedValues:
         self.host = host
         self.scope = scope
         self.play = play
+        # a step with `when:` may be skipped on this host: what it would fail to render
+        # (`{{ a.b }}` under `when: a.b is defined`) is left to the run
+        self.may_skip = False
 
     def check_step(self, step: Step) -> None:
+        self.may_skip = getattr(step.body, "when", None) is not None
         try:
             self._check_step(step)
         except _RenderFailed as failed:
@@ -246,6 +250,8 @@ class _RenderedValues:
                 isinstance(item, Later) for item in items)):
             return  # a loop over run-time values: its items are checked when it runs
         if not isinstance(items, list):
+            if self.may_skip:
+                return
             raise _RenderFailed(f"'loop' must render to a list, not {type_name(items)} "
                                 f"({_short_value(items)}); write loop: [a, b] or a variable "
                                 "that holds a list")
@@ -280,10 +286,17 @@ class _RenderedValues:
                 return Later(value)
             try:
                 rendered = render_text(value, scope)
+                if _is_undefined(rendered):  # `{{ conf.port }}` alone: Undefined, not raised
+                    str(rendered)
             except template_errors(InputError, ValueError, TypeError, LookupError) as error:
                 # every variable it reads is known now, the lookups included: the run
                 # would fail on the same values
+                if self.may_skip:
+                    return Later(value)
                 reason = error.message if isinstance(error, InputError) else str(error)
+                # the loader's types are plain mappings and lists to the user
+                reason = reason.replace("'engine.yamlfile.YamlMap object'", "the mapping") \
+                    .replace("'engine.yamlfile.YamlList object'", "the list")
                 raise _RenderFailed(f"{_short_value(value)}: {reason}") from None
             if scope is self.scope and self.play.is_shared(value):
                 self.play.renders[value] = rendered
@@ -373,6 +386,12 @@ def _to_render(step: Step) -> Any:
     if isinstance(body, ContainerSpec):
         return body.per_host_fields()
     return body.args if isinstance(body, TaskSpec) else step.name
+
+
+def _is_undefined(value: Any) -> bool:
+    import jinja2
+
+    return isinstance(value, jinja2.Undefined)
 
 
 class _RenderFailed(Exception):

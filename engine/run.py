@@ -90,9 +90,10 @@ def prepare(options: RunOptions, load_inventory: Callable[[tuple[str, ...]], Inv
     from engine.registry.config import PlayRegistry, resolve_registries
     from engine.variables import parse_extra_vars
 
-    extra_vars = parse_extra_vars(options.extra_vars)
-    playbook = render_patterns(load_playbook(options.playbook), extra_vars)
+    playbook = load_playbook(options.playbook)
     inventory = load_inventory(options.inventories)
+    extra_vars = parse_extra_vars(options.extra_vars)
+    playbook = render_patterns(playbook, extra_vars)
     placements = place_plays(playbook, inventory, options.limit)
     if early is not None:
         early.start(_first_hosts(inventory, placements, options.forks))

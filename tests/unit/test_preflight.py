@@ -19,8 +19,8 @@ from engine.playbook import load_playbook
 
 ROOT = Path(__file__).parent.parent.parent
 HOSTS = ROOT / "tests" / "data" / "playbooks" / "hosts.yml"
-TASKS = "- name: p\n  hosts: web\n  vars: {x: 5, a: '{{ a }}', b: '{{ c }}', c: '{{ b }}'}\n" \
-        "  tasks:\n"
+TASKS = "- name: p\n  hosts: web\n  vars: {x: 5, a: '{{ a }}', b: '{{ c }}', c: '{{ b }}', " \
+        "conf: {}}\n  tasks:\n"
 
 
 def _check(tmp_path: Path, playbook_text: str, extra: dict[str, object] | None = None) -> None:
@@ -86,12 +86,19 @@ def test_file_lookup_reads_a_relative_path_beside_the_playbook(tmp_path: Path) -
      "environment variable 'PLAY_TEST_SURELY_UNSET' is not set"),
     ("{name: 't {{ nowhere }}', command: echo}", "undefined variable 'nowhere'"),
     ("{name: t, command: 'echo {{ item }}', loop: '{{ x }}'}", "'loop' must render to a list"),
+    ("{name: t, copy: {content: '{{ conf.port }}', dest: /x}}",
+     "the mapping has no attribute 'port'"),
 ])
 def test_template_known_to_fail_is_refused_before_the_run(
         tmp_path: Path, task: str, expected: str) -> None:
     message = _refused(tmp_path, f"{TASKS}    - {task}\n")
     assert message.startswith(f"{tmp_path / 'play.yml'}:5: ")
     assert expected in message
+
+
+def test_step_that_when_may_skip_is_left_to_the_run(tmp_path: Path) -> None:
+    _check(tmp_path, "- name: p\n  hosts: web\n  vars: {conf: {}}\n  tasks:\n"
+           "    - {name: a, command: 'echo {{ conf.port }}', when: conf.port is defined}\n")
 
 
 def test_var_reading_a_registered_result_is_left_to_the_run(tmp_path: Path) -> None:
