@@ -141,7 +141,10 @@ class Scope(Mapping[str, Any]):
         from engine.templating import render
 
         if name in self._resolving:
-            raise InputError(f"variable {name!r} refers to itself through its own value")
+            others = sorted(self._resolving - {name})
+            through = f"through {', '.join(map(repr, others))}" if others else "in its own value"
+            raise InputError(f"variable {name!r} refers to itself {through}: give one of them "
+                             "a value that reads none of the others")
         self._resolving.add(name)
         try:
             self._rendered[name] = render(value, self)

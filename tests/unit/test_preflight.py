@@ -80,8 +80,8 @@ def test_file_lookup_reads_a_relative_path_beside_the_playbook(tmp_path: Path) -
 
 
 @pytest.mark.parametrize(("task", "expected"), [
-    ("{name: t, command: 'echo {{ a }}'}", "refers to itself"),
-    ("{name: t, command: 'echo {{ b }}'}", "refers to itself"),
+    ("{name: t, command: 'echo {{ a }}'}", "variable 'a' refers to itself in its own value"),
+    ("{name: t, command: 'echo {{ b }}'}", "variable 'b' refers to itself through 'c'"),
     ("{name: t, command: \"echo {{ env('PLAY_TEST_SURELY_UNSET') }}\"}",
      "environment variable 'PLAY_TEST_SURELY_UNSET' is not set"),
     ("{name: 't {{ nowhere }}', command: echo}", "undefined variable 'nowhere'"),
