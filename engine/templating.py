@@ -56,13 +56,14 @@ def _lookup_file(context: Any, path: str) -> str:
     `files/` folder, then the folder itself), not in the working directory. A file that
     cannot be read as text is a ValueError: a failed step at run time, exit 4 before."""
     candidates = [Path(path).expanduser()]
-    folder = context.get("playbook_dir") if hasattr(context, "get") else None
+    folder = context.get("playbook_dir")
     if not candidates[0].is_absolute() and isinstance(folder, str):
         candidates = [Path(folder) / "files" / path, Path(folder) / path]
-    found = next((candidate for candidate in candidates if candidate.exists()), candidates[-1])
+    found = candidates[-1]
     try:
+        found = next((candidate for candidate in candidates if candidate.exists()), found)
         content = found.read_bytes()
-    except OSError as error:
+    except OSError as error:  # missing, a folder, unreadable, a name too long
         looked = ", ".join(str(candidate) for candidate in candidates)
         raise ValueError(f"file({path!r}) cannot be read: {error.strerror or error} "
                          f"(looked for {looked})") from None
