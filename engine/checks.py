@@ -28,6 +28,7 @@ from engine.playbook.values import (
     service_problems,
     task_problems,
 )
+from engine.schema import type_name
 from engine.templating import (
     MAGIC_VARIABLES,
     is_template,
@@ -86,14 +87,14 @@ class _HostChecker:
     def check_step(self, play: Play, step: Step) -> None:
         local: set[str] = set()
         body = step.body
-        if step.kind in ("container", "service") and is_template(step.name):
-            # a container's or service's name is rendered too: a Docker name, a registry key
-            self._check(step.name, False, local, step, "name", step.source)
         if isinstance(body, TaskSpec):
             if body.loop is not None:
                 local.add("item")
             if body.register:
                 local.add(body.register)
+        if is_template(step.name):
+            # every name is rendered: a Docker name, a registry key, a task's progress line
+            self._check(step.name, False, local, step, "name", step.source)
         for field, value, is_expression in self.step_values[step.id]:
             self._check(value, is_expression, local, step, field, step.source)
         if isinstance(body, TaskSpec) and body.action == "template":
@@ -185,8 +186,19 @@ class _RenderedValues:
         self.host = host
         self.scope = scope
         self.play = play
+        # a step with `when:` may be skipped on this host: what it would fail to render
+        # (`{{ a.b }}` under `when: a.b is defined`) is left to the run
+        self.may_skip = False
 
     def check_step(self, step: Step) -> None:
+        self.may_skip = getattr(step.body, "when", None) is not None
+        try:
+            self._check_step(step)
+        except _RenderFailed as failed:
+            raise InputError(f"{step.label!r} cannot be rendered for host {self.host!r}: "
+                             f"{self._secrets.text(failed.reason)}", step.source) from None
+
+    def _check_step(self, step: Step) -> None:
         if isinstance(step.body, ServiceSpec):
             # its record is named after the host too: checked on every host, even when
             # the service's name is written literally
@@ -234,8 +246,15 @@ class _RenderedValues:
             yield self.scope
             return
         items = self._render(task.loop, self.scope)
-        if not isinstance(items, list) or any(isinstance(item, Later) for item in items):
+        if isinstance(items, Later) or (isinstance(items, list) and any(
+                isinstance(item, Later) for item in items)):
             return  # a loop over run-time values: its items are checked when it runs
+        if not isinstance(items, list):
+            if self.may_skip:
+                return
+            raise _RenderFailed(f"'loop' must render to a list, not {type_name(items)} "
+                                f"({_short_value(items)}); write loop: [a, b] or a variable "
+                                "that holds a list")
         for item in items:
             yield self.scope.child({"item": item})
 
@@ -267,8 +286,18 @@ class _RenderedValues:
                 return Later(value)
             try:
                 rendered = render_text(value, scope)
-            except template_errors(InputError, ValueError, TypeError, LookupError):
-                rendered = Later(value)  # the run reports it, on the host that renders it
+                if _is_undefined(rendered):  # `{{ conf.port }}` alone: Undefined, not raised
+                    str(rendered)
+            except template_errors(InputError, ValueError, TypeError, LookupError) as error:
+                # every variable it reads is known now, the lookups included: the run
+                # would fail on the same values
+                if self.may_skip:
+                    return Later(value)
+                reason = error.message if isinstance(error, InputError) else str(error)
+                # the loader's types are plain mappings and lists to the user
+                reason = reason.replace("'engine.yamlfile.YamlMap object'", "the mapping") \
+                    .replace("'engine.yamlfile.YamlList object'", "the list")
+                raise _RenderFailed(f"{_short_value(value)}: {reason}") from None
             if scope is self.scope and self.play.is_shared(value):
                 self.play.renders[value] = rendered
             return rendered
@@ -284,14 +313,26 @@ class _RenderedValues:
             return [self._render(item, scope) for item in value]
         return value
 
-    def _is_known_now(self, text: str, scope: Scope) -> bool:
+    def _is_known_now(self, text: str, scope: Scope, seen: frozenset[str] = frozenset()
+                      ) -> bool:
+        """Whether every variable `text` reads, through the values of the variables it
+        reads too, exists before the run (a var whose value reads a registered result
+        renders only when it runs)."""
         import jinja2
 
         try:
             names = names_in_template(text)
         except jinja2.TemplateSyntaxError:
             return False  # reported by _HostChecker
-        return all(name in scope and name not in self.play.registered for name, _ in names)
+        for name, _ in names:
+            if name not in scope or name in self.play.registered:
+                return False
+            if name in seen or scope.is_data(name):
+                continue  # a var that reads itself: rendering it says so
+            inner = [value for value in strings(scope.raw(name)) if is_template(value)]
+            if not all(self._is_known_now(value, scope, seen | {name}) for value in inner):
+                return False
+        return True
 
     def _refuse(self, step: Step, problems: Iterator[Problem]) -> None:
         with hiding(self._is_secret):  # the problems are made (and quote values) here
@@ -345,6 +386,26 @@ def _to_render(step: Step) -> Any:
     if isinstance(body, ContainerSpec):
         return body.per_host_fields()
     return body.args if isinstance(body, TaskSpec) else step.name
+
+
+def _is_undefined(value: Any) -> bool:
+    import jinja2
+
+    return isinstance(value, jinja2.Undefined)
+
+
+class _RenderFailed(Exception):
+    """A template whose variables are all known before the run fails to render: the run
+    would fail the same way, so it is refused now."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _short_value(value: Any) -> str:
+    shown = repr(value)
+    return shown if len(shown) <= 60 else shown[:57] + "..."
 
 
 def _text(value: Any) -> str | Later:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import networkx as nx
 
 from engine.batches import PlayPlacement, place_plays
-from engine.errors import InputError
+from engine.errors import InputError, did_you_mean
 from engine.execute import BARRIER_HOST, Node, is_barrier
 from engine.playbook import ContainerSpec, Play, Playbook, ServiceSpec, Step, TaskSpec, step_id
 
@@ -63,8 +63,30 @@ def plan_run(playbook: Playbook, inventory: Inventory,
     builder.build()
     _check_container_conflicts(playbook, placements)
     _check_acyclic(graph, builder.steps, playbook)
-    _drop_untagged(graph, builder.steps, frozenset(tags), frozenset(skip_tags))
+    tags, skip_tags = frozenset(tags), frozenset(skip_tags)
+    _check_tags_exist(playbook, tags)
+    had_steps = any(not is_barrier(node) for node in graph.nodes)
+    _drop_untagged(graph, builder.steps, tags, skip_tags)
+    if had_steps and not any(not is_barrier(node) for node in graph.nodes):
+        chosen = " ".join(f"{option} {','.join(sorted(given))}" for option, given in
+                          (("--tags", tags), ("--skip-tags", skip_tags)) if given)
+        raise InputError(f"{chosen} leaves no step to run on the hosts; nothing would be done",
+                         playbook.plays[0].source if playbook.plays else None)
     return Plan(playbook, graph, placements, builder.steps)
+
+
+# Ansible's special tags: they select by rule, not by being written on a step
+_SPECIAL_TAGS = frozenset({"all", "always", "never", "tagged", "untagged"})
+
+
+def _check_tags_exist(playbook: Playbook, tags: frozenset[str]) -> None:
+    """A `--tags` word no step carries is a typo: from cron it would deploy nothing and
+    report success."""
+    known = {tag for play in playbook.plays for step in play.steps for tag in step.tags}
+    for tag in sorted(tags - known - _SPECIAL_TAGS):
+        raise InputError(f"--tags {tag!r}: no step of the playbook has that tag"
+                         f"{did_you_mean(tag, known)} (tags in the playbook: "
+                         f"{', '.join(sorted(known)) or 'none'})")
 
 
 def _excluded_by_constraints(playbook: Playbook, inventory: Inventory) -> set[tuple[str, str]]:

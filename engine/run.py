@@ -84,7 +84,7 @@ def prepare(options: RunOptions, load_inventory: Callable[[tuple[str, ...]], Inv
     """Load, plan and check; any user mistake raises `InputError` here, before any
     command runs on a host. With `early`, the first hosts' connections start opening as
     soon as the hosts are known, while the plan is built and checked."""
-    from engine.batches import place_plays
+    from engine.batches import place_plays, render_patterns
     from engine.checks import check_variables
     from engine.playbook import load_playbook
     from engine.registry.config import PlayRegistry, resolve_registries
@@ -93,6 +93,7 @@ def prepare(options: RunOptions, load_inventory: Callable[[tuple[str, ...]], Inv
     playbook = load_playbook(options.playbook)
     inventory = load_inventory(options.inventories)
     extra_vars = parse_extra_vars(options.extra_vars)
+    playbook = render_patterns(playbook, extra_vars)
     placements = place_plays(playbook, inventory, options.limit)
     if early is not None:
         early.start(_first_hosts(inventory, placements, options.forks))

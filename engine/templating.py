@@ -51,8 +51,30 @@ def _lookup_env(name: str, default: str | None = None) -> str:
     return value
 
 
-def _lookup_file(path: str) -> str:
-    return Path(path).expanduser().read_text(encoding="utf-8").rstrip("\n")
+def _lookup_file(context: Any, path: str) -> str:
+    """Ansible's `lookup('file')`: a relative path is looked up beside the playbook (its
+    `files/` folder, then the folder itself), not in the working directory. A file that
+    cannot be read as text is a ValueError: a failed step at run time, exit 4 before."""
+    candidates = [Path(path).expanduser()]
+    folder = context.get("playbook_dir")
+    if not candidates[0].is_absolute() and isinstance(folder, str):
+        candidates = [Path(folder) / "files" / path, Path(folder) / path]
+    found = candidates[-1]
+    try:
+        found = next((candidate for candidate in candidates if candidate.exists()), found)
+        content = found.read_bytes()
+    except OSError as error:  # missing, a folder, unreadable, a name too long
+        looked = ", ".join(str(candidate) for candidate in candidates)
+        raise ValueError(f"file({path!r}) cannot be read: {error.strerror or error} "
+                         f"(looked for {looked})") from None
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError:
+        text = "\0"
+    if "\0" in text:
+        raise ValueError(f"file({path!r}) reads {found}, which is not UTF-8 text (a binary "
+                         "file?); file() returns text, copy a binary file with copy: src")
+    return text.rstrip("\n")
 
 
 def _concat(values: Iterator[Any]) -> Any:
@@ -86,7 +108,7 @@ def environment() -> jinja2.Environment:
                           trim_blocks=True,
                           autoescape=False)
     env.globals["env"] = _lookup_env
-    env.globals["file"] = _lookup_file
+    env.globals["file"] = jinja2.pass_context(_lookup_file)
     env.filters["quote"] = _quote  # Ansible's: one shell word, for `shell:` lines
     return env
 
@@ -169,7 +191,22 @@ def _guarded_names(tree: jinja2.nodes.Template) -> set[int]:
 
 def names_in_expression(expression: str) -> tuple[tuple[str, int], ...]:
     """Like `names_in_template`, for a bare expression (`when: result.rc == 0`)."""
-    return names_in_template("{{ (" + expression + ") }}")
+    import jinja2
+
+    try:
+        return names_in_template("{{ (" + expression + ") }}")
+    except jinja2.TemplateSyntaxError as error:
+        # the error of the expression as written, not of the parentheses put around it
+        # (`x ==` is "unexpected ')'" wrapped)
+        try:
+            environment().compile_expression(expression)
+        except jinja2.TemplateSyntaxError as own:
+            message = own.message or ""
+            if "end of template" in message:
+                message = (f"the expression {expression.strip()!r} ends where a value was "
+                           "expected")
+            raise jinja2.TemplateSyntaxError(message, own.lineno) from None
+        raise error
 
 
 def is_template(value: object) -> bool:

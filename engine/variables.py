@@ -141,7 +141,10 @@ class Scope(Mapping[str, Any]):
         from engine.templating import render
 
         if name in self._resolving:
-            raise InputError(f"variable {name!r} refers to itself through its own value")
+            others = sorted(self._resolving - {name})
+            through = f"through {', '.join(map(repr, others))}" if others else "in its own value"
+            raise InputError(f"variable {name!r} refers to itself {through}: give one of them "
+                             "a value that reads none of the others")
         self._resolving.add(name)
         try:
             self._rendered[name] = render(value, self)
@@ -157,6 +160,10 @@ class Scope(Mapping[str, Any]):
 
     def __contains__(self, name: object) -> bool:
         return name in self._layers
+
+    def is_data(self, name: str) -> bool:
+        """Whether `name` holds what a run found out, never rendered again."""
+        return name in self._data
 
     def raw(self, name: str) -> Any:
         """The value as written, templates unrendered."""

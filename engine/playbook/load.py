@@ -124,7 +124,7 @@ def _parse_play(index: int, raw: Any, path: Path, at: Location) -> Play:
         source=fields.location,
         steps=tuple(steps),
         vars=fields.mapping_of("vars"),
-        vars_files=tuple(str(_resolve(path, file)) for file in fields.string_list("vars_files")),
+        vars_files=_vars_files(fields, path),
         serial=_serial(fields),
         max_fail_percentage=fields.number("max_fail_percentage"),
         any_errors_fatal=fields.static_boolean("any_errors_fatal", False),
@@ -132,6 +132,18 @@ def _parse_play(index: int, raw: Any, path: Path, at: Location) -> Play:
         registry=fields.mapping_of("registry"),
         become=fields.boolean("become"),
     )
+
+
+def _vars_files(fields: Fields, path: Path) -> tuple[str, ...]:
+    """The play's vars files beside the playbook; one written literally must exist."""
+    files = []
+    for file in fields.string_list("vars_files"):
+        resolved = _resolve(path, file)
+        if not is_template(file) and not resolved.is_file():
+            raise InputError(f"vars file {file!r} not found (looked for {resolved}); a relative "
+                             "path is read beside the playbook", fields.at("vars_files"))
+        files.append(str(resolved))
+    return tuple(files)
 
 
 def _step_list(fields: Fields, key: str) -> list[Any]:
@@ -305,6 +317,7 @@ def find_local_file(playbook: Path, folder: str, name: str, at: Location) -> Pat
     base = playbook.parent
     candidates = [Path(name).expanduser()] if Path(name).expanduser().is_absolute() else [
         base / folder / name, base.parent / folder / name, base / name]
+    candidates = list(dict.fromkeys(candidate.absolute() for candidate in candidates))
     for candidate in candidates:
         try:
             if candidate.is_file():

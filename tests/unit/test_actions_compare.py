@@ -51,10 +51,15 @@ def test_modes_are_normalized_to_four_octal_digits(given: object, expected: str 
     assert normalize_mode(given) == expected
 
 
-@pytest.mark.parametrize("bad", ["u+rwx", "0689", "12345"])
-def test_a_mode_that_is_not_octal_is_refused(bad: str) -> None:
-    with pytest.raises(ActionError, match="octal"):
+@pytest.mark.parametrize("bad", ["u+rwz", "0689", "12345", "rwx", "a=r,,"])
+def test_a_mode_that_is_neither_octal_nor_symbolic_is_refused(bad: str) -> None:
+    with pytest.raises(ActionError, match="octal such as '0644' or symbolic"):
         normalize_mode(bad)
+
+
+def test_a_symbolic_mode_is_kept_for_chmod_with_whom_it_is_for() -> None:
+    assert normalize_mode("u+rwx") == "u+rwx"
+    assert normalize_mode("+x,go=rx") == "a+x,go=rx"
 
 
 def test_stat_lines_parse_into_a_path_state() -> None:
