@@ -140,8 +140,11 @@ class _Builder:
             is_hard = is_hard or self.graph.edges[before, after]["hard"]
         self.graph.add_edge(before, after, hard=is_hard)
 
-    def _add_chain(self, host: str, steps: Sequence[Step]) -> None:
+    def _add_chain(self, host: str, steps: Sequence[Step],
+                   unchained: frozenset[str] = frozenset()) -> None:
         for before, after in itertools.pairwise(steps):
+            if after.id in unchained:  # a rescue or always section: its own edges
+                continue
             before_node, after_node = self._runs_on(host, before), self._runs_on(host, after)
             # other hosts only line up for a run_once node; everyone needs its result
             self._add(before_node, after_node, is_hard=after_node[0] == host)
@@ -149,10 +152,13 @@ class _Builder:
     def _add_host_edges(self, play: Play, host: str) -> None:
         tasks = play.steps_of("task")
         handlers = play.steps_of("handler")
-        self._add_chain(host, tasks)
+        unchained = frozenset(section[0] for block in play.blocks
+                              for section in (block.rescue, block.always) if section)
+        self._add_chain(host, tasks, unchained)
         self._add_chain(host, handlers)
         if tasks and handlers:
             self._add_chain(host, (tasks[-1], handlers[0]))
+        self._add_block_edges(play, host)
         for step in play.steps:
             if (host, step.id) in self.excluded:   # placement constraints rule it out
                 continue
@@ -161,6 +167,30 @@ class _Builder:
                 if (host, other) not in self.excluded:
                     self._add(self._runs_on(host, self.steps[other]), node)
             self._add_body_edges(play, host, step, node)
+
+    def _add_block_edges(self, play: Play, host: str) -> None:
+        """block / rescue / always (Ansible's semantics): each rescue task also waits for
+        the body's exits and runs only if one of them failed (a `rescue` edge, see
+        execute.py); the always tasks wait for the body and rescue to finish, whatever
+        their outcome; what follows a block needs it to have succeeded (`play.sequence`)."""
+        for block in play.blocks:
+            for rescue in block.rescue:
+                for exit_id in block.body_exits:
+                    self._add_rescue(self._runs_on(host, self.steps[exit_id]),
+                                     self._runs_on(host, self.steps[rescue]))
+            if block.always:
+                first = self._runs_on(host, self.steps[block.always[0]])
+                for exit_id in block.region_exits:
+                    self._add(self._runs_on(host, self.steps[exit_id]), first, is_hard=False)
+        for needed, step in play.sequence:
+            node = self._runs_on(host, self.steps[step])
+            for other in needed:
+                self._add(self._runs_on(host, self.steps[other]), node)
+
+    def _add_rescue(self, before: Node, after: Node) -> None:
+        if before == after or self.graph.has_edge(before, after):
+            return
+        self.graph.add_edge(before, after, hard=False, rescue=True)
 
     def _add_body_edges(self, play: Play, host: str, step: Step, node: Node) -> None:
         body = step.body
@@ -294,9 +324,15 @@ def _drop_untagged(graph: Any, steps: dict[str, Step], tags: frozenset[str],
             for pred in graph.predecessors(node):
                 for succ in graph.successors(node):
                     is_hard = graph.edges[pred, node]["hard"] and graph.edges[node, succ]["hard"]
+                    # a rescue task still runs only if what stood before it failed
+                    is_rescue = graph.edges[node, succ].get("rescue", False)
                     if graph.has_edge(pred, succ):
                         is_hard = is_hard or graph.edges[pred, succ]["hard"]
-                    graph.add_edge(pred, succ, hard=is_hard)
+                        is_rescue = is_rescue and graph.edges[pred, succ].get("rescue", False)
+                    if is_rescue:
+                        graph.add_edge(pred, succ, hard=False, rescue=True)
+                    else:
+                        graph.add_edge(pred, succ, hard=is_hard)
             graph.remove_node(node)
 
 

@@ -54,6 +54,7 @@ CATALOG: dict[str, ActionEntry] = {
                        one_of="port path container"),
     "docker_image": _entry("docker_image", "name state source tarball force", required="name"),
     "fetch": _entry("fetch", "src dest flat", required="src dest"),
+    "setup": _entry("setup", "gather_subset gather_timeout filter"),
 }
 
 
