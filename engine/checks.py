@@ -135,10 +135,12 @@ class _HostChecker:
                 continue
             where = Location(at.file, line) if lines_are_in_file else at
             if name not in self.scope:
+                fix = "; it is a fact: set 'gather_facts: true' on the play" \
+                    if name in FACT_VARIABLES else f"{did_you_mean(name, self.scope)}; define " \
+                    f"it in the play's vars, the inventory, a vars file, or with -e {name}=..."
                 raise InputError(
                     f"undefined variable {name!r} in {step.label!r} ({field}) for host "
-                    f"{self.host!r}{did_you_mean(name, self.scope)}; define it in the play's "
-                    f"vars, the inventory, a vars file, or with -e {name}=...", where)
+                    f"{self.host!r}{fix}", where)
             self._check_variable(name, step)
 
     def _check_variable(self, name: str, step: Step) -> None:

@@ -93,6 +93,7 @@ class Expansion:
     blocks: list[BlockSpec] = field(default_factory=list)
     sequence: list[tuple[tuple[str, ...], str]] = field(default_factory=list)
     roles_run: set[tuple[Path, str]] = field(default_factory=set)
+    role_runs: dict[Path, int] = field(default_factory=dict)  # how often each role ran
     files: tuple[Path, ...] = ()            # the include chain, to refuse a cycle
 
     def step_id(self, entry: TaskEntry) -> str:
@@ -430,7 +431,10 @@ def _expand_role(expansion: Expansion, name: str, at: Location, context: Context
         previous = _expand_dependencies(expansion, role, meta, context, previous)
     finally:
         expansion.files = outer_files
-    short = role.name
+    # a role run again (other parameters, or imported twice) gets its run's number, so that
+    # its tasks' names stay unique in the play: `users (2) : Accounts`
+    runs = expansion.role_runs[role] = expansion.role_runs.get(role, 0) + 1
+    short = role.name if runs == 1 else f"{role.name} ({runs})"
     defaults = _role_vars(role, "defaults", files.get("defaults", "main"))
     own = _role_vars(role, "vars", files.get("vars", "main"))
     inner = replace(context, prefix=f"{short} : ", role=role, defaults=defaults,
