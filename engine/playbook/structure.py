@@ -37,7 +37,7 @@ ROLE_KEYWORDS = ("when", "tags", "vars", "become", "become_user", "ignore_errors
                  "delegate_to", "run_once", "environment", "remote_user", "any_errors_fatal")
 COLLECTION_PREFIXES = ("ansible.builtin.", "ansible.legacy.")
 ROLES_PATH_VARIABLES = ("PLAY_ROLES_PATH", "ANSIBLE_ROLES_PATH")
-COMING_FROM_ANSIBLE = "see docs/ansible.md"
+COMING_FROM_ANSIBLE = "see docs/coming-from-ansible.md"
 
 
 @dataclass(frozen=True)
