@@ -305,7 +305,9 @@ def execute(prepared: Prepared, options: RunOptions, stdout: TextIO = sys.stdout
         if not is_template(step.name):
             return play.name, step.label
         try:
-            return play.name, f"{step.kind} {render(step.name, runner.scope(node[0], play))}"
+            task = step.body if isinstance(step.body, TaskSpec) else None
+            scope = runner.scope(node[0], play, task)
+            return play.name, f"{step.kind} {render(step.name, scope)}"
         except template_errors():
             return play.name, step.label
 

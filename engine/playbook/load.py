@@ -23,6 +23,7 @@ from engine.playbook.model import (
     Step,
     StepKind,
     TaskSpec,
+    step_id,
 )
 from engine.playbook.references import check_references
 from engine.playbook.structure import (
@@ -119,8 +120,9 @@ def _parse_play(index: int, raw: Any, path: Path, at: Location,
     fields.reject_unknown(PLAY_KEYS)
     name = fields.string("name", required=True)
     play_tags = frozenset(fields.string_list("tags"))
-    expansion = expand_play(fields, path, index, extra_vars)
     gather_facts = fields.static_boolean("gather_facts", False)
+    expansion = expand_play(fields, path, index, extra_vars,
+                            (step_id(index, "task", GATHER_FACTS),) if gather_facts else ())
     steps = [Step(index, "task", GATHER_FACTS, fields.at("gather_facts"),
                   TaskSpec(action="setup", args={}), tags=frozenset({"always"}))
              ] if gather_facts else []

@@ -100,13 +100,14 @@ class Expansion:
         return step_id(self.play, "handler" if self.kind == "handler" else "task", entry.name)
 
 
-def expand_play(fields: Fields, path: Path, play: int,
-                extra_vars: Mapping[str, Any]) -> Expansion:
+def expand_play(fields: Fields, path: Path, play: int, extra_vars: Mapping[str, Any],
+                first: tuple[str, ...] = ()) -> Expansion:
     """Ansible's order: pre_tasks, roles (each after its dependencies), tasks, post_tasks;
-    the roles' handlers before the play's own."""
+    the roles' handlers before the play's own. `first`: the steps before all of them (the
+    facts task)."""
     variables = {**_literal(fields.mapping_of("vars")), **extra_vars}
     expansion = Expansion(play, path, variables)
-    exits = _expand_section(expansion, fields, "pre_tasks", path, ())
+    exits = _expand_section(expansion, fields, "pre_tasks", path, first)
     roles = fields.raw("roles")
     if roles is not None:
         if not isinstance(roles, list):
