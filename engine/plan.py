@@ -32,6 +32,9 @@ class Plan:
     graph: Any
     placements: tuple[PlayPlacement, ...]
     steps: dict[str, Step] = field(default_factory=dict)
+    # tasks in a block whose `rescue:` is in the plan (not left out by --tags): a failure
+    # there is "rescued", the rescue decides how the block ends
+    rescued: frozenset[str] = frozenset()
 
     @property
     def nodes(self) -> list[Node]:
@@ -64,7 +67,15 @@ def plan_run(playbook: Playbook, inventory: Inventory,
     _check_container_conflicts(playbook, placements)
     _check_acyclic(graph, builder.steps, playbook)
     _drop_untagged(graph, builder.steps, frozenset(tags), frozenset(skip_tags))
-    return Plan(playbook, graph, placements, builder.steps)
+    return Plan(playbook, graph, placements, builder.steps, _rescued(playbook, graph))
+
+
+def _rescued(playbook: Playbook, graph: Any) -> frozenset[str]:
+    if not any(play.blocks for play in playbook.plays):
+        return frozenset()
+    planned = {step for _, step in graph.nodes}
+    return frozenset(task for play in playbook.plays for block in play.blocks
+                     if any(rescue in planned for rescue in block.rescue) for task in block.body)
 
 
 def _excluded_by_constraints(playbook: Playbook, inventory: Inventory) -> set[tuple[str, str]]:
@@ -191,6 +202,7 @@ class _Builder:
         if before == after or self.graph.has_edge(before, after):
             return
         self.graph.add_edge(before, after, hard=False, rescue=True)
+        self.graph.graph["has_rescue"] = True  # the scheduler reads rescue edges only then
 
     def _add_body_edges(self, play: Play, host: str, step: Step, node: Node) -> None:
         body = step.body
@@ -323,9 +335,11 @@ def _drop_untagged(graph: Any, steps: dict[str, Step], tags: frozenset[str],
         if not is_selected(_selection_owner(steps[node[1]], steps)):
             for pred in graph.predecessors(node):
                 for succ in graph.successors(node):
-                    is_hard = graph.edges[pred, node]["hard"] and graph.edges[node, succ]["hard"]
-                    # a rescue task still runs only if what stood before it failed
-                    is_rescue = graph.edges[node, succ].get("rescue", False)
+                    before, after = graph.edges[pred, node], graph.edges[node, succ]
+                    # a rescue task still runs only if what stood before it failed, and
+                    # what needed a dropped rescue to succeed needs the block it rescued to
+                    is_hard = (before["hard"] or before.get("rescue", False)) and after["hard"]
+                    is_rescue = after.get("rescue", False)
                     if graph.has_edge(pred, succ):
                         is_hard = is_hard or graph.edges[pred, succ]["hard"]
                         is_rescue = is_rescue and graph.edges[pred, succ].get("rescue", False)

@@ -90,7 +90,13 @@ def prepare(options: RunOptions, load_inventory: Callable[[tuple[str, ...]], Inv
     from engine.registry.config import PlayRegistry, resolve_registries
     from engine.variables import parse_extra_vars
 
-    extra_vars = parse_extra_vars(options.extra_vars)
+    try:
+        extra_vars = parse_extra_vars(options.extra_vars)  # a templated include may need them
+    except InputError:
+        # the playbook's and the inventory's own mistakes are reported first, as before
+        load_playbook(options.playbook)
+        load_inventory(options.inventories)
+        raise
     playbook = load_playbook(options.playbook, extra_vars)
     inventory = load_inventory(options.inventories)
     placements = place_plays(playbook, inventory, options.limit)

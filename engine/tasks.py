@@ -147,7 +147,7 @@ class StepRunner:
             result = StepResult(host, step_id, "failed", msg=message,
                                 duration=time.monotonic() - started,
                                 is_ignored=_is_ignored(step.body, scope))
-        if result.status == "failed" and step.body.has_rescue and not result.is_ignored:
+        if result.status == "failed" and step_id in self.plan.rescued and not result.is_ignored:
             return replace(result, is_rescued=True)
         return result
 

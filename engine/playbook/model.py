@@ -40,7 +40,6 @@ class TaskSpec:
     defaults: dict[str, Any] = field(default_factory=dict)  # and task vars; role defaults
     sources: tuple[str, ...] = ()   # files beside which its src is looked up; () = the play's
     delegate_to: str | None = None  # runs over that host's connection, with this host's vars
-    has_rescue: bool = False        # in a block with `rescue:`: a failure is rescued
 
 
 @dataclass(frozen=True)

@@ -51,7 +51,6 @@ class Context:
     defaults: Mapping[str, Any] = field(default_factory=dict)
     keywords: Mapping[str, Any] = field(default_factory=dict)  # a task's own value wins
     role: Path | None = None                            # the role's folder
-    has_rescue: bool = False
 
     def inside(self, fields: Fields, skip: tuple[str, ...]) -> Context:
         """This context with the keywords of a block, include or role entry added."""
@@ -236,8 +235,7 @@ def _expand_block(expansion: Expansion, raw: dict[str, Any], path: Path, at: Loc
                              previous)
         return tuple(expansion.step_id(entry) for entry in into[start:]), exits
 
-    has_rescue = bool(sections["rescue"])
-    body, body_exits = expand("block", replace(inner, has_rescue=inner.has_rescue or has_rescue))
+    body, body_exits = expand("block", inner)
     rescue, rescue_exits = expand("rescue", inner)
     always, always_exits = expand("always", inner)
     region = rescue_exits if rescue else body_exits
@@ -495,7 +493,7 @@ def finish_step(step: Step, entry: TaskEntry) -> Step:
     when = None if not conditions else conditions[0] if len(conditions) == 1 else \
         " and ".join(f"({condition})" for condition in conditions)
     body = replace(body, when=when, vars={**context.vars, **body.vars},
-                   defaults=dict(context.defaults), has_rescue=context.has_rescue)
+                   defaults=dict(context.defaults))
     return replace(step, name=f"{context.prefix}{step.name}", body=body,
                    tags=step.tags | context.tags)
 

@@ -148,12 +148,12 @@ def test_a_derivative_distribution_takes_its_family_from_id_like() -> None:
 
 # --- runs on a local-connection host ------------------------------------------------
 
-def _run(tmp_path: Path, playbook: str) -> tuple[int, str]:
+def _run(tmp_path: Path, playbook: str, *arguments: str) -> tuple[int, str]:
     (tmp_path / "hosts.yml").write_text(
         "all:\n  hosts:\n    h1: {connection: local}\n    h2: {connection: local}\n")
     (tmp_path / "play.yml").write_text(playbook)
     result = subprocess.run([sys.executable, "-m", "engine", str(tmp_path / "play.yml"), "-i",
-                             str(tmp_path / "hosts.yml")], capture_output=True, text=True,
+                             str(tmp_path / "hosts.yml"), *arguments], capture_output=True, text=True,
                             cwd=ROOT, timeout=60, check=False)
     return result.returncode, result.stdout
 
@@ -255,3 +255,13 @@ def test_gather_facts_defines_the_facts_before_the_first_task(tmp_path: Path) ->
     assert hostname == Path("/proc/sys/kernel/hostname").read_text().strip().split(".")[0]
     assert int(vcpus) >= 1
     assert has_family == "True"
+
+
+def test_tags_that_leave_out_the_rescue_leave_a_failed_block_failed(tmp_path: Path) -> None:
+    deploy = "          tags: [deploy]\n"
+    playbook = BLOCK.format(body=_step("b1", "false", 8) + deploy,
+                            rescue=_step("r1", indent=8), always=_step("a1", indent=8),
+                            after=_step("next") + "      tags: [deploy]\n")
+    status, _ = _run(tmp_path, playbook, "--tags", "deploy")
+    assert _log(tmp_path) == []
+    assert status == 2
