@@ -153,8 +153,8 @@ def _run(tmp_path: Path, playbook: str, *arguments: str) -> tuple[int, str]:
         "all:\n  hosts:\n    h1: {connection: local}\n    h2: {connection: local}\n")
     (tmp_path / "play.yml").write_text(playbook)
     result = subprocess.run([sys.executable, "-m", "engine", str(tmp_path / "play.yml"), "-i",
-                             str(tmp_path / "hosts.yml"), *arguments], capture_output=True, text=True,
-                            cwd=ROOT, timeout=60, check=False)
+                             str(tmp_path / "hosts.yml"), *arguments], capture_output=True,
+                            text=True, cwd=ROOT, timeout=60, check=False)
     return result.returncode, result.stdout
 
 
@@ -265,3 +265,15 @@ def test_tags_that_leave_out_the_rescue_leave_a_failed_block_failed(tmp_path: Pa
     status, _ = _run(tmp_path, playbook, "--tags", "deploy")
     assert _log(tmp_path) == []
     assert status == 2
+
+
+def test_play_graph_draws_the_rescue_edge_as_if_failed() -> None:
+    result = subprocess.run([sys.executable, "-m", "engine", "graph",
+                             str(CORPUS / "block_rescue.yml"), "-i", str(CORPUS / "hosts.yml"),
+                             "-l", "web1", "--format", "dot"], capture_output=True, text=True,
+                            cwd=ROOT, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    assert ('"web1|0/task/Start the new version" -> "web1|0/task/Start the old version again" '
+            '[style=dashed, label="if failed"];') in result.stdout
+    assert '"web1|0/task/Start the old version again" -> "web1|0/task/Carry on";' \
+        in result.stdout
