@@ -226,7 +226,6 @@ class StepRunner:
                        stderr=outcome.stderr, facts=outcome.facts,
                        ansible_facts=outcome.ansible_facts)
 
-
     def _delegated(self, host: str, task: TaskSpec, scope: Scope) -> str:
         """The host whose connection runs the task: `delegate_to` (rendered with this host's
         variables), else the host itself."""

@@ -43,7 +43,7 @@ from engine.playbook.values import (
 )
 from engine.schema import Fields, type_name
 from engine.templating import is_template
-from engine.yamlfile import YamlMap, load_yaml_file, where
+from engine.yamlfile import derived_map, load_yaml_file, where
 
 PLAY_KEYS = ("name", "hosts", "serial", "max_fail_percentage", "vars", "vars_files", "tasks",
              "handlers", "containers", "services", "after", "registry", "any_errors_fatal",
@@ -183,11 +183,8 @@ def _without_listen(raw: Any, at: Location) -> tuple[Any, tuple[str, ...]]:
         return raw, ()
     fields = Fields(raw, "a handler", at)
     topics = fields.string_list("listen")
-    handler = YamlMap({key: value for key, value in raw.items() if key != "listen"})
-    if isinstance(raw, YamlMap):
-        handler.file, handler.line, handler.key_lines = raw.file, raw.line, raw.key_lines
-    else:
-        handler.key_lines = {}
+    handler = derived_map({key: value for key, value in raw.items() if key != "listen"}, raw,
+                          at)
     return handler, topics
 
 

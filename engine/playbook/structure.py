@@ -20,7 +20,7 @@ from engine.errors import InputError, Location
 from engine.playbook.model import BlockSpec, Step, TaskSpec, step_id
 from engine.schema import Fields, type_name
 from engine.templating import is_template
-from engine.yamlfile import YamlMap, load_yaml_file, where
+from engine.yamlfile import derived_map, load_yaml_file, where
 
 # the keys of a block that are its own; every other keyword is given to its tasks
 BLOCK_KEYS = ("block", "rescue", "always", "name")
@@ -197,13 +197,7 @@ def _with_keywords(raw: dict[str, Any], context: Context) -> Any:
     missing = {key: value for key, value in context.keywords.items() if key not in raw}
     if not missing:
         return raw
-    task = YamlMap({**raw, **missing})
-    if isinstance(raw, YamlMap):
-        task.file, task.line = raw.file, raw.line
-        task.key_lines = {**{key: raw.line for key in missing}, **raw.key_lines}
-    else:
-        task.key_lines = {}
-    return task
+    return derived_map({**raw, **missing}, raw, where(raw))
 
 
 def _refuse_task_only(fields: Fields, what: str) -> None:
@@ -377,8 +371,7 @@ def _expand_role_entry(expansion: Expansion, entry: Any, at: Location,
                        previous: tuple[str, ...]) -> tuple[str, ...]:
     """One item of `roles:`: a name, or `- role: name` with keywords and params."""
     if isinstance(entry, str):
-        entry = YamlMap({"role": entry})
-        entry.file, entry.line, entry.key_lines = at.file, at.line, {}
+        entry = derived_map({"role": entry}, None, at)
     fields = Fields(entry, "a role entry", at)
     key = "role" if fields.has("role") else "name"
     name = fields.string(key, required=True)
@@ -464,9 +457,7 @@ def _expand_dependencies(expansion: Expansion, role: Path, meta: Mapping[str, An
     for position, dependency in enumerate(dependencies):
         dependency_at = where(dependencies, position, at)
         if isinstance(dependency, str):
-            dependency = YamlMap({"role": dependency})
-            dependency.file, dependency.line = dependency_at.file, dependency_at.line
-            dependency.key_lines = {}
+            dependency = derived_map({"role": dependency}, None, dependency_at)
         fields = Fields(dependency, "a role dependency", dependency_at)
         key = "role" if fields.has("role") else "name"
         name = str(fields.string(key, required=True))
