@@ -277,3 +277,53 @@ def test_play_graph_draws_the_rescue_edge_as_if_failed() -> None:
             '[style=dashed, label="if failed"];') in result.stdout
     assert '"web1|0/task/Start the old version again" -> "web1|0/task/Carry on";' \
         in result.stdout
+
+
+def test_ansible_roles_path_is_read_when_play_roles_path_is_unset(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "elsewhere" / "ntp" / "tasks").mkdir(parents=True)
+    (tmp_path / "elsewhere" / "ntp" / "tasks" / "main.yml").write_text(
+        "- name: chrony\n  package: {name: chrony}\n")
+    (tmp_path / "play.yml").write_text("- name: p\n  hosts: all\n  roles: [ntp]\n")
+    monkeypatch.delenv("PLAY_ROLES_PATH", raising=False)
+    monkeypatch.setenv("ANSIBLE_ROLES_PATH", f"/nonexistent:{tmp_path / 'elsewhere'}")
+    assert _task_names(tmp_path / "play.yml") == ["ntp : chrony"]
+
+
+def test_a_delegated_task_uses_the_delegates_connection_and_the_hosts_vars(
+        tmp_path: Path) -> None:
+    from engine.cli import _load_inventory
+    from engine.connection import CommandResult
+    from engine.execute import Limits, Scheduler
+    from engine.run import RunOptions, prepare
+    from engine.tasks import StepOptions, StepRunner
+
+    asked: list[tuple[str, str]] = []
+
+    class Recorder:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def run(self, argv: list[str], **_: object) -> CommandResult:
+            asked.append((self.name, argv[-1]))
+            return CommandResult(" ".join(argv), 0, "", "", 0.0)
+
+    class Pool:
+        def get(self, name: str) -> Recorder:
+            return Recorder(name)
+
+        def knows(self, name: str) -> bool:
+            return name in ("web1", "db1")
+
+    (tmp_path / "hosts.yml").write_text(
+        "all:\n  hosts:\n    web1: {connection: local}\n    db1: {connection: local}\n")
+    (tmp_path / "play.yml").write_text(
+        "- name: p\n  hosts: web1\n  tasks:\n    - name: grant\n"
+        "      shell: grant {{ inventory_hostname }}\n      delegate_to: db1\n")
+    prepared = prepare(RunOptions(playbook=str(tmp_path / "play.yml"),
+                                  inventories=(str(tmp_path / "hosts.yml"),)), _load_inventory)
+    runner = StepRunner(prepared.plan, prepared.inventory, {}, Pool(),  # type: ignore[arg-type]
+                        StepOptions())
+    results = Scheduler(prepared.plan.graph, runner, Limits()).run()
+    assert [result.status for result in results.values()] == ["changed"]
+    assert len(asked) == 1 and asked[0][0] == "db1" and "grant web1" in asked[0][1]
