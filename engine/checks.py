@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.actions.catalog import CATALOG
+from engine.actions.setup import FACT_NAMES, as_variables
 from engine.connection.base import MAX_COMMAND_LINE
 from engine.errors import InputError, Location, did_you_mean
 from engine.nested import leaves, strings
@@ -44,6 +45,8 @@ if TYPE_CHECKING:
     from engine.plan import Plan
 
 EXPRESSION_FIELDS = ("when", "until", "changed_when", "failed_when")
+# what `gather_facts: true` defines on every host before the play's first task
+FACT_VARIABLES = frozenset(as_variables(dict.fromkeys(FACT_NAMES)))
 
 
 def check_variables(plan: Plan, inventory: Inventory, extra_vars: Mapping[str, Any]) -> None:
@@ -68,9 +71,20 @@ def check_variables(plan: Plan, inventory: Inventory, extra_vars: Mapping[str, A
             magic = static_magic(host, inventory_host.groups, groups, folder)
             scope = host_scope(host, inventory_host.vars, play.vars, file_vars, extra_vars,
                                magic)
-            checker = _HostChecker(host, scope, MAGIC_VARIABLES | registered, step_values)
+            known = MAGIC_VARIABLES | registered | (FACT_VARIABLES if play.gather_facts else set())
+            checker = _HostChecker(host, scope, known, step_values)
             values = _RenderedValues(host, scope, renders)
             for step in play.steps:
+                if isinstance(step.body, TaskSpec) and (step.body.vars or step.body.defaults):
+                    # a role's or block's task: its own vars and the role's defaults too
+                    own = host_scope(host, inventory_host.vars, play.vars, file_vars,
+                                     extra_vars, magic, task_vars=step.body.vars,
+                                     role_defaults=step.body.defaults)
+                    shared = ChainMap(dict(extra_vars), step.body.vars, file_vars, play.vars)
+                    _HostChecker(host, own, known, step_values).check_step(play, step)
+                    _RenderedValues(host, own, _PlayRenders(play.name, shared, registered)
+                                    ).check_step(step)
+                    continue
                 checker.check_step(play, step)
                 values.check_step(step)
 
@@ -122,10 +136,12 @@ class _HostChecker:
                 continue
             where = Location(at.file, line) if lines_are_in_file else at
             if name not in self.scope:
+                fix = "; it is a fact: set 'gather_facts: true' on the play" \
+                    if name in FACT_VARIABLES else f"{did_you_mean(name, self.scope)}; define " \
+                    f"it in the play's vars, the inventory, a vars file, or with -e {name}=..."
                 raise InputError(
                     f"undefined variable {name!r} in {step.label!r} ({field}) for host "
-                    f"{self.host!r}{did_you_mean(name, self.scope)}; define it in the play's "
-                    f"vars, the inventory, a vars file, or with -e {name}=...", where)
+                    f"{self.host!r}{fix}", where)
             self._check_variable(name, step)
 
     def _check_variable(self, name: str, step: Step) -> None:
@@ -270,7 +286,8 @@ class _RenderedValues:
         if not is_template(task.args.get(key)) or not isinstance(source, str):
             return  # written literally (the loader looked it up), or not known yet
         try:
-            find_local_file(Path(step.source.file), folder, source, step.source)
+            bases = task.sources or (step.source.file,)
+            find_local_file(tuple(Path(base) for base in bases), folder, source, step.source)
         except InputError as error:
             raise InputError(f"{step.label!r} as rendered for host {self.host!r}: "
                              f"{self._secrets.text(error.message)}", error.location) from None
@@ -321,7 +338,9 @@ class _RenderedValues:
         import jinja2
 
         try:
-            names = names_in_template(text)
+            # a guarded name counts too: `fact.address | default(x)` still reads `fact`,
+            # which a run may define (gather_facts, register) and a check cannot
+            names = names_in_template(text, with_guarded=True)
         except jinja2.TemplateSyntaxError:
             return False  # reported by _HostChecker
         for name, _ in names:

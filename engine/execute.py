@@ -61,8 +61,19 @@ class Scheduler:
         self.waiting_on = {node: graph.in_degree(node) for node in graph.nodes}
         # (successor, is_hard) per node, read once: networkx's edge views cost per access
         self.successors: dict[Node, list[tuple[Node, bool]]] = {node: [] for node in graph.nodes}
+        # block / rescue (plan.py): a node behind a `rescue` edge runs only if one of the
+        # nodes it rescues did not succeed, and is skipped (unseen) otherwise
+        # (a plan without blocks pays nothing for them: `has_rescue` is the plan's word)
+        self.rescues: dict[Node, list[Node]] = {}
+        self.is_rescuing: dict[Node, bool] = {}
+        if graph.graph.get("has_rescue"):
+            for before, after, is_rescue in graph.edges(data="rescue", default=False):
+                if is_rescue:
+                    self.rescues.setdefault(before, []).append(after)
+                    self.is_rescuing[after] = False
         for before, after, is_hard in graph.edges(data="hard", default=True):
-            self.successors[before].append((after, is_hard))
+            if not self.rescues or after not in self.rescues.get(before, ()):
+                self.successors[before].append((after, is_hard))
         self.in_flight: dict[str, int] = {}
         self.busy_hosts = 0                 # hosts with work in flight (bounded by forks)
         self.unreachable: dict[str, str] = {}
@@ -121,7 +132,10 @@ class Scheduler:
 
     def _make_ready(self, node: Node) -> None:
         host = node[0]
-        if is_barrier(node):
+        if self.is_rescuing and self.is_rescuing.get(node) is False:
+            self._finish(node, StepResult(host, node[1], "skipped", msg="nothing to rescue",
+                                          is_hidden=True))
+        elif is_barrier(node):
             # nothing to run: it is done as soon as it is ready
             self._finish(node, StepResult(host, node[1], "ok"))
         elif self.in_flight.get(host, 0):
@@ -203,6 +217,14 @@ class Scheduler:
         pending = [(node, result)]
         while pending:
             done, outcome = pending.pop()
+            for rescuer in self.rescues.get(done, ()) if self.rescues else ():
+                if rescuer in self.results:
+                    continue
+                if (outcome.status == "failed" and not outcome.is_ignored) or outcome.is_blocked:
+                    self.is_rescuing[rescuer] = True
+                self.waiting_on[rescuer] -= 1
+                if self.waiting_on[rescuer] == 0:
+                    self._make_ready(rescuer)
             for successor, is_hard in self.successors[done]:
                 if successor in self.results:
                     continue

@@ -55,7 +55,7 @@ class Rollout:
         self.lock = threading.Lock()
 
     def record(self, result: StepResult) -> None:
-        if (result.status == "failed" and not result.is_ignored) or \
+        if (result.status == "failed" and not result.is_ignored and not result.is_rescued) or \
                 result.status == "unreachable":
             play_index = self.plan.steps[result.step].play
             number = self.batch_of[play_index].get(result.host)

@@ -29,7 +29,7 @@ from engine.errors import (
 from engine.execute import Limits, Node, Scheduler
 from engine.output.events import Reporter, Sink
 from engine.output.redaction import Redactor
-from engine.playbook.model import ContainerSpec
+from engine.playbook.model import ContainerSpec, TaskSpec
 from engine.registry.model import LockBusy, RegistryError
 from engine.results import Event, Recap, StepResult
 from engine.rollout import Rollout, exit_status
@@ -90,9 +90,15 @@ def prepare(options: RunOptions, load_inventory: Callable[[tuple[str, ...]], Inv
     from engine.registry.config import PlayRegistry, resolve_registries
     from engine.variables import parse_extra_vars
 
-    playbook = load_playbook(options.playbook)
+    try:
+        extra_vars = parse_extra_vars(options.extra_vars)  # a templated include may need them
+    except InputError:
+        # the playbook's and the inventory's own mistakes are reported first, as before
+        load_playbook(options.playbook)
+        load_inventory(options.inventories)
+        raise
+    playbook = load_playbook(options.playbook, extra_vars)
     inventory = load_inventory(options.inventories)
-    extra_vars = parse_extra_vars(options.extra_vars)
     playbook = render_patterns(playbook, extra_vars)
     placements = place_plays(playbook, inventory, options.limit)
     if early is not None:
@@ -114,10 +120,28 @@ def _connection_settings(plan: Plan, inventory: Inventory,
     """How to reach every host of the plan and every file registry host; a bad connection
     var raises `InputError` (exit 4 before anything runs, `play graph` included)."""
     from engine.connection import settings_for
+    from engine.inventory import implicit_localhost
+    from engine.templating import is_template
 
     hosts = {host for host, _ in plan.nodes}
     hosts |= {config.host for config in registries if config.host is not None}
-    return {host: settings_for(inventory.hosts[host]) for host in sorted(hosts)}
+    delegated = {step.body.delegate_to for step in plan.steps.values()
+                 if isinstance(step.body, TaskSpec) and step.body.delegate_to is not None}
+    if any(is_template(target) for target in delegated):
+        hosts |= set(inventory.hosts)  # known only once rendered: every host may be one
+    for step in plan.steps.values():
+        target = step.body.delegate_to if isinstance(step.body, TaskSpec) else None
+        if target is not None and not is_template(target) and target != "localhost" and \
+                target not in inventory.hosts:
+            raise InputError(f"task {step.name!r} is delegated to {target!r}, which is not a "
+                             "host of the inventory; name an inventory host, or localhost "
+                             "for the control node", step.source)
+    hosts |= {target for target in delegated if target in inventory.hosts}
+    settings = {host: settings_for(inventory.hosts[host]) for host in sorted(hosts)}
+    if "localhost" not in inventory.hosts and delegated:
+        # Ansible's implicit localhost: the control node, reached without SSH
+        settings["localhost"] = settings_for(implicit_localhost())
+    return settings
 
 
 def _first_hosts(inventory: Inventory, placements: Sequence[PlayPlacement],
@@ -288,7 +312,9 @@ def execute(prepared: Prepared, options: RunOptions, stdout: TextIO = sys.stdout
         if not is_template(step.name):
             return play.name, step.label
         try:
-            return play.name, f"{step.kind} {render(step.name, runner.scope(node[0], play))}"
+            task = step.body if isinstance(step.body, TaskSpec) else None
+            scope = runner.scope(node[0], play, task)
+            return play.name, f"{step.kind} {render(step.name, scope)}"
         except template_errors():
             return play.name, step.label
 

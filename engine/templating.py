@@ -122,27 +122,28 @@ def global_names() -> frozenset[str]:
 
 
 @functools.lru_cache(maxsize=4096)
-def names_in_template(text: str) -> tuple[tuple[str, int], ...]:
+def names_in_template(text: str, with_guarded: bool = False) -> tuple[tuple[str, int], ...]:
     """The variables a template reads without defining them, with the line of first use
-    (1-based, within the template). Raises `jinja2.TemplateSyntaxError`."""
+    (1-based, within the template); those guarded by `is defined` or `default()` only
+    `with_guarded`. Raises `jinja2.TemplateSyntaxError`."""
     import jinja2
 
     try:
-        return _names_in_template(text)
+        return _names_in_template(text, with_guarded)
     except RecursionError:
         # Jinja's parser and tree walks recurse once per bracket or block level
         raise jinja2.TemplateSyntaxError("brackets, parentheses or blocks nest too deeply",
                                          1) from None
 
 
-def _names_in_template(text: str) -> tuple[tuple[str, int], ...]:
+def _names_in_template(text: str, with_guarded: bool) -> tuple[tuple[str, int], ...]:
     import jinja2.meta
     import jinja2.nodes
 
     tree = environment().parse(text)
     _refuse_internals(tree)
     undeclared = jinja2.meta.find_undeclared_variables(tree) - global_names()
-    guarded = _guarded_names(tree)
+    guarded = set() if with_guarded else _guarded_names(tree)
     first_line: dict[str, int] = {}
     for node in tree.find_all(jinja2.nodes.Name):
         if node.name in undeclared and node.ctx == "load" and id(node) not in guarded:

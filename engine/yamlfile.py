@@ -53,6 +53,17 @@ class YamlList(list[Any]):
         return Location(self.file, self.line)
 
 
+def derived_map(values: dict[str, Any], source: object, default: Location) -> YamlMap:
+    """A mapping a loader makes from what was written (a task with the keywords it inherits,
+    a role named by a bare string): `source`'s lines when it is a YAML mapping (a key it
+    lacks is at its first line), else `default`."""
+    derived = YamlMap(values)
+    at = source.where() if isinstance(source, YamlMap) else default
+    derived.file, derived.line = at.file, at.line
+    derived.key_lines = dict(source.key_lines) if isinstance(source, YamlMap) else {}
+    return derived
+
+
 def where(value: object, key: str | int | None = None, default: Location | None = None) -> Location:
     """The location of `value` (or of its `key`), when it came from a YAML file."""
     if isinstance(value, YamlMap):

@@ -67,6 +67,7 @@ CATALOG: dict[str, ActionEntry] = {
     "docker_image": _entry("docker_image", "name state source tarball force", required="name",
                            choices={"state": "present absent", "source": "pull import load"}),
     "fetch": _entry("fetch", "src dest flat", required="src dest"),
+    "setup": _entry("setup", "gather_subset gather_timeout filter"),
 }
 
 

@@ -66,7 +66,10 @@ def graph_dot(plan: Plan) -> str:
         # serial batches and plays meet in one point: "all above before all below"
         lines.append(f"  {_dot_quote(barrier)} [shape=point, width=0.08];")
     for before, after in sorted(plan.graph.edges, key=lambda e: (node_id(e[0]), node_id(e[1]))):
-        lines.append(f"  {_dot_quote(node_id(before))} -> {_dot_quote(node_id(after))};")
+        # a block's rescue runs only if what it rescues failed
+        style = ' [style=dashed, label="if failed"]' if plan.graph.edges[before, after].get(
+            "rescue") else ""
+        lines.append(f"  {_dot_quote(node_id(before))} -> {_dot_quote(node_id(after))}{style};")
     lines.append("}")
     return "\n".join(lines) + "\n"
 

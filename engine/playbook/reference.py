@@ -86,6 +86,19 @@ PLAY: dict[str, Entry] = {
                "become: true"),
     "tags": ("[]", "Tags added to every step of the play, for `--tags` / `--skip-tags`.",
              "tags: [api]"),
+    "roles": ("[]", "Roles in the standard layout (`tasks/`, `handlers/`, `defaults/`, "
+              "`vars/`, `templates/`, `files/`, `meta/` dependencies), found in `roles/` "
+              "beside the playbook, then `PLAY_ROLES_PATH`; their tasks run after "
+              "`pre_tasks`, before `tasks`, named `role : task` (docs/structure.md).",
+              "roles: [common, {role: nginx, vars: {port: 8080}}]"),
+    "pre_tasks": ("[]", "Tasks that run before the roles, as in Ansible.",
+                  "pre_tasks: [{name: apt cache, package: {name: curl, update_cache: true}}]"),
+    "post_tasks": ("[]", "Tasks that run after `tasks`, as in Ansible.",
+                   "post_tasks: [{name: smoke test, command: curl -fsS localhost}]"),
+    "gather_facts": ("false (unlike Ansible)", "Collect `ansible_hostname`, "
+                     "`ansible_distribution*`, `ansible_os_family`, `ansible_processor_vcpus`, "
+                     "`ansible_memtotal_mb`, `ansible_default_ipv4` in a first task, one round "
+                     "trip per host.", "gather_facts: true"),
 }
 
 TASK: dict[str, Entry] = {
@@ -127,6 +140,11 @@ TASK: dict[str, Entry] = {
              "tags: [config]"),
     "no_log": ("false", "The task's output and diff are replaced by `(output hidden by "
                "no_log)` in every output.", "no_log: true"),
+    "delegate_to": ("the host itself", "Run the task over another host's connection (an "
+                    "inventory host, or `localhost`: the control node), with this host's "
+                    "variables.", "delegate_to: db1"),
+    "vars": ("{}", "Variables of this task only: above the play's and its vars files, "
+             "below registered results and `-e`.", "vars: {port: 8080}"),
 }
 
 CONTAINER: dict[str, Entry] = {
@@ -288,6 +306,15 @@ PREFER: dict[str, str] = {
 
 # action -> (what it does, {argument: (default, meaning, example)})
 ACTIONS: dict[str, tuple[str, dict[str, Entry]]] = {
+    "setup": ("Gather the host's facts (what `gather_facts: true` runs first); one remote "
+              "command.", {
+        "gather_subset": ("all", "Accepted for Ansible's playbooks and not read: play "
+                          "gathers its one documented set.", "gather_subset: [min]"),
+        "gather_timeout": ("none", "Accepted and not read: the task's `timeout` bounds the "
+                           "command.", "gather_timeout: 10"),
+        "filter": ("none", "Accepted and not read: every documented fact is set.",
+                   "filter: ansible_distribution*"),
+    }),
     "command": ("Run a command without a shell; `changed` whenever it runs, skipped under "
                 "`--check`.", {
         "cmd": ("", "The command line, split like a shell (no shell runs it).",
