@@ -117,10 +117,13 @@ def _run(argv: Sequence[str], env: Mapping[str, str] | None, cwd: Path | None,
                                    stderr=subprocess.STDOUT)
         sampler.start()
         timer = threading.Timer(timeout, process.kill)
+        timer.daemon = True  # an interrupted bench must not wait out the timer to exit
         timer.start()
-        _, status, usage = os.wait4(process.pid, 0)
+        try:
+            _, status, usage = os.wait4(process.pid, 0)
+        finally:
+            timer.cancel()
         wall = time.monotonic() - started
-        timer.cancel()
         process.returncode = os.waitstatus_to_exitcode(status)
         sampler.done.set()
         sampler.join()
