@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import socket
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from engine.lab.layout import DOCKER, REGISTRY, HostPaths
@@ -20,7 +21,7 @@ from engine.lab.proc import (
     Process,
     log_tail,
     process_in_tree,
-    processes_in_netns,
+    processes_in_netns_of,
     run,
     spawn_daemon,
     stop,
@@ -205,16 +206,20 @@ def remove_all_containers(host: HostPaths) -> None:
         run(docker(host, "rm", "--force", *listed), timeout=60, check=False)
 
 
-def kill_leftovers(host: HostPaths) -> None:
-    """Stop whatever is still in the host's namespace once its init is gone.
+def kill_leftovers(hosts: Sequence[HostPaths]) -> None:
+    """Stop whatever is still in the hosts' namespaces once their inits are gone.
 
     The PID namespace ends with its init, so this finds only what escaped it.
     """
+    files = [host.netns_file for host in hosts]
     for _ in range(3):
-        leftovers = processes_in_netns(host.netns_file)
+        leftovers = processes_in_netns_of(files)
         if not leftovers:
             return
-        stop(leftovers, grace=3)
-    survivors = ", ".join(str(proc.pid) for proc in processes_in_netns(host.netns_file))
-    if survivors:
-        raise LabError(f"{host.name}: processes {survivors} survived SIGKILL; its namespace stays")
+        stop([proc for procs in leftovers.values() for proc in procs], grace=3)
+    survivors = processes_in_netns_of(files)
+    for host in hosts:
+        if survivors.get(host.netns_file):
+            pids = ", ".join(str(proc.pid) for proc in survivors[host.netns_file])
+            raise LabError(f"{host.name}: processes {pids} survived SIGKILL; its namespace "
+                           "stays")

@@ -123,12 +123,23 @@ def processes_in_netns(netns_file: Path) -> list[Process]:
     Descendants count because a container with its own network namespace is
     still a child of its host's containerd-shim.
     """
-    try:
-        target = os.stat(netns_file)
-    except FileNotFoundError:
-        return []
+    return processes_in_netns_of([netns_file]).get(netns_file, [])
+
+
+def processes_in_netns_of(netns_files: Sequence[Path]) -> dict[Path, list[Process]]:
+    """`processes_in_netns` of each file, from ONE walk over /proc (tearing down 1000
+    hosts walked it once per host: minutes)."""
+    targets: dict[tuple[int, int], Path] = {}
+    for netns_file in netns_files:
+        try:
+            target = os.stat(netns_file)
+        except FileNotFoundError:
+            continue
+        targets[(target.st_dev, target.st_ino)] = netns_file
+    if not targets:
+        return {}
     parents: dict[int, int] = {}
-    members: set[int] = set()
+    members: dict[Path, set[int]] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -141,11 +152,14 @@ def processes_in_netns(netns_file: Path) -> list[Process]:
             ns = os.stat(entry / "ns" / "net")
         except (FileNotFoundError, PermissionError, ProcessLookupError):
             continue
-        if (ns.st_dev, ns.st_ino) == (target.st_dev, target.st_ino):
-            members.add(pid)
-    members |= _descendants(members, parents)
-    found = (process(pid) for pid in sorted(members))
-    return [proc for proc in found if proc is not None]
+        member_of = targets.get((ns.st_dev, ns.st_ino))
+        if member_of is not None:
+            members.setdefault(member_of, set()).add(pid)
+    found: dict[Path, list[Process]] = {}
+    for netns_file, pids in members.items():
+        alive = (process(pid) for pid in sorted(pids | _descendants(pids, parents)))
+        found[netns_file] = [proc for proc in alive if proc is not None]
+    return found
 
 
 def _descendants(roots: set[int], parents: dict[int, int]) -> set[int]:
