@@ -67,7 +67,8 @@ def _graph_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="play graph", description="print the plan of a playbook")
     parser.add_argument("playbook")
     _selection_options(parser)
-    parser.add_argument("--format", choices=("text", "dot", "json"), default="text")
+    parser.add_argument("--format", choices=("text", "dot", "json", "svg", "png"),
+                        default="text", help="svg and png need Graphviz's dot (default: text)")
     parser.add_argument("--explain", action="store_true",
                         help="also read the candidate hosts over SSH and show where each "
                              "replica of a `replicas: N` container goes, and why")
@@ -200,6 +201,14 @@ def _graph(argv: Sequence[str]) -> int:
         from engine.run import explain_placements
 
         placement = explain_placements(prepared, run_options)
+    if options.format in ("svg", "png"):
+        from engine.output.graphviz import render_image
+
+        sys.stdout.flush()
+        sys.stdout.buffer.write(render_image(render_graph(prepared.plan, "dot", placement),
+                                             options.format))
+        sys.stdout.buffer.flush()
+        return EXIT_OK
     sys.stdout.write(render_graph(prepared.plan, options.format, placement))
     return EXIT_OK
 
