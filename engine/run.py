@@ -359,7 +359,9 @@ def execute(prepared: Prepared, options: RunOptions, stdout: TextIO = sys.stdout
         warn(f"registry: {error}")
         status = EXIT_UNREACHABLE
     finally:
-        if (options.json or options.report) and status != EXIT_LOCK_BUSY:
+        # not after a busy lock (nothing ran), a registry error or a lost lock (the
+        # registry may be what failed: reading it would wait for it again)
+        if (options.json or options.report) and status is None and not lock.lost:
             instances = _registry_records(prepared, registries, warn)
             if instances is not None:
                 reporter.emit(Event("registry", data={"instances": instances}))

@@ -14,7 +14,7 @@ import json
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
@@ -53,7 +53,7 @@ class RunView:
     instances: tuple[Mapping[str, Any], ...] | None = None  # None: no registry event
     run_number: int = 1
     runs_in_log: int = 1
-    end: float = field(default=0.0)      # seconds from the start to the last event
+    end: float = 0.0                     # seconds from the start to the last event
 
 
 def split_runs(records: Iterable[Record]) -> list[list[Record]]:
@@ -126,7 +126,7 @@ def _escape(value: object) -> str:
 
 
 def _page(run: RunView) -> str:
-    timeline = {"end": round(max(run.end, *(s.end for s in run.spans), 0.0), 3),
+    timeline = {"end": round(run.end, 3),
                 "hosts": list(run.hosts),
                 "spans": [{"host": s.host, "play": s.play, "step": s.step, "status": s.status,
                            "start": round(s.start, 3), "end": round(s.end, 3),
