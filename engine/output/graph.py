@@ -91,8 +91,8 @@ def _dot_play(plan: Plan, play_index: int, nodes: list[Node]) -> list[str]:
     groups = _replica_groups(plan, nodes)
     grouped = {node for members in groups.values() for node in members}
     lines.extend(f"    {_dot_node(plan, node)}" for node in nodes if node not in grouped)
-    for number, (step_id_, members) in enumerate(groups.items()):
-        body = plan.steps[step_id_].body
+    for number, (container_step, members) in enumerate(groups.items()):
+        body = plan.steps[container_step].body
         assert isinstance(body, ContainerSpec)  # _replica_groups keeps only these
         count = min(body.replicas or 0, len(members))
         lines.append(f"    subgraph cluster_{play_index}_replicas_{number} {{")
