@@ -379,8 +379,9 @@ def execute(prepared: Prepared, options: RunOptions, stdout: TextIO = sys.stdout
 
 def _registry_records(prepared: Prepared, registries: RegistryPool,
                       warn: Callable[[str], None]) -> list[dict[str, Any]] | None:
-    """The registry's records of the playbook's services after the run, for the machine
-    outputs (`--json`, `--report`); None when the playbook registers no service. Read
+    """The registry's records of the playbook's services after the run (without their
+    meta), for the machine outputs (`--json`, `--report`); None when the playbook
+    registers no service. Read
     through the run's registry cache: what the run wrote costs no new round trip."""
     from engine.templating import is_template
 
@@ -402,8 +403,13 @@ def _registry_records(prepared: Prepared, registries: RegistryPool,
         except RegistryError as error:
             warn(f"registry: the records after the run could not be read: {error}")
             continue
-        records.extend(json.loads(instance.to_json()) for instance in scan.instances
-                       if services is None or instance.service in services)
+        for instance in scan.instances:
+            if services is None or instance.service in services:
+                record = json.loads(instance.to_json())
+                # meta is free-form (a playbook may put anything there) and no output
+                # showed it before: `play registry ls --json` does, on purpose
+                record.pop("meta", None)
+                records.append(record)
     return sorted(records, key=lambda record: (record["service"], record["instance"]))
 
 
