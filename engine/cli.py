@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from engine.inventory import Inventory
     from engine.run import Prepared, RunOptions
 
-SUBCOMMANDS = ("graph", "inventory", "lab", "registry")
+SUBCOMMANDS = ("graph", "inventory", "lab", "registry", "report")
 DEFAULT_INVENTORY = "inventory/lab.yml"
 
 
@@ -50,7 +50,8 @@ def _selection_options(parser: argparse.ArgumentParser) -> None:
 
 def _run_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="play", description="Deploy containers and register services over "
-                     "SSH. Subcommands: graph, inventory, lab, registry (play SUBCOMMAND --help).")
+                     "SSH. Subcommands: graph, inventory, lab, registry, report "
+                     "(play SUBCOMMAND --help).")
     parser.add_argument("--version", action="version", version=f"play {__version__}")
     parser.add_argument("playbook", help="the playbook to run")
     _selection_options(parser)
@@ -59,6 +60,9 @@ def _run_parser() -> argparse.ArgumentParser:
     parser.add_argument("-f", "--forks", type=int, default=50, help="hosts worked on at once")
     parser.add_argument("--json", action="store_true", help="one JSON event per line")
     parser.add_argument("--log", metavar="FILE", help="append plain progress lines to FILE")
+    parser.add_argument("--report", metavar="FILE",
+                        help="write the run's HTML report (recap, timeline, failures, diffs, "
+                             "registry) to FILE when the run ends")
     parser.add_argument("--lock-timeout", type=float, default=60.0, metavar="SECONDS")
     return parser
 
@@ -67,7 +71,8 @@ def _graph_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="play graph", description="print the plan of a playbook")
     parser.add_argument("playbook")
     _selection_options(parser)
-    parser.add_argument("--format", choices=("text", "dot", "json"), default="text")
+    parser.add_argument("--format", choices=("text", "dot", "json", "svg", "png"),
+                        default="text", help="svg and png need Graphviz's dot (default: text)")
     parser.add_argument("--explain", action="store_true",
                         help="also read the candidate hosts over SSH and show where each "
                              "replica of a `replicas: N` container goes, and why")
@@ -125,6 +130,13 @@ def _registry_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _report_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="play report", description="write the HTML report of the last run "
+                     "in a --json log to stdout: play report run.jsonl > run.html")
+    parser.add_argument("log", help="the events a run wrote with --json")
+    return parser
+
+
 def _load_inventory(sources: Sequence[str]) -> Inventory:
     from engine.inventory import load_inventory
 
@@ -168,7 +180,8 @@ def _run_options(options: argparse.Namespace, argv: Sequence[str] = ()) -> RunOp
         skip_tags=tuple(_split_tags(options.skip_tags)),
         check=getattr(options, "check", False), diff=getattr(options, "diff", False),
         forks=getattr(options, "forks", 50), json=getattr(options, "json", False),
-        log=getattr(options, "log", None), lock_timeout=getattr(options, "lock_timeout", 60.0),
+        log=getattr(options, "log", None), report=getattr(options, "report", None),
+        lock_timeout=getattr(options, "lock_timeout", 60.0),
         option_names=option_names(argv))
 
 
@@ -200,6 +213,14 @@ def _graph(argv: Sequence[str]) -> int:
         from engine.run import explain_placements
 
         placement = explain_placements(prepared, run_options)
+    if options.format in ("svg", "png"):
+        from engine.output.graphviz import render_image
+
+        sys.stdout.flush()
+        sys.stdout.buffer.write(render_image(render_graph(prepared.plan, "dot", placement),
+                                             options.format))
+        sys.stdout.buffer.flush()
+        return EXIT_OK
     sys.stdout.write(render_graph(prepared.plan, options.format, placement))
     return EXIT_OK
 
@@ -258,6 +279,12 @@ def _registry(argv: Sequence[str]) -> int:
     return list_instances(inventory, options.service, options.json, sys.stdout)
 
 
+def _report(argv: Sequence[str]) -> int:
+    from engine.commands.report import write_report
+
+    return write_report(_report_parser().parse_args(argv).log, sys.stdout)
+
+
 def _run(argv: Sequence[str]) -> int:
     if "--version" in argv and len(argv) > 1:
         raise InputError("--version takes no other argument (see play --help)", None)
@@ -270,6 +297,10 @@ def _run(argv: Sequence[str]) -> int:
     if not options.lock_timeout >= 0:  # nan too
         raise InputError(f"--lock-timeout must be 0 or more seconds, not {options.lock_timeout}",
                          None)
+    if options.report and (Path(options.report).is_dir()
+                           or not Path(options.report).resolve().parent.is_dir()):
+        raise InputError(f"--report {options.report}: give a file in an existing folder "
+                         "(the HTML page is written there when the run ends)", None)
     early = EarlyConnections()
     try:
         run_options, prepared = _prepare(options, early, argv)
@@ -283,7 +314,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if arguments and arguments[0] in SUBCOMMANDS:
             command = {"graph": _graph, "inventory": _inventory, "lab": _lab,
-                       "registry": _registry}[arguments[0]]
+                       "registry": _registry, "report": _report}[arguments[0]]
             return command(arguments[1:])
         return _run(arguments)
     except InputError as error:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import networkx as nx
 
@@ -21,6 +21,14 @@ from engine.playbook import ContainerSpec, Play, Playbook, ServiceSpec, Step, Ta
 if TYPE_CHECKING:
     from engine.inventory import Inventory
 
+# Why an edge orders its two nodes (edge attribute "kind", for `play graph` only: the
+# scheduler reads "hard"). needs: `after` also needs `before` to succeed (hard); order:
+# only to finish (play order, a replicated dependency, the way into a run_once node);
+# notify: a task restarts the container it notifies (hard); rescue: a block's rescue task
+# runs only if the body failed; batch: a serial batch waits for the one before it. When two
+# reasons give the same edge, the first of this list wins.
+EdgeKind = Literal["notify", "needs", "rescue", "batch", "order"]
+EDGE_KINDS: tuple[EdgeKind, ...] = ("notify", "needs", "rescue", "batch", "order")
 
 
 @dataclass(frozen=True, eq=False)
@@ -165,13 +173,18 @@ class _Builder:
         batch = next(batch for batch in placement.batches if host in batch)
         return self._node(batch[0], step)
 
-    def _add(self, before: Node, after: Node, is_hard: bool = True) -> None:
+    def _add(self, before: Node, after: Node, is_hard: bool = True,
+             kind: EdgeKind | None = None) -> None:
         """`after` waits for `before`. A hard edge also needs `before` to succeed; a soft
         one (ordering across hosts: play order, serial batches, the way into a run_once
-        node) only needs it finished, so one host's failure stops only that host."""
+        node) only needs it finished, so one host's failure stops only that host. `kind`:
+        see EDGE_KINDS; by default what `is_hard` says (needs or order)."""
+        kind = kind or ("needs" if is_hard else "order")
         if self.graph.has_edge(before, after):
-            is_hard = is_hard or self.graph.edges[before, after]["hard"]
-        self.graph.add_edge(before, after, hard=is_hard)
+            existing = self.graph.edges[before, after]
+            is_hard = is_hard or existing["hard"]
+            kind = merge_edge_kinds(kind, existing["kind"], is_hard)
+        self.graph.add_edge(before, after, hard=is_hard, kind=kind)
 
     def _add_chain(self, host: str, steps: Sequence[Step],
                    unchained: frozenset[str] = frozenset()) -> None:
@@ -241,7 +254,7 @@ class _Builder:
     def _add_rescue(self, before: Node, after: Node) -> None:
         if before == after or self.graph.has_edge(before, after):
             return
-        self.graph.add_edge(before, after, hard=False, rescue=True)
+        self.graph.add_edge(before, after, hard=False, rescue=True, kind="rescue")
         self.graph.graph["has_rescue"] = True  # the scheduler reads rescue edges only then
 
     def _add_body_edges(self, play: Play, host: str, step: Step, node: Node) -> None:
@@ -252,7 +265,7 @@ class _Builder:
                                  None)
                 # a notified container restarts after the task
                 if container is not None and (host, container.id) not in self.excluded:
-                    self._add(node, self._node(host, container))
+                    self._add(node, self._node(host, container), kind="notify")
         elif isinstance(body, ContainerSpec):
             for dependency in body.depends_on:
                 for provider in self.container_nodes.get(dependency, []):
@@ -273,7 +286,7 @@ class _Builder:
     def _add_batch_edges(self, play: Play, placement: PlayPlacement) -> None:
         for number, (earlier, later) in enumerate(itertools.pairwise(placement.batches), 1):
             self._connect(self._nodes_of(play.index, earlier), self._nodes_of(play.index, later),
-                          (BARRIER_HOST, f"{play.index}/batch/{number}"))
+                          (BARRIER_HOST, f"{play.index}/batch/{number}"), "batch")
 
     def _add_play_edges(self) -> None:
         for play in self.playbook.plays:
@@ -294,7 +307,8 @@ class _Builder:
         waits_for = own.after if own.after is not None else ((play - 1,) if play > 0 else ())
         return [node for earlier in waits_for for node in self._play_exits(earlier, seen)]
 
-    def _connect(self, earlier: list[Node], later: list[Node], barrier: Node) -> None:
+    def _connect(self, earlier: list[Node], later: list[Node], barrier: Node,
+                 kind: EdgeKind = "order") -> None:
         """Every node of `later` waits for every node of `earlier` to finish. Only the sinks
         and sources need an edge, the rest follows through the graph; they meet in one
         barrier node (soft edges: a host's failure holds back no other host), and a host on
@@ -308,15 +322,22 @@ class _Builder:
                    if not any(pred in later_set for pred in self.graph.predecessors(node))]
         self.graph.add_node(barrier)
         for sink in sinks:
-            self._add(sink, barrier, is_hard=False)
+            self._add(sink, barrier, is_hard=False, kind=kind)
         for source in sources:
-            self._add(barrier, source, is_hard=False)
+            self._add(barrier, source, is_hard=False, kind=kind)
         sources_by_host: dict[str, list[Node]] = {}
         for source in sources:
             sources_by_host.setdefault(source[0], []).append(source)
         for sink in sinks:
             for source in sources_by_host.get(sink[0], ()):
                 self._add(sink, source)
+
+
+def merge_edge_kinds(first: EdgeKind, second: EdgeKind, is_hard: bool) -> EdgeKind:
+    """The kind of an edge that two reasons give: the first in EDGE_KINDS, but a hard edge
+    is at least "needs" (an ordering that also needs success is drawn as needing it)."""
+    kind = min(first, second, key=EDGE_KINDS.index)
+    return "needs" if is_hard and kind in ("rescue", "batch", "order") else kind
 
 
 def _check_container_conflicts(playbook: Playbook, placements: Sequence[PlayPlacement]) -> None:
@@ -380,13 +401,16 @@ def _drop_untagged(graph: Any, steps: dict[str, Step], tags: frozenset[str],
                     # what needed a dropped rescue to succeed needs the block it rescued to
                     is_hard = (before["hard"] or before.get("rescue", False)) and after["hard"]
                     is_rescue = after.get("rescue", False)
+                    kind: EdgeKind = "needs" if is_hard else (
+                        "batch" if "batch" in (before["kind"], after["kind"]) else "order")
                     if graph.has_edge(pred, succ):
                         is_hard = is_hard or graph.edges[pred, succ]["hard"]
                         is_rescue = is_rescue and graph.edges[pred, succ].get("rescue", False)
+                        kind = merge_edge_kinds(kind, graph.edges[pred, succ]["kind"], is_hard)
                     if is_rescue:
-                        graph.add_edge(pred, succ, hard=False, rescue=True)
+                        graph.add_edge(pred, succ, hard=False, rescue=True, kind="rescue")
                     else:
-                        graph.add_edge(pred, succ, hard=is_hard)
+                        graph.add_edge(pred, succ, hard=is_hard, kind=kind)
             graph.remove_node(node)
 
 

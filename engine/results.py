@@ -40,7 +40,8 @@ class StepResult:
         return self.status != "unreachable" and not self.is_blocked
 
 
-EventKind = Literal["run_start", "step_start", "step_end", "recap", "warning"]
+# registry: the records of the playbook's services after the run (--json, --report only)
+EventKind = Literal["run_start", "step_start", "step_end", "recap", "warning", "registry"]
 
 
 @dataclass(frozen=True)

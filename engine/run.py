@@ -62,6 +62,7 @@ class RunOptions:
     per_host: int = 8
     json: bool = False
     log: str | None = None
+    report: str | None = None   # the HTML run report's path (output/report.py)
     lock_timeout: float = 60.0
     option_names: tuple[str, ...] = ()  # recorded in the deploy lock, without their values
 
@@ -190,6 +191,10 @@ def _sinks(options: RunOptions, stdout: TextIO) -> list[Sink]:
         descriptor = os.open(options.log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         log = os.fdopen(descriptor, "a", encoding="utf-8")
         sinks.append(PlainWriter(log, owns_stream=True))
+    if options.report:
+        from engine.output.report_sink import ReportWriter
+
+        sinks.append(ReportWriter(options.report))
     return sinks
 
 
@@ -354,6 +359,12 @@ def execute(prepared: Prepared, options: RunOptions, stdout: TextIO = sys.stdout
         warn(f"registry: {error}")
         status = EXIT_UNREACHABLE
     finally:
+        # not after a busy lock (nothing ran), a registry error or a lost lock (the
+        # registry may be what failed: reading it would wait for it again)
+        if (options.json or options.report) and status is None and not lock.lost:
+            instances = _registry_records(prepared, registries, warn)
+            if instances is not None:
+                reporter.emit(Event("registry", data={"instances": instances}))
         wiring.close()
         wall_time = time.monotonic() - started
         reporter.emit(Event("recap", data={"recap": recap, "wall_time": round(wall_time, 3),
@@ -364,6 +375,42 @@ def execute(prepared: Prepared, options: RunOptions, stdout: TextIO = sys.stdout
     if lock.lost:
         return EXIT_STEP_FAILED if recap.total("failed") else EXIT_UNREACHABLE
     return exit_status(recap, interrupted=stop.is_set(), check=options.check)
+
+
+def _registry_records(prepared: Prepared, registries: RegistryPool,
+                      warn: Callable[[str], None]) -> list[dict[str, Any]] | None:
+    """The registry's records of the playbook's services after the run (without their
+    meta), for the machine outputs (`--json`, `--report`); None when the playbook
+    registers no service. Read
+    through the run's registry cache: what the run wrote costs no new round trip."""
+    from engine.templating import is_template
+
+    wanted: dict[RegistryConfig, set[str] | None] = {}   # None: every service
+    for play in prepared.plan.playbook.plays:
+        for step in play.steps_of("service"):
+            config = prepared.registries[play.index]
+            names = wanted.setdefault(config, set())
+            if is_template(step.name):   # rendered per host: which names is not known here
+                wanted[config] = None
+            elif names is not None:
+                names.add(step.name)
+    if not wanted:
+        return None
+    records: list[dict[str, Any]] = []
+    for config, services in wanted.items():
+        try:
+            scan = registries.get(config).scan()
+        except RegistryError as error:
+            warn(f"registry: the records after the run could not be read: {error}")
+            continue
+        for instance in scan.instances:
+            if services is None or instance.service in services:
+                record = json.loads(instance.to_json())
+                # meta is free-form (a playbook may put anything there) and no output
+                # showed it before: `play registry ls --json` does, on purpose
+                record.pop("meta", None)
+                records.append(record)
+    return sorted(records, key=lambda record: (record["service"], record["instance"]))
 
 
 LOCK_WATCH_INTERVAL = 0.25  # s between looks at the lock's lease: a loss stops the run soon

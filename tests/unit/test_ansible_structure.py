@@ -274,8 +274,8 @@ def test_play_graph_draws_the_rescue_edge_as_if_failed() -> None:
                             cwd=ROOT, timeout=60, check=False)
     assert result.returncode == 0, result.stderr
     assert ('"web1|0/task/Start the new version" -> "web1|0/task/Start the old version again" '
-            '[style=dashed, label="if failed"];') in result.stdout
-    assert '"web1|0/task/Start the old version again" -> "web1|0/task/Carry on";' \
+            '[style=dashed, color="#c9302c", label="if failed", fontsize=9];') in result.stdout
+    assert '"web1|0/task/Start the old version again" -> "web1|0/task/Carry on" [style=solid];' \
         in result.stdout
 
 

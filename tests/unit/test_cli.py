@@ -64,7 +64,8 @@ def test_graph_json_has_nodes_edges_and_batches() -> None:
     assert result.returncode == 0, result.stderr
     plan = json.loads(result.stdout)
     assert len(plan["nodes"]) == 26
-    assert ["db1|0/container/db", "db1|0/service/db"] in plan["edges"]
+    assert {"from": "db1|0/container/db", "to": "db1|0/service/db", "kind": "needs"} in \
+        plan["edges"]
     assert plan["plays"][1]["batches"] == [["web1", "web2"], ["web3", "web4"]]
 
 

@@ -222,3 +222,22 @@ def test_a_2000_host_rolling_plan_has_edges_linear_in_its_nodes(tmp_path: Path) 
     assert nx.has_path(plan.graph, (first[-1], "0/container/app"), (second[0], "0/task/t0"))
     assert not nx.has_path(plan.graph, (second[0], "0/task/t0"), (first[-1], "0/task/t0"))
     assert nx.has_path(plan.graph, (second[-1], "0/container/app"), (first[0], "1/task/last"))
+
+
+def _edge_kind(plan: Plan, before: tuple[str, str], after: tuple[str, str]) -> str:
+    by_label = {(host, plan.steps[step_id].label): (host, step_id)
+                for host, step_id in plan.nodes}
+    return str(plan.graph.edges[by_label[before], by_label[after]]["kind"])
+
+
+def test_every_edge_says_why_it_orders_even_through_a_skipped_step() -> None:
+    plan = _plan("valid.yml", skip_tags=["checks"])
+    assert _edge_kind(plan, ("web1", "task config"), ("web1", "container app")) == "notify"
+    assert _edge_kind(plan, ("db1", "container db"), ("db1", "service db")) == "needs"
+    # `check` is skipped: the handler now needs `config` directly
+    assert _edge_kind(plan, ("web1", "task config"), ("web1", "handler say done")) == "needs"
+    kinds = {kind for *_, kind in plan.graph.edges(data="kind")}
+    assert kinds == {"notify", "needs", "order", "batch"}
+    # the scheduler reads "hard": exactly the kinds that need success
+    assert all(edge["hard"] == (edge["kind"] in ("notify", "needs"))
+               for *_, edge in plan.graph.edges(data=True))
