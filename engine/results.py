@@ -40,7 +40,8 @@ class StepResult:
         return self.status != "unreachable" and not self.is_blocked
 
 
-EventKind = Literal["run_start", "step_start", "step_end", "recap", "warning"]
+EventKind = Literal["run_start", "step_start", "step_end", "recap", "warning", "command",
+                    "connect"]
 
 
 @dataclass(frozen=True)
