@@ -67,7 +67,8 @@ class RunOptions:
     lock_timeout: float = 60.0
     option_names: tuple[str, ...] = ()  # recorded in the deploy lock, without their values
     verbosity: int = 0                  # -v: commands, -vv: and their output, -vvv: and SSH
-    connection_defaults: ConnectionDefaults = field(default_factory=ConnectionDefaults)  # -u -b
+    # -u, -b, -K, -k: under every host's own inventory variables
+    connection_defaults: ConnectionDefaults = field(default_factory=ConnectionDefaults)
     start_at_task: str | None = None
     retry_file: str | None = None       # a failed run writes its failed hosts here
 
