@@ -78,10 +78,10 @@ RUN_USAGE = ("play [options] PLAYBOOK\n"
              "       play {graph,inventory,lab,registry} ...  (play SUBCOMMAND --help)")
 RUN_EPILOG = """\
 exit status:
-  0  success               4  invalid input (before anything runs)
-  2  a step failed         5  the deploy lock is busy
-  3  a host unreachable    6  --check found pending changes
-                         130  interrupted
+  0  success                   4  invalid input (before anything runs)
+  1  play itself failed        5  the deploy lock is busy
+  2  a step failed             6  --check found pending changes
+  3  a host unreachable      130  interrupted
 
 examples:
   play playbooks/deploy.yml -i inventory/lab.yml --check --diff

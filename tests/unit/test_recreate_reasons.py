@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from engine.containers.docker import create_options
 from engine.containers.facts import CurrentContainer
 from engine.containers.reconcile import decide, spec_changes
 from engine.containers.spec import (
@@ -13,7 +14,6 @@ from engine.containers.spec import (
     LABEL_SPEC,
     SPEC_VALUE_MAX,
     desired_container,
-    run_arguments,
     spec_label,
 )
 
@@ -73,7 +73,7 @@ def test_the_label_holds_no_env_value_only_salted_digests() -> None:
     # salted with the container's name: the same value elsewhere has another digest
     other = desired_container("web", spec(), {}, "p")
     assert json.loads(spec_label(other))["env"]["LOG_LEVEL"] != stored["LOG_LEVEL"]
-    assert not any("hunter2" in word for word in run_arguments(desired, "api"))
+    assert not any("hunter2" in word for word in create_options(desired))
 
 
 def test_a_long_value_is_kept_as_a_digest_and_reported_as_changed() -> None:
