@@ -374,11 +374,11 @@ def _run_line_problems(name: Any, spec: Any, env_files: tuple[str, ...],
                        play_name: str) -> Iterator[Problem]:
     """A `docker run` line longer than a host's shell takes. Built only when the values
     could make one: quoting makes a string at most five times longer (each `'` becomes
-    `'"'"'`), plus a flag before it."""
+    `'"'"'`), plus a flag before it; twice: the `play.spec` label may hold a value again."""
     found = [leaf for _, leaf in leaves([name, spec, play_name])]
     if any(isinstance(leaf, Later) for leaf in found):
         return  # rendered when it runs, and checked then
-    bound = 1024 + sum(5 * len(leaf.encode("utf-8", "surrogateescape")) + 32
+    bound = 1024 + sum(2 * (5 * len(leaf.encode("utf-8", "surrogateescape")) + 32)
                        for leaf in found if isinstance(leaf, str))
     if bound <= MAX_COMMAND_LINE and not env_files:
         return

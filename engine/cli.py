@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from engine import __version__
 from engine.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, InputError
@@ -20,14 +20,38 @@ from engine.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, 
 if TYPE_CHECKING:
     from engine.connection.pool import EarlyConnections
     from engine.inventory import Inventory
+    from engine.inventory.overrides import ConnectionDefaults
     from engine.run import Prepared, RunOptions
 
 SUBCOMMANDS = ("graph", "inventory", "lab", "registry", "report")
 DEFAULT_INVENTORY = "inventory/lab.yml"
 
 
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps the epilog's lines as written and shows every option's default (unless its
+    help already says it): `off` for a flag, `none` for an unset value."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default" in text or not action.option_strings or action.default is \
+                argparse.SUPPRESS or isinstance(action, argparse._HelpAction | argparse.
+                                                _VersionAction):
+            return text
+        if action.nargs == 0 and isinstance(action.default, bool):
+            shown = "on" if action.default else "off"
+        elif action.default in (None, "", []):
+            shown = "none"
+        else:
+            shown = str(action.default)
+        return f"{text} (default: {shown})"
+
+
 class _Parser(argparse.ArgumentParser):
     """Option mistakes are invalid input: exit 4 like any other, not argparse's 2."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         raise InputError(f"{message} (see {self.prog} --help)", None)
@@ -41,35 +65,86 @@ def _inventory_options(parser: argparse.ArgumentParser) -> None:
 
 def _selection_options(parser: argparse.ArgumentParser) -> None:
     _inventory_options(parser)
-    parser.add_argument("-l", "--limit", metavar="PATTERN", help="narrow every play to these hosts")
+    parser.add_argument("-l", "--limit", metavar="PATTERN|@FILE",
+                        help="narrow every play to these hosts; @FILE: the hosts listed in "
+                             "FILE, one per line (a retry file)")
     parser.add_argument("-e", "--extra-vars", action="append", default=[], metavar="K=V|@FILE",
                         help="extra variables, highest precedence; repeatable")
     parser.add_argument("-t", "--tags", default="", help="run only steps with these tags (a,b)")
     parser.add_argument("--skip-tags", default="", help="skip steps with these tags (a,b)")
 
 
+RUN_USAGE = ("play [options] PLAYBOOK\n"
+             "       play {graph,inventory,lab,registry,report} ...  (play SUBCOMMAND --help)")
+RUN_EPILOG = """\
+exit status:
+  0  success                   4  invalid input (before anything runs)
+  1  play itself failed        5  the deploy lock is busy
+  2  a step failed             6  --check found pending changes
+  3  a host unreachable      130  interrupted
+
+examples:
+  play playbooks/deploy.yml -i inventory/lab.yml --check --diff
+  play site.yml -i prod.ini -l web -u admin -b -K --retry-file site.retry
+"""
+
+
 def _run_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="play", description="Deploy containers and register services over "
-                     "SSH. Subcommands: graph, inventory, lab, registry, report "
-                     "(play SUBCOMMAND --help).")
-    parser.add_argument("--version", action="version", version=f"play {__version__}")
+    parser = _Parser(prog="play", usage=RUN_USAGE, epilog=RUN_EPILOG,
+                     description="Deploy containers and register services over SSH, from a "
+                     "playbook and an Ansible inventory. Subcommands: graph (the plan), "
+                     "inventory, lab (local test hosts), registry (ls, check), report (a "
+                     "run's HTML page).")
+    parser.add_argument("--version", action="version", version=f"play {__version__}",
+                        help="print the version and exit")
     parser.add_argument("playbook", help="the playbook to run")
     _selection_options(parser)
-    parser.add_argument("--check", action="store_true", help="change nothing, show what would")
-    parser.add_argument("--diff", action="store_true", help="show how files would change")
+    parser.add_argument("-C", "--check", action="store_true", help="change nothing, show what "
+                        "would change (exit 6 when something would)")
+    parser.add_argument("-D", "--diff", action="store_true",
+                        help="show how files and containers would change or changed")
     parser.add_argument("-f", "--forks", type=int, default=50, help="hosts worked on at once")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="-v: each command line run; -vv: and its output; -vvv: and how "
+                             "each host was reached (secrets hidden as everywhere)")
+    reach = parser.add_argument_group("connection (an inventory's own variable wins over "
+                                      "these, as in Ansible)")
+    reach.add_argument("-u", "--user", metavar="USER", default=None,
+                       help="remote user of every host whose inventory sets no "
+                            "user/ansible_user (else ~/.ssh/config's, else $USER)")
+    reach.add_argument("-b", "--become", action="store_true",
+                       help="run every task with sudo unless the host sets become")
+    reach.add_argument("-K", "--ask-become-pass", action="store_true",
+                       help="prompt for the sudo password (for hosts that set none)")
+    reach.add_argument("-k", "--ask-pass", action="store_true",
+                       help="prompt for the SSH password (for hosts that set none)")
+    shown = parser.add_argument_group("checking and listing (nothing runs on a host)")
+    only = shown.add_mutually_exclusive_group()
+    only.add_argument("--syntax-check", action="store_true",
+                      help="run every check a run does, print only errors; exit 0 or 4")
+    only.add_argument("--list-hosts", action="store_true", help="list each play's hosts")
+    only.add_argument("--list-tasks", action="store_true", help="list each play's steps")
+    parser.add_argument("--start-at-task", metavar="NAME", default=None,
+                        help="start at the first task so named (earlier tasks and plays "
+                             "do not run)")
+    parser.add_argument("--retry-file", metavar="PATH",
+                        default=os.environ.get("PLAY_RETRY_FILE") or None,
+                        help="after a run, write the hosts that failed or were unreachable "
+                             "here, one per line, for `--limit @PATH`; removed when none "
+                             "did (default: $PLAY_RETRY_FILE; unset: no file)")
     parser.add_argument("--json", action="store_true", help="one JSON event per line")
     parser.add_argument("--log", metavar="FILE", help="append plain progress lines to FILE")
     parser.add_argument("--report", metavar="FILE",
                         help="write the run's HTML report (recap, timeline, failures, diffs, "
                              "registry) to FILE when the run ends")
-    parser.add_argument("--lock-timeout", type=float, default=60.0, metavar="SECONDS")
+    parser.add_argument("--lock-timeout", type=float, default=60.0, metavar="SECONDS",
+                        help="how long to wait for another run's deploy lock (then exit 5)")
     return parser
 
 
 def _graph_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="play graph", description="print the plan of a playbook")
-    parser.add_argument("playbook")
+    parser.add_argument("playbook", help="the playbook to plan")
     _selection_options(parser)
     parser.add_argument("--format", choices=("text", "dot", "json", "svg", "png"),
                         default="text", help="svg and png need Graphviz's dot (default: text)")
@@ -93,14 +168,15 @@ def _lab_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="play lab", description="local lab hosts in network namespaces")
     actions = parser.add_subparsers(dest="action", required=True)
     up = actions.add_parser("up", help="create or resize the lab")
-    up.add_argument("--hosts", type=int, default=3)
+    up.add_argument("--hosts", type=int, default=3, help="how many hosts the lab has")
     kind = up.add_mutually_exclusive_group()
     kind.add_argument("--no-docker", action="store_true",
                       help="sshd-only hosts: no Docker engine, for many-host runs")
     kind.add_argument("--fresh", action="store_true",
                       help="hosts as a provider hands them over (root by key, no Docker, "
                            "no deploy user), for playbooks/bootstrap.yml")
-    up.add_argument("--inventory-out", default=DEFAULT_INVENTORY, metavar="PATH")
+    up.add_argument("--inventory-out", default=DEFAULT_INVENTORY, metavar="PATH",
+                    help="where the lab's inventory is written")
     actions.add_parser("down", help="remove every lab host and its data")
     actions.add_parser("status", help="show the lab hosts")
     return parser
@@ -110,9 +186,9 @@ def _registry_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="play registry", description="the service registry")
     actions = parser.add_subparsers(dest="action", required=True)
     listing = actions.add_parser("ls", help="list registered instances")
-    listing.add_argument("service", nargs="?")
+    listing.add_argument("service", nargs="?", help="only this service's instances")
     _inventory_options(listing)
-    listing.add_argument("--json", action="store_true")
+    listing.add_argument("--json", action="store_true", help="one JSON document")
     check = actions.add_parser(
         "check", help="compare every record with its container; --fix removes stale ones",
         description="Compare every instance record with its container (exists, running, "
@@ -126,7 +202,7 @@ def _registry_parser() -> argparse.ArgumentParser:
     check.add_argument("--json", action="store_true", help="one JSON document")
     check.add_argument("--lock-timeout", type=float, default=60.0, metavar="SECONDS",
                        help="with --fix: how long to wait for the deploy lock of the "
-                            "records' hosts (default 60)")
+                            "records' hosts")
     return parser
 
 
@@ -171,18 +247,56 @@ def _split_tags(text: str) -> list[str]:
     return [tag.strip() for tag in text.split(",") if tag.strip()]
 
 
+def read_limit(limit: str | None) -> str | None:
+    """`--limit @FILE` is the hosts FILE lists, one per line (a retry file; blank lines and
+    `#` comments skipped), as one union pattern; any other limit is a pattern itself."""
+    if limit is None or not limit.startswith("@"):
+        return limit
+    path = limit[1:]
+    try:
+        with open(path, encoding="utf-8") as listed:
+            lines = listed.read().splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputError(f"--limit {limit}: cannot read the host list {path!r}: "
+                         f"{getattr(error, 'strerror', None) or error}; give a file with "
+                         "one host per line (a retry file)", None) from None
+    hosts = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    if not hosts:
+        raise InputError(f"--limit {limit}: {path} lists no host; give a file with one host "
+                         "per line, or no --limit for every host", None)
+    return ":".join(hosts)
+
+
+def _connection_defaults(options: argparse.Namespace) -> ConnectionDefaults:
+    """-u, -b and the -K / -k prompts (only a run asks: never `play graph`)."""
+    import getpass
+
+    from engine.inventory.overrides import ConnectionDefaults
+
+    return ConnectionDefaults(
+        user=options.user, become=options.become,
+        become_password=getpass.getpass("BECOME password: ") if options.ask_become_pass
+        else None,
+        ssh_password=getpass.getpass("SSH password: ") if options.ask_pass else None)
+
+
 def _run_options(options: argparse.Namespace, argv: Sequence[str] = ()) -> RunOptions:
     from engine.run import RunOptions
 
+    is_run = hasattr(options, "verbose")  # the run's parser, not graph's
     return RunOptions(
-        playbook=options.playbook, inventories=tuple(options.inventory), limit=options.limit,
+        playbook=options.playbook, inventories=tuple(options.inventory),
+        limit=read_limit(options.limit),
         extra_vars=tuple(options.extra_vars), tags=tuple(_split_tags(options.tags)),
         skip_tags=tuple(_split_tags(options.skip_tags)),
         check=getattr(options, "check", False), diff=getattr(options, "diff", False),
         forks=getattr(options, "forks", 50), json=getattr(options, "json", False),
         log=getattr(options, "log", None), report=getattr(options, "report", None),
         lock_timeout=getattr(options, "lock_timeout", 60.0),
-        option_names=option_names(argv))
+        option_names=option_names(argv),
+        **({"verbosity": options.verbose, "start_at_task": options.start_at_task,
+            "retry_file": options.retry_file,
+            "connection_defaults": _connection_defaults(options)} if is_run else {}))
 
 
 def _prepare(options: argparse.Namespace, early: EarlyConnections | None = None,
@@ -301,12 +415,27 @@ def _run(argv: Sequence[str]) -> int:
                            or not Path(options.report).resolve().parent.is_dir()):
         raise InputError(f"--report {options.report}: give a file in an existing folder "
                          "(the HTML page is written there when the run ends)", None)
+    if options.syntax_check or options.list_hosts or options.list_tasks:
+        return _check_only(options, argv)
     early = EarlyConnections()
     try:
         run_options, prepared = _prepare(options, early, argv)
         return execute(prepared, run_options, early=early)
     finally:
         early.close()  # what the run did not take over: all of it when the input was invalid
+
+
+def _check_only(options: argparse.Namespace, argv: Sequence[str]) -> int:
+    """--syntax-check, --list-hosts, --list-tasks: every check of a run, no connection."""
+    from engine.output.listing import list_hosts, list_tasks
+
+    options.ask_become_pass = options.ask_pass = False  # nothing connects: nothing to ask
+    _, prepared = _prepare(options, None, argv)
+    if options.list_hosts:
+        sys.stdout.write(list_hosts(prepared.plan))
+    elif options.list_tasks:
+        sys.stdout.write(list_tasks(prepared.plan))
+    return EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -6,8 +6,9 @@ Pure: it takes the loaded playbook and inventory and touches nothing remote.
 
 from __future__ import annotations
 
+import functools
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -63,7 +64,8 @@ class Plan:
 
 def plan_run(playbook: Playbook, inventory: Inventory,
              placements: Sequence[PlayPlacement] | None = None,
-             tags: Iterable[str] = (), skip_tags: Iterable[str] = ()) -> Plan:
+             tags: Iterable[str] = (), skip_tags: Iterable[str] = (),
+             start_at_task: str | None = None) -> Plan:
     """Build and check the plan; a cycle or a conflict raises `InputError`. `placements`:
     `place_plays` of the run's `--limit` (all hosts when not given)."""
     if placements is None:
@@ -83,6 +85,8 @@ def plan_run(playbook: Playbook, inventory: Inventory,
                           (("--tags", tags), ("--skip-tags", skip_tags)) if given)
         raise InputError(f"{chosen} leaves no step to run on the hosts; nothing would be done",
                          playbook.plays[0].source if playbook.plays else None)
+    if start_at_task is not None:
+        _drop_steps(graph, builder.steps, _starting_at(playbook, start_at_task))
     return Plan(playbook, graph, placements, builder.steps, _rescued(playbook, graph))
 
 
@@ -390,10 +394,36 @@ def _drop_untagged(graph: Any, steps: dict[str, Step], tags: frozenset[str],
             return False
         return not (effective & skip_tags) if skip_tags else True
 
+    _drop_steps(graph, steps, lambda step: is_selected(_selection_owner(step, steps)))
+
+
+def _starting_at(playbook: Playbook, name: str) -> Callable[[Step], bool]:
+    """--start-at-task, as Ansible's: the first task so named and everything after it run;
+    the plays above it and the tasks listed before it in its play do not (its play's
+    handlers, containers and services do)."""
+    for play in playbook.plays:
+        for index, first in enumerate(play.steps):
+            if first.kind == "task" and name in (first.name, first.label):
+                return functools.partial(_is_at_or_after, play.steps, first.play, index)
+    names = [step.name for play in playbook.plays for step in play.steps if step.kind == "task"]
+    shown = ", ".join(repr(task) for task in names[:20]) or "none"
+    raise InputError(f"--start-at-task {name!r}: no task of the playbook has that name "
+                     f"(its tasks: {shown})", None)
+
+
+def _is_at_or_after(steps: Sequence[Step], play: int, index: int, step: Step) -> bool:
+    if step.play != play:
+        return step.play > play
+    return step.kind != "task" or steps.index(step) >= index
+
+
+def _drop_steps(graph: Any, steps: dict[str, Step], is_kept: Callable[[Step], bool]) -> None:
+    """Remove the steps `is_kept` refuses, keeping the order they imposed: whatever waited
+    for a removed step now waits for what it waited for."""
     for node in list(graph.nodes):
         if is_barrier(node):
             continue
-        if not is_selected(_selection_owner(steps[node[1]], steps)):
+        if not is_kept(steps[node[1]]):
             for pred in graph.predecessors(node):
                 for succ in graph.successors(node):
                     before, after = graph.edges[pred, node], graph.edges[node, succ]

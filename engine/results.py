@@ -40,8 +40,10 @@ class StepResult:
         return self.status != "unreachable" and not self.is_blocked
 
 
-# registry: the records of the playbook's services after the run (--json, --report only)
-EventKind = Literal["run_start", "step_start", "step_end", "recap", "warning", "registry"]
+# registry: the records of the playbook's services after the run (--json, --report only);
+# command and connect: -v's commands and -vvv's connections
+EventKind = Literal["run_start", "step_start", "step_end", "recap", "warning", "registry",
+                    "command", "connect"]
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -27,8 +27,10 @@ from engine.errors import (
     Location,
 )
 from engine.execute import Limits, Node, Scheduler
+from engine.inventory.overrides import ConnectionDefaults, with_connection_defaults
 from engine.output.events import Reporter, Sink
 from engine.output.redaction import Redactor
+from engine.output.verbose import CommandTrace
 from engine.playbook.model import ContainerSpec, TaskSpec
 from engine.registry.model import LockBusy, RegistryError
 from engine.results import Event, Recap, StepResult
@@ -65,6 +67,11 @@ class RunOptions:
     report: str | None = None   # the HTML run report's path (output/report.py)
     lock_timeout: float = 60.0
     option_names: tuple[str, ...] = ()  # recorded in the deploy lock, without their values
+    verbosity: int = 0                  # -v: commands, -vv: and their output, -vvv: and SSH
+    # -u, -b, -K, -k: under every host's own inventory variables
+    connection_defaults: ConnectionDefaults = field(default_factory=ConnectionDefaults)
+    start_at_task: str | None = None
+    retry_file: str | None = None       # a failed run writes its failed hosts here
 
 
 @dataclass(frozen=True)
@@ -99,14 +106,16 @@ def prepare(options: RunOptions, load_inventory: Callable[[tuple[str, ...]], Inv
         load_inventory(options.inventories)
         raise
     playbook = load_playbook(options.playbook, extra_vars)
-    inventory = load_inventory(options.inventories)
+    inventory = with_connection_defaults(load_inventory(options.inventories),
+                                         options.connection_defaults)
     playbook = render_patterns(playbook, extra_vars)
     placements = place_plays(playbook, inventory, options.limit)
     if early is not None:
         early.start(_first_hosts(inventory, placements, options.forks))
     from engine.plan import plan_run  # networkx: imported while those connections open
 
-    plan = plan_run(playbook, inventory, placements, options.tags, options.skip_tags)
+    plan = plan_run(playbook, inventory, placements, options.tags, options.skip_tags,
+                    options.start_at_task)
     check_variables(plan, inventory, extra_vars)
     host_vars = {name: host.vars for name, host in inventory.hosts.items()}
     plays = [PlayRegistry(play.registry or None, play.source, placement.hosts)
@@ -227,8 +236,8 @@ class _Wiring:
         self.pool.close()
 
 
-def _wire(prepared: Prepared, options: RunOptions,
-          early: EarlyConnections | None = None) -> _Wiring:
+def _wire(prepared: Prepared, options: RunOptions, early: EarlyConnections | None = None,
+          trace: CommandTrace | None = None) -> _Wiring:
     from engine.connection.pool import ConnectionPool
     from engine.registry import open_registry
     from engine.registry.cache import OwnedRegistry
@@ -237,7 +246,9 @@ def _wire(prepared: Prepared, options: RunOptions,
     from engine.tasks import StepOptions, StepRunner
 
     plan = prepared.plan
-    pool = ConnectionPool(prepared.connection_settings, early)
+    pool = ConnectionPool(
+        prepared.connection_settings, early, trace=trace.command if trace is not None else None,
+        on_open=trace.connected if trace is not None and trace.verbosity >= 3 else None)
     registries = RegistryPool(pool.get, open_registry)
 
     def registry_for(play: Play) -> Registry:
@@ -264,7 +275,8 @@ def _wire(prepared: Prepared, options: RunOptions,
         containers = ContainerSteps(plan, pool.get, registry_for,
                                     {name: host.address for name, host in
                                      prepared.inventory.hosts.items()},
-                                    options.check, runner.state.is_notified, runner.scope)
+                                    options.check, runner.state.is_notified, runner.scope,
+                                    diff=options.diff)
         services = ServiceSteps(containers,
                                 lambda play: _grace(prepared.registries[play.index]))
         runner.other_kinds = {"container": containers.run_container,
@@ -301,9 +313,18 @@ def execute(prepared: Prepared, options: RunOptions, stdout: TextIO = sys.stdout
     from engine.templating import is_template, render, template_errors
 
     plan = prepared.plan
-    wiring = _wire(prepared, options, early)
+    # the reporter needs the runner's scopes for its secrets; no command runs before it is
+    # made, so the trace can emit through it
+    trace = CommandTrace(options.verbosity, lambda event: reporter.emit(event)) \
+        if options.verbosity else None
+    wiring = _wire(prepared, options, early, trace)
     pool, registries, runner = wiring.pool, wiring.registries, wiring.runner
     reporter = Reporter(_sinks(options, stdout), Redactor(_secrets(prepared, runner)))
+    run_node: Callable[[Node], StepResult] = runner
+    if trace is not None:
+        def run_node(node: Node) -> StepResult:
+            trace.step_started(runner.is_no_log(node[1]))
+            return runner(node)
     recap = Recap()
     rollout = Rollout(plan)
     stop = threading.Event()
@@ -342,7 +363,7 @@ def execute(prepared: Prepared, options: RunOptions, stdout: TextIO = sys.stdout
     reporter.emit(Event("run_start", data={"playbook": plan.playbook.path, "hosts": hosts,
                                            "check": options.check}))
     lock = _LockWatch()
-    scheduler = Scheduler(plan.graph, runner, Limits(options.forks, options.per_host),
+    scheduler = Scheduler(plan.graph, run_node, Limits(options.forks, options.per_host),
                           on_start=on_start, on_end=on_end, veto=rollout.veto,
                           describe=lambda node: plan.steps[node[1]].label, stop=stop,
                           stop_reason=lambda: ("the deploy lock was lost" if lock.lost
@@ -370,6 +391,8 @@ def execute(prepared: Prepared, options: RunOptions, stdout: TextIO = sys.stdout
         reporter.emit(Event("recap", data={"recap": recap, "wall_time": round(wall_time, 3),
                                            "commands": pool.commands_run()}))
         reporter.close()
+    if options.retry_file is not None and status is None:
+        write_retry_file(options.retry_file, recap)
     if status is not None:
         return status
     if lock.lost:
@@ -411,6 +434,21 @@ def _registry_records(prepared: Prepared, registries: RegistryPool,
                 record.pop("meta", None)
                 records.append(record)
     return sorted(records, key=lambda record: (record["service"], record["instance"]))
+
+
+def write_retry_file(path: str, recap: Recap) -> None:
+    """The hosts that failed or were unreachable, one per line, for `--limit @PATH`; a
+    run where none did removes the file, so it never names hosts that are fine now."""
+    hosts = sorted(host for host, counts in recap.counts.items()
+                   if counts["failed"] or counts["unreachable"])
+    if not hosts:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(path)
+        return
+    partial = f"{path}.play-tmp"
+    with open(partial, "w", encoding="utf-8") as retry:
+        retry.write("".join(f"{host}\n" for host in hosts))
+    os.replace(partial, path)
 
 
 LOCK_WATCH_INTERVAL = 0.25  # s between looks at the lock's lease: a loss stops the run soon

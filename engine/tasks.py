@@ -122,11 +122,11 @@ class StepRunner:
         except Exception as error:
             # a bug: the scheduler reports it as an internal error with its message,
             # which may quote the task's values; a no_log task's must stay hidden
-            if not self._is_no_log(node[1]):
+            if not self.is_no_log(node[1]):
                 raise
             raise RuntimeError(f"{type(error).__name__} {HIDDEN}") from None
 
-    def _is_no_log(self, step_id: str) -> bool:
+    def is_no_log(self, step_id: str) -> bool:
         body = self.plan.steps[step_id].body
         return isinstance(body, TaskSpec) and body.no_log is not False
 

@@ -9,10 +9,39 @@ then takes them over as if it had opened them itself (same connection, same erro
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
-from engine.connection import Connection, ConnectionSettings, open_connection
+from engine.connection import CommandResult, Connection, ConnectionSettings, open_connection
 from engine.errors import UnreachableError
+
+# -v: called with the host and each command's result, from the thread that ran it
+Trace = Callable[[str, CommandResult], None]
+# -vvv: called with a host's settings and how long its connection took to open
+OnOpen = Callable[[ConnectionSettings, float], None]
+
+
+class _Traced(Connection):
+    """A connection that reports every command it ran (for -v) and otherwise is the
+    connection it wraps."""
+
+    def __init__(self, inner: Connection, trace: Trace) -> None:
+        self.host = inner.host
+        self.inner = inner
+        self.trace = trace
+
+    @property
+    def commands_run(self) -> int:  # type: ignore[override]
+        return self.inner.commands_run
+
+    def run(self, argv: Sequence[str], *, stdin: bytes | None = None,
+            timeout: float | None = None, become: bool = False) -> CommandResult:
+        result = self.inner.run(argv, stdin=stdin, timeout=timeout, become=become)
+        self.trace(self.host, result)
+        return result
+
+    def close(self) -> None:
+        self.inner.close()
 
 
 class _Opening:
@@ -87,8 +116,11 @@ class EarlyConnections:
 
 class ConnectionPool:
     def __init__(self, settings: Mapping[str, ConnectionSettings],
-                 early: EarlyConnections | None = None) -> None:
+                 early: EarlyConnections | None = None, trace: Trace | None = None,
+                 on_open: OnOpen | None = None) -> None:
         self._settings = settings
+        self._trace = trace
+        self._on_open = on_open
         self._early = early or EarlyConnections()
         self._connections: dict[str, Connection] = {}
         self._failures: dict[str, str] = {}
@@ -101,6 +133,7 @@ class ConnectionPool:
                 raise UnreachableError(self._failures[host])
             connection = self._connections.get(host)
             if connection is None:
+                started = time.monotonic()
                 try:
                     connection = self._early.take(self._settings[host])
                     if connection is None:
@@ -108,6 +141,10 @@ class ConnectionPool:
                 except UnreachableError as error:
                     self._failures[host] = error.message
                     raise
+                if self._on_open is not None:
+                    self._on_open(self._settings[host], time.monotonic() - started)
+                if self._trace is not None:
+                    connection = _Traced(connection, self._trace)
                 self._connections[host] = connection
             return connection
 

@@ -5,6 +5,7 @@ policy name, timeout, jump host or key file is exit 4, not a failed host).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import stat
@@ -44,6 +45,8 @@ class ConnectionSettings:
     command_timeout: float | None
     become: bool
     become_password: str | None
+    # Ansible's ansible_password / ansible_ssh_pass, or -k's prompt: offered after the keys
+    ssh_password: str | None = dataclasses.field(default=None, repr=False)
 
 
 @functools.cache
@@ -139,4 +142,13 @@ def settings_for(host: Host) -> ConnectionSettings:
         command_timeout=_number(host, "command_timeout", None),
         become=host.become,
         become_password=host.become_password,
+        ssh_password=_ssh_password(host),
     )
+
+
+def _ssh_password(host: Host) -> str | None:
+    for name in ("ansible_password", "ansible_ssh_pass"):
+        value = host.vars.get(name)
+        if value is not None:
+            return str(value)
+    return None

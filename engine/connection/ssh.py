@@ -85,6 +85,7 @@ class _HostConnection(fabric.Connection):  # type: ignore[misc]
                 "banner_timeout": settings.connect_timeout,
                 "auth_timeout": settings.connect_timeout,
                 "allow_agent": not key_files, "look_for_keys": not key_files,
+                **({"password": settings.ssh_password} if settings.ssh_password else {}),
             })
         self._set(settings=settings, key_name=key_name(endpoint.address, endpoint.port))
         trust(self.client, settings.known_hosts, self.key_name, settings.host_key_policy)

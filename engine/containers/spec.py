@@ -21,6 +21,9 @@ LABEL_MANAGED = "play.managed"
 LABEL_NAME = "play.name"
 LABEL_HASH = "play.spec-hash"
 LABEL_PLAY = "play.play"
+# The desired spec the container was made from (`spec_label`), so that a recreate can say
+# which field changed; env values are in it only as salted digests, never as written.
+LABEL_SPEC = "play.spec"
 OLD_SUFFIX = ".play-old"  # the previous container while its replacement proves healthy
 
 
@@ -75,7 +78,66 @@ class DesiredContainer:
 
     def all_labels(self) -> dict[str, str]:
         return {**dict(self.labels), LABEL_MANAGED: "true", LABEL_NAME: self.name,
-                LABEL_HASH: self.spec_hash, LABEL_PLAY: self.play}
+                LABEL_HASH: self.spec_hash, LABEL_PLAY: self.play,
+                LABEL_SPEC: spec_label(self)}
+
+
+# Fields as the playbook names them, in the order a recreate lists what changed
+SPEC_FIELDS = {"image": "image", "command": "command", "entrypoint": "entrypoint",
+               "env": "env", "ports": "ports", "volumes": "volumes", "network": "network",
+               "restart": "restart", "labels": "labels", "health": "healthcheck",
+               "user": "user", "workdir": "workdir", "cpus": "cpus", "memory": "memory",
+               "stop_timeout": "stop_timeout", "play": "play"}
+
+
+def spec_record(desired: DesiredContainer, with_env: bool = True) -> dict[str, Any]:
+    """The label's content: the fields that make the spec hash, by their playbook names,
+    empty ones left out (a label is stored on every container: compact), env as
+    {name: salted digest of the value} (left out too when not `with_env`)."""
+    canonical = asdict(desired)
+    record: dict[str, Any] = {}
+    for field, name in SPEC_FIELDS.items():
+        value = canonical[field]
+        if field == "env" and not with_env:
+            continue
+        if field == "env":
+            value = {key: env_value_digest(desired.name, key, text) for key, text in value}
+        elif field == "labels":
+            value = dict(value)
+        if value not in (None, (), [], {}):
+            record[name] = ({key: _compact(item) for key, item in value.items()}
+                            if isinstance(value, dict) and field != "env" else _compact(value))
+    return record
+
+
+# A value longer than this as JSON is kept in the label as a digest (`{"sha256": ...}`): a
+# label holds a copy of the spec, and the docker command line that sets it is limited
+# (engine/connection/base.py MAX_COMMAND_LINE); a recreate then says only "changed".
+SPEC_VALUE_MAX = 200
+
+
+def _compact(value: Any) -> Any:
+    if isinstance(value, tuple):
+        value = list(value)
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"))
+    if len(text) <= SPEC_VALUE_MAX:
+        return value
+    return {"sha256": hashlib.sha256(text.encode()).hexdigest()[:16]}
+
+
+def spec_label(desired: DesiredContainer) -> str:
+    return json.dumps(spec_record(desired), sort_keys=True, separators=(",", ":"))
+
+
+@functools.lru_cache(maxsize=4096)
+def env_value_digest(name: str, key: str, value: str) -> str:
+    """scrypt of one env value, salted with the container's and the variable's names, as
+    slow as `env_digest` (guessing a weak secret from the label stays expensive): it says
+    whether the value changed, never what it is. Made only when a container is created
+    and when a changed spec is explained."""
+    salt = b"play.env-value:" + json.dumps([name, key]).encode()
+    return hashlib.scrypt(value.encode("utf-8", "surrogateescape"), salt=salt,
+                          n=2**14, r=8, p=1, dklen=8).hex()
 
 
 @functools.lru_cache(maxsize=4096)

@@ -55,8 +55,9 @@ class ContainerSteps:
     def __init__(self, plan: Plan, connect: Callable[[str], Connection],
                  registry_for: RegistryFor, addresses: Mapping[str, str], check: bool,
                  is_notified: Callable[[str, str], bool],
-                 scope_for: Callable[[str, Play], Mapping[str, Any]]) -> None:
+                 scope_for: Callable[[str, Play], Mapping[str, Any]], diff: bool = False) -> None:
         self.plan = plan
+        self.diff = diff  # --diff: a recreate lists what changed, one field a line
         self.scope_for = scope_for
         self.connect = connect
         self.registry_for = registry_for
@@ -129,7 +130,7 @@ class ContainerSteps:
             if too_long is not None:
                 raise ContainerError(f"cannot run container {desired.name}: {too_long}")
             try:
-                changed, message = self._reconcile(host, play, step, desired, scope)
+                changed, message, diff = self._reconcile(host, play, step, desired, scope)
             except EngineDown as error:
                 raise EngineDown(self._withdraw(host, play, step, scope, str(error))) from None
             if placement is not None:
@@ -140,7 +141,7 @@ class ContainerSteps:
             return StepResult(host, step_id, "failed", msg=str(error),
                               duration=time.monotonic() - started)
         return StepResult(host, step_id, "changed" if changed else "ok", msg=message,
-                          duration=time.monotonic() - started)
+                          diff=diff, duration=time.monotonic() - started)
 
     def _unhealthy_replicated_dependency(self, body: ContainerSpec) -> str | None:
         """A `depends_on` container with replicas none of which is healthy, or None. The
@@ -183,15 +184,18 @@ class ContainerSteps:
                     placement.decisions[0].host)
 
     def _reconcile(self, host: str, play: Play, step: Step, desired: DesiredContainer,
-                   scope: Mapping[str, Any]) -> tuple[bool, str]:
+                   scope: Mapping[str, Any]) -> tuple[bool, str, str | None]:
+        """Whether it changed, the step's message and, under --diff, what changed."""
         docker = Docker(self.connect(host))
         facts = self.facts(host)
         current = facts.containers.get(desired.name)
         aside = facts.containers.get(desired.name + OLD_SUFFIX)
         image_id = self._image(docker, host, desired, facts)
         plan = plan_swap(desired, current, aside, image_id, self.is_notified(host, step.name))
+        diff = ("".join(f"{plan.work} {desired.name}: {reason}\n" for reason in plan.reasons)
+                if self.diff and plan.is_change and plan.reasons else None)
         if self.check:
-            return plan.is_change, f"would {plan.describe()}" if plan.is_change else ""
+            return plan.is_change, f"would {plan.describe()}" if plan.is_change else "", diff
         if plan.commands:
             self._carry_out(docker, host, play, step, desired, plan, scope)
         if desired.state == "started":
@@ -199,7 +203,7 @@ class ContainerSteps:
                 self._note_healthy(host, step, image_id or "")
             elif current is not None and current.health in (None, "healthy"):
                 self._note_healthy(host, step, current.image_id)
-        return plan.is_change, plan.describe() if plan.is_change else ""
+        return plan.is_change, plan.describe() if plan.is_change else "", diff
 
     def _image(self, docker: Docker, host: str, desired: DesiredContainer,
                facts: HostFacts) -> str | None:

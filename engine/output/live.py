@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from engine.output.terminal import printable
+from engine.output.verbose import command_lines
 from engine.results import RECAP_COLUMNS, Event, Recap
 
 STYLES = {"ok": "green", "changed": "yellow", "failed": "red", "skipped": "cyan",
@@ -60,6 +61,9 @@ class LiveConsole:
         elif event.kind == "warning":
             self.console.print(Text(printable(f"warning: {event.data['msg']}")),
                                highlight=False)
+        elif event.kind in ("command", "connect"):
+            for shown in command_lines(event):
+                self.console.print(Text(printable(shown)), highlight=False)
         elif event.kind == "recap":
             self.live.stop()
             self._print_recap(event.data["recap"], event.data["wall_time"])

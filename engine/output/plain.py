@@ -7,6 +7,7 @@ import time
 from typing import TextIO
 
 from engine.output.terminal import printable
+from engine.output.verbose import command_lines
 from engine.results import RECAP_COLUMNS, Event, Recap
 
 
@@ -41,13 +42,17 @@ class PlainWriter:
             status = "ignored" if result.is_ignored else result.status
             line = (f"{stamp} {result.host} {status:<11} {event.step} [{event.play}] "
                     f"({result.duration:.2f}s)")
-            if result.msg and result.status in ("failed", "unreachable", "skipped"):
-                line += f": {result.msg}"
+            if result.msg and (result.status in ("failed", "unreachable", "skipped") or (
+                    result.status == "changed" and str(event.step).startswith("container "))):
+                line += f": {result.msg}"  # a changed container says what it did and why
             self._write(line)
             if result.diff:
                 self._write(result.diff.rstrip("\n"))
         elif event.kind == "warning":
             self._write(f"{stamp} warning: {event.data['msg']}")
+        elif event.kind in ("command", "connect"):
+            for line in command_lines(event):
+                self._write(f"{stamp} {line}")
         elif event.kind == "recap":
             for line in recap_lines(event.data["recap"], event.data["wall_time"]):
                 self._write(line)

@@ -34,6 +34,7 @@ class Fresh:
     root: Lab
     deploy_inventory: Path
     registry_root: Path
+    new_group: Path  # puts the fresh hosts in `new`, the group bootstrap.yml targets
 
     @property
     def deploy(self) -> Lab:
@@ -41,8 +42,8 @@ class Fresh:
 
     def bootstrap(self) -> str:
         public_key = Path(f"{self.root.key}.pub").read_text().strip()
-        done = play(BOOTSTRAP, "-i", str(self.root.inventory), "-e", f"deploy_key={public_key}",
-                    timeout=600)
+        done = play(BOOTSTRAP, "-i", str(self.root.inventory), "-i", str(self.new_group),
+                    "-e", f"deploy_key={public_key}", timeout=600)
         assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
         return done.stdout
 
@@ -60,7 +61,11 @@ def fresh(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fresh]
         group_vars["registry"] = {"root": str(folder / "registry")}
         deploy_inventory = folder / "deploy.yml"
         deploy_inventory.write_text(yaml.safe_dump(document))
-        yield Fresh(lab_from_inventory(inventory), deploy_inventory, folder / "registry")
+        new_group = folder / "new.yml"
+        new_group.write_text(yaml.safe_dump({"all": {"children": {"new": {"children": {
+            "lab": None}}}}}))
+        yield Fresh(lab_from_inventory(inventory), deploy_inventory, folder / "registry",
+                    new_group)
     finally:
         lab_up(LAB_HOSTS, lab.inventory)
 

@@ -55,6 +55,33 @@ def test_changing_one_env_var_recreates_only_that_container(deploy: Deploy) -> N
     assert greetings == {str({"greeting": "bonjour"})}
 
 
+def test_a_recreate_says_which_fields_changed_and_never_an_env_value(deploy: Deploy) -> None:
+    assert deploy.run().returncode == 0
+    other = f"play-lab/busybox:{deploy.prefix}"  # the same image under another name
+    for host in deploy.lab.hosts:
+        assert deploy.lab.run(host, "docker", "tag", IMAGE, other).returncode == 0
+    try:
+        changed = deploy.run("--diff", greeting="bonjour-secret", image=other)
+        assert changed.returncode == 0, changed.stdout + changed.stderr
+        webs = [event for event in step_ends(changed.stdout)
+                if event["step"] == f"container {deploy.prefix}-web"]
+        assert len(webs) == 3
+        for event in webs:
+            web = f"{deploy.prefix}-web"
+            assert event["diff"] == (f"recreate {web}: image: {IMAGE} -> {other}\n"
+                                     f"recreate {web}: env.GREETING: changed\n")
+            assert event["msg"] == f"recreate (image: {IMAGE} -> {other}; env.GREETING: changed)"
+        assert "bonjour" not in changed.stdout and "hello" not in changed.stdout
+        label = deploy.lab.run(deploy.lab.host("lab1"), "docker", "inspect", "--format",
+                               '{{ index .Config.Labels "play.spec" }}', f"{deploy.prefix}-web")
+        assert json.loads(label.stdout)["image"] == other
+        assert "bonjour" not in label.stdout and "GREETING" in label.stdout
+    finally:
+        deploy.run("--diff")  # back to the shared image before the tag goes
+        for host in deploy.lab.hosts:
+            deploy.lab.run(host, "docker", "rmi", other)
+
+
 def test_update_rolls_host_by_host(deploy: Deploy) -> None:
     assert deploy.run().returncode == 0
     rolled = deploy.run(greeting="v2")

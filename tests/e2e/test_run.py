@@ -253,3 +253,38 @@ def test_ssh_gateway_reaches_a_host_through_another(lab: Lab, srv_dir: str,
                   "-e", f"dir={srv_dir}")
     assert result.returncode == 0, result.stdout + result.stderr
     assert lab.run(lab.host("lab2"), "test", "-f", f"{srv_dir}/motd").returncode == 0
+
+
+def test_verbose_shows_commands_and_output_and_a_failed_run_writes_its_retry_file(
+        lab: Lab, srv_dir: str, tmp_path: Path) -> None:
+    retry = tmp_path / "partial_failure.retry"
+    result = run_play(lab, "partial_failure.yml", "-e", f"dir={srv_dir}", "-vvv",
+                      "--retry-file", str(retry))
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert any("lab2 $ false  (rc 1, " in line for line in lines)  # -v: the command line
+    assert any("lab1 $ " in line and srv_dir in line for line in lines)
+    assert any("lab1   stdout: " in line for line in lines)  # -vv: its output
+    assert any("lab1 connected: connection ssh" in line and "target deploy@" in line
+               for line in lines)  # -vvv: how the host was reached
+    assert retry.read_text() == "lab2\n"
+    again = run_play(lab, "partial_failure.yml", "-e", f"dir={srv_dir}", "--limit",
+                     f"@{retry}", "--retry-file", str(retry))
+    assert again.returncode == 2, again.stdout + again.stderr
+    assert recap_line(again.stdout, "lab2")[2] == 1
+    assert "lab1" not in again.stdout and "lab3" not in again.stdout
+    fixed = run_play(lab, "partial_failure.yml", "-e", f"dir={srv_dir}", "--limit", "lab1",
+                     "--retry-file", str(retry))
+    assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+    assert not retry.exists()  # a run with no failed host leaves no stale list
+
+
+def test_secrets_never_reach_the_verbose_output(lab: Lab, srv_dir: str) -> None:
+    token = uuid.uuid4().hex
+    result = run_play(lab, "secrets.yml", "-e", f"dir={srv_dir}", "-e", f"token={token}",
+                      "-e", f"become_password=bp-{token}",
+                      "-e", f"ansible_become_pass=abp-{token}", "-vvv", "--diff")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "lab1 $ " in result.stdout and "(command hidden by no_log)" in result.stdout
+    assert token not in result.stdout + result.stderr
+    assert "stdout: using ********" in result.stdout

@@ -123,3 +123,26 @@ def test_changed_settings_open_a_new_connection(opener: FakeOpener) -> None:
     assert len(opener.opened) == 2
     assert all(opened.is_closed for opened in opener.opened)
     assert connection in opener.opened
+
+
+class EchoConnection(FakeConnection):
+    def run(self, argv: Sequence[str], *, stdin: bytes | None = None,
+            timeout: float | None = None, become: bool = False) -> CommandResult:
+        self._count_command()
+        return CommandResult(" ".join(argv), 0, "out", "", 0.0)
+
+
+def test_with_a_trace_every_command_and_each_opening_is_reported_once(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engine.connection.pool, "open_connection",
+                        lambda one: EchoConnection(one.host))
+    traced: list[tuple[str, str]] = []
+    opened: list[str] = []
+    pool = ConnectionPool({"web1": settings("web1")}, trace=lambda host, result:
+                          traced.append((host, result.command)),
+                          on_open=lambda one, seconds: opened.append(one.host))
+    pool.get("web1").run(["echo", "a"])
+    pool.get("web1").put(b"x", "/tmp/f")
+    assert traced[0] == ("web1", "echo a") and traced[1][1].startswith("/bin/sh -c")
+    assert opened == ["web1"] and pool.commands_run() == {"web1": 2}
+    pool.close()
