@@ -57,8 +57,15 @@ CATALOG: dict[str, ActionEntry] = {
     "file": _entry("file", "path state mode owner group src recurse", required="path",
                    remote_paths="path src", modes="mode",
                    choices={"state": "file directory absent touch link"}),
-    "package": _entry("package", "name state update_cache", required="name",
-                      choices={"state": "present absent latest"}),
+    "package": _entry("package", "name state update_cache cache_valid_time",
+                      one_of="name update_cache", choices={"state": "present absent latest"}),
+    # Ansible's own package modules, as `package` (whichever manager the host has)
+    "apt": _entry("package", "name pkg state update_cache cache_valid_time",
+                  one_of="name pkg update_cache", choices={"state": "present absent latest"}),
+    "dnf": _entry("package", "name state update_cache", one_of="name update_cache",
+                  choices={"state": "present absent latest"}),
+    "yum": _entry("package", "name state update_cache", one_of="name update_cache",
+                  choices={"state": "present absent latest"}),
     "user": _entry("user", "name state uid group groups shell home system create_home append "
                    "password", required="name", choices={"state": "present absent"}),
     "wait_for": _entry("wait_for", "host port path container state timeout delay",
@@ -69,6 +76,22 @@ CATALOG: dict[str, ActionEntry] = {
     "fetch": _entry("fetch", "src dest flat", required="src dest"),
     "setup": _entry("setup", "gather_subset gather_timeout filter"),
 }
+
+# The collections Ansible keeps these actions in besides ansible.builtin / ansible.legacy
+COLLECTION_NAMES = {"community.docker.docker_image": "docker_image",
+                    "ansible.posix.authorized_key": "authorized_key"}
+BUILTIN_PREFIXES = ("ansible.builtin.", "ansible.legacy.")
+
+
+def action_name(written: str) -> str | None:
+    """The catalog's name for an action key as a task writes it: `copy`,
+    `ansible.builtin.copy` and `ansible.legacy.copy` are one action; None if no action."""
+    name = COLLECTION_NAMES.get(written, written)
+    for prefix in BUILTIN_PREFIXES:
+        if name.startswith(prefix):
+            name = name[len(prefix):]
+            break
+    return name if name in CATALOG else None
 
 
 @functools.cache
