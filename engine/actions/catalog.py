@@ -31,17 +31,18 @@ class ActionEntry:
     choices: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     modes: tuple[str, ...] = ()         # arguments that are a file mode (engine/actions/modes.py)
     ports: tuple[str, ...] = ()         # arguments that are a TCP port, 1..65535
+    any_names: bool = False             # set_fact: any argument name (checked by the action)
 
 
 def _entry(module: str, allowed: str, required: str = "", one_of: str = "",
            free_form: str | None = None, local_file: tuple[str, str] | None = None,
            remote_paths: str = "", choices: Mapping[str, str] | None = None,
-           modes: str = "", ports: str = "") -> ActionEntry:
+           modes: str = "", ports: str = "", any_names: bool = False) -> ActionEntry:
     return ActionEntry(f"engine.actions.{module}", frozenset(allowed.split()),
                        tuple(required.split()), tuple(one_of.split()), free_form, local_file,
                        tuple(remote_paths.split()),
                        {key: tuple(words.split()) for key, words in (choices or {}).items()},
-                       tuple(modes.split()), tuple(ports.split()))
+                       tuple(modes.split()), tuple(ports.split()), any_names)
 
 
 CATALOG: dict[str, ActionEntry] = {
@@ -75,6 +76,11 @@ CATALOG: dict[str, ActionEntry] = {
                            choices={"state": "present absent", "source": "pull import load"}),
     "fetch": _entry("fetch", "src dest flat", required="src dest"),
     "setup": _entry("setup", "gather_subset gather_timeout filter"),
+    "debug": _entry("control", "msg var verbosity"),
+    "fail": _entry("control", "msg"),
+    "assert": _entry("control", "that fail_msg msg success_msg quiet", required="that"),
+    "set_fact": _entry("control", "cacheable", any_names=True),
+    "meta": _entry("control", "", free_form="free_form"),
 }
 
 # The collections Ansible keeps these actions in besides ansible.builtin / ansible.legacy

@@ -41,7 +41,8 @@ class PlainWriter:
             status = "ignored" if result.is_ignored else result.status
             line = (f"{stamp} {result.host} {status:<11} {event.step} [{event.play}] "
                     f"({result.duration:.2f}s)")
-            if result.msg and result.status in ("failed", "unreachable", "skipped"):
+            if result.msg and (result.status in ("failed", "unreachable", "skipped")
+                               or result.shows_msg):
                 line += f": {result.msg}"
             self._write(line)
             if result.diff:

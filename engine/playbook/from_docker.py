@@ -99,8 +99,9 @@ def compose_entries(definition: Mapping[str, Any]) -> tuple[list[dict[str, Any]]
 def read_compose_definition(args: Mapping[str, Any], playbook: Path) -> Mapping[str, Any] | None:
     """A docker_compose_v2 task's project: `definition`, else its compose file when the
     path is written literally and exists beside the playbook."""
-    if isinstance(args.get("definition"), Mapping):
-        return args["definition"]
+    definition = args.get("definition")
+    if isinstance(definition, Mapping):
+        return definition
     source = args.get("project_src")
     if not isinstance(source, str) or "{" in source:
         return None

@@ -14,6 +14,7 @@ from typing import Any
 
 from engine.actions.catalog import CATALOG, action_name
 from engine.errors import InputError, Location, did_you_mean
+from engine.playbook.ansible import refuse_ansible_play_keys, refuse_ansible_task_key
 from engine.playbook.model import (
     ContainerSpec,
     HealthCheck,
@@ -26,7 +27,6 @@ from engine.playbook.model import (
     TaskSpec,
     step_id,
 )
-from engine.playbook.ansible import refuse_ansible_play_keys, refuse_ansible_task_key
 from engine.playbook.references import check_references
 from engine.playbook.structure import (
     Expansion,
@@ -329,7 +329,8 @@ def _action_args(action: str, written: str, fields: Fields, bases: tuple[Path, .
     if value is None and spec.free_form is None and not spec.required and not spec.one_of:
         return {}
     arguments = Fields(value, f"the {written!r} action", at)
-    arguments.reject_unknown(spec.allowed)
+    if not spec.any_names:
+        arguments.reject_unknown(spec.allowed)
     for key in spec.required:
         arguments.required(key)
     if spec.one_of and not any(arguments.has(key) for key in spec.one_of):
