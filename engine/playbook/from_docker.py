@@ -106,7 +106,7 @@ def read_compose_definition(args: Mapping[str, Any], playbook: Path) -> Mapping[
     if not isinstance(source, str) or "{" in source:
         return None
     folder = Path(source) if Path(source).is_absolute() else playbook.parent / source
-    names = args.get("files") or COMPOSE_FILES
+    names = args.get("files") or list(COMPOSE_FILES)
     for name in names if isinstance(names, list) else [names]:
         candidate = folder / str(name)
         if candidate.is_file():
