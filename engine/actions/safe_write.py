@@ -49,8 +49,9 @@ def validate(context: ActionContext, path: str, content: bytes, command: str) ->
     result = context.run(["/bin/sh", "-c", VALIDATE_SCRIPT, "play-validate", candidate, *argv])
     if not result.is_ok:
         output = result.stderr_tail() or result.stdout.strip()[-500:]
+        said = f": {output}" if output else ""
         raise ActionError(f"validate refused the new {path} ({shlex.join(argv)} exited "
-                          f"{result.exit_status}): {output}; the file is unchanged")
+                          f"{result.exit_status}){said}; the file is unchanged")
 
 
 def backup_path(path: str, now: float | None = None) -> str:
