@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lab_client import Lab, LabMachine
+from lab_client import E2E_DATA, Lab, LabMachine, play
 
 from engine.actions.base import ActionContext, ActionError, Outcome
 from engine.actions.catalog import find_action
@@ -641,3 +641,20 @@ def test_apt_update_cache_is_skipped_while_cache_valid_time_holds(lab1: Host) ->
     second = lab1.act("apt", args, become=True)
     assert not second.changed and second.msg == "the package cache is fresh"
     assert lab1.act("apt", {"update_cache": True}, check=True, become=True).changed
+
+
+# --- an Ansible-style play through `play` -------------------------------------------------
+
+def test_an_ansible_style_play_converges_then_changes_nothing(lab: Lab, srv_dir: str) -> None:
+    arguments = (str(E2E_DATA / "ansible_style.yml"), "-i", str(lab.inventory),
+                 "-e", f"dir={srv_dir}")
+    first = play(*arguments)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "ran handlers: reload marker (changed)" in first.stdout
+    assert "lab2 listens on 8082" in first.stdout
+    assert lab.run(lab.host("lab3"), "cat", f"{srv_dir}/app.conf").stdout == (
+        "# app\nport=8083\n# BEGIN ANSIBLE MANAGED BLOCK\npeer=lab1\npeer=lab2\npeer=lab3\n"
+        "# END ANSIBLE MANAGED BLOCK\n")
+    second = play(*arguments, "--check")
+    assert second.returncode == 0, second.stdout + second.stderr  # no drift
+    assert " changed " not in second.stdout
