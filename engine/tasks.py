@@ -49,6 +49,10 @@ class RunState:
 
     registered: dict[str, dict[str, Any]] = field(default_factory=dict)
     notified: dict[str, set[str]] = field(default_factory=dict)
+    # the notifications a handler has not answered yet: a handler run at a flush answers
+    # them, so the handler at the end of the play runs only if notified again (containers
+    # read `notified`, which a flush leaves alone)
+    pending: dict[str, set[str]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def register(self, host: str, name: str, value: Any) -> None:
@@ -58,19 +62,19 @@ class RunState:
     def notify(self, host: str, names: tuple[str, ...]) -> None:
         with self.lock:
             self.notified.setdefault(host, set()).update(names)
+            self.pending.setdefault(host, set()).update(names)
 
     def is_notified(self, host: str, name: str) -> bool:
         with self.lock:
             return name in self.notified.get(host, set())
 
-    def take_notified(self, host: str, name: str) -> bool:
-        """Whether `name` was notified on `host`, forgetting it (a handler run at a flush
-        runs again at the end only if notified again)."""
+    def take_pending(self, host: str, name: str) -> bool:
+        """Whether handler `name` has a notification to answer on `host`, answering it."""
         with self.lock:
-            notified = self.notified.get(host, set())
-            is_notified = name in notified
-            notified.discard(name)
-            return is_notified
+            pending = self.pending.get(host, set())
+            is_pending = name in pending
+            pending.discard(name)
+            return is_pending
 
 
 class StepRunner:
@@ -148,7 +152,7 @@ class StepRunner:
         scope = self.scope(host, play, step.body if isinstance(step.body, TaskSpec) else None)
         if not isinstance(step.body, TaskSpec):
             return self.other_kinds[step.kind](node, scope)
-        if step.kind == "handler" and not self.state.take_notified(host, step.name):
+        if step.kind == "handler" and not self.state.take_pending(host, step.name):
             return StepResult(host, step_id, "skipped", msg="not notified", is_hidden=True)
         return self._run_task_safely(host, step, play, step.body, scope, started)
 
@@ -172,7 +176,7 @@ class StepRunner:
         for what is notified after this point (Ansible's semantics)."""
         ran: list[StepResult] = []
         for handler in play.steps_of("handler"):
-            if isinstance(handler.body, TaskSpec) and self.state.take_notified(host,
+            if isinstance(handler.body, TaskSpec) and self.state.take_pending(host,
                                                                                handler.name):
                 ran.append(self._run_task_safely(host, handler, play, handler.body,
                                                  self.scope(host, play, handler.body),

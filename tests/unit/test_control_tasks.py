@@ -14,7 +14,7 @@ from engine.cli import _load_inventory
 from engine.execute import Limits, Scheduler
 from engine.results import StepResult
 from engine.run import RunOptions, prepare
-from engine.tasks import StepOptions, StepRunner
+from engine.tasks import RunState, StepOptions, StepRunner
 
 ROOT = Path(__file__).parent.parent.parent
 
@@ -140,3 +140,11 @@ def test_debug_output_reaches_the_console_and_json_with_secrets_masked(tmp_path:
                                   if event.get("kind", event.get("event")) == "step_end"]
     assert ends and "s3cr3t" not in "\n".join(lines)
     assert any("token=******** visible" in json.dumps(event) for event in ends)
+
+
+def test_a_flush_answers_a_handler_but_a_container_of_that_name_stays_notified() -> None:
+    state = RunState()
+    state.notify("web1", ("api",))
+    assert state.take_pending("web1", "api")       # the handler `api`, at the flush
+    assert not state.take_pending("web1", "api")   # the handler at the end: not again
+    assert state.is_notified("web1", "api")        # the container `api` still restarts
