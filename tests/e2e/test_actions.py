@@ -580,7 +580,8 @@ INIT_SCRIPT = f"""#!/bin/sh
 # Short-Description: play's e2e test service
 ### END INIT INFO
 pidfile=/run/{SERVICE}.pid
-running() {{ [ -f $pidfile ] && kill -0 "$(cat $pidfile)" 2>/dev/null; }}
+# /proc, not kill -0: the tests read the status as the deploy user, who may not signal root
+running() {{ [ -f $pidfile ] && [ -d "/proc/$(cat $pidfile)" ]; }}
 case "$1" in
   start) running || {{ setsid sleep 100000 </dev/null >/dev/null 2>&1 & echo $! >$pidfile; }} ;;
   stop) if running; then kill "$(cat $pidfile)"; fi; rm -f $pidfile ;;
