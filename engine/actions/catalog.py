@@ -81,7 +81,7 @@ CATALOG: dict[str, ActionEntry] = {
     "fail": _entry("control", "msg"),
     "assert": _entry("control", "that fail_msg msg success_msg quiet", required="that"),
     "set_fact": _entry("control", "cacheable", any_names=True),
-    "meta": _entry("control", "", free_form="free_form"),
+    "meta": _entry("control", "free_form", free_form="free_form"),
     "lineinfile": _entry("lineinfile", "path line regexp state insertafter insertbefore "
                          "create backrefs mode owner group validate backup", required="path",
                          remote_paths="path", modes="mode",
