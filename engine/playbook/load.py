@@ -247,6 +247,14 @@ def _resolve(playbook: Path, relative: str) -> Path:
     return candidate if candidate.is_absolute() else (playbook.parent / candidate).resolve()
 
 
+def _meta_name(fields: Fields, written: list[str]) -> str | None:
+    """A `meta:` task may go without a name, as Ansible playbooks write it: its own words and
+    line keep it unique in the play."""
+    if fields.has("name") or len(written) != 1 or action_name(written[0]) != "meta":
+        return None
+    return f"meta: {fields.raw(written[0])} (line {fields.location.line})"
+
+
 def _step_name(fields: Fields) -> str:
     name = fields.string("name", required=True)
     if not name.strip():
@@ -267,7 +275,7 @@ def _parse_task(play: int, kind: StepKind, raw: Any, path: Path, at: Location,
             f"unknown key {key!r} in a {kind}{did_you_mean(key, (*CATALOG, *TASK_KEYWORDS))}"
             f" (actions: {', '.join(CATALOG)}; keywords: {', '.join(TASK_KEYWORDS)})",
             fields.at(key))
-    name = _step_name(fields)
+    name = _meta_name(fields, written) or _step_name(fields)
     if len(written) != 1:
         found = ", ".join(written) if written else "none"
         raise InputError(f"{kind} {name!r} must have exactly one action ({', '.join(CATALOG)})"
