@@ -54,8 +54,7 @@ MODULES: dict[str, str] = {
 # task keywords play has no counterpart for (yet) -> what to write in play
 TASK_KEYWORDS: dict[str, str] = {
     "args": "write the arguments under the action itself (`command: {cmd: ..., chdir: ...}`)",
-    "delegate_to": "run the step in a play whose `hosts:` is that host",
-    "local_action": "run the step in a play for a host with `connection: local`",
+    "local_action": "write the action itself with `delegate_to: localhost`",
     "environment": "set variables in the command (`shell: \"FOO=bar cmd\"`), or `env:` of a "
                    "container",
     "vars": "put variables in the play's `vars:` or set them with `set_fact:`",

@@ -74,7 +74,7 @@ def test_apt_takes_cache_valid_time_and_a_cache_refresh_alone(tmp_path: Path) ->
     ("get_url: {url: u, dest: d}", "play has no 'get_url' action: use `command: curl"),
     ("ansible.builtin.unarchive: {src: a, dest: b}", "use `command: tar -xf"),
     ("docker_network: {name: n}", "host networking"),
-    ("command: 'true'\n      delegate_to: localhost", "run the step in a play whose `hosts:`"),
+    ("command: 'true'\n      async: 60", "use `timeout:`"),
 ])
 def test_ansible_names_get_a_hint_not_a_fuzzy_suggestion(tmp_path: Path, task: str,
                                                          expected: str | None) -> None:
