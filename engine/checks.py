@@ -59,8 +59,7 @@ def check_variables(plan: Plan, inventory: Inventory, extra_vars: Mapping[str, A
     step_values = {step.id: tuple(_values(step)) for step in plan.steps.values()}
     for placement in plan.placements:
         play = plan.playbook.plays[placement.play]
-        registered |= {step.body.register for step in play.steps
-                       if isinstance(step.body, TaskSpec) and step.body.register}
+        registered |= set(_names_set_at_run_time(play))
         file_vars = load_vars_files(play.vars_files)
         renders = _PlayRenders(play.name, ChainMap(dict(extra_vars), file_vars, play.vars),
                                registered)
@@ -87,6 +86,17 @@ def check_variables(plan: Plan, inventory: Inventory, extra_vars: Mapping[str, A
                     continue
                 checker.check_step(play, step)
                 values.check_step(step)
+
+
+def _names_set_at_run_time(play: Play) -> Iterator[str]:
+    """The variables a play's tasks make while it runs: `register` and set_fact's names."""
+    for step in play.steps:
+        task = step.body
+        if isinstance(task, TaskSpec):
+            if task.register:
+                yield task.register
+            if task.action == "set_fact" and isinstance(task.args, Mapping):
+                yield from (str(name) for name in task.args)
 
 
 class _HostChecker:

@@ -27,6 +27,7 @@ class StepResult:
     is_hidden: bool = False     # a handler nobody notified: not counted, not shown
     is_blocked: bool = False    # skipped because something it needs did not succeed
     is_rescued: bool = False    # failed in a block with `rescue:`: the rescue decides
+    shows_msg: bool = False     # a message for the user (debug): shown even when ok
 
     @property
     def has_changed(self) -> bool:

@@ -21,6 +21,7 @@ from engine.playbook.load import resolve_local_source
 from engine.results import Status, StepResult
 from engine.schema import as_boolean
 from engine.templating import (
+    defined,
     evaluate,
     is_undefined_error,
     render,
@@ -48,6 +49,10 @@ class RunState:
 
     registered: dict[str, dict[str, Any]] = field(default_factory=dict)
     notified: dict[str, set[str]] = field(default_factory=dict)
+    # the notifications a handler has not answered yet: a handler run at a flush answers
+    # them, so the handler at the end of the play runs only if notified again (containers
+    # read `notified`, which a flush leaves alone)
+    pending: dict[str, set[str]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def register(self, host: str, name: str, value: Any) -> None:
@@ -57,10 +62,19 @@ class RunState:
     def notify(self, host: str, names: tuple[str, ...]) -> None:
         with self.lock:
             self.notified.setdefault(host, set()).update(names)
+            self.pending.setdefault(host, set()).update(names)
 
     def is_notified(self, host: str, name: str) -> bool:
         with self.lock:
             return name in self.notified.get(host, set())
+
+    def take_pending(self, host: str, name: str) -> bool:
+        """Whether handler `name` has a notification to answer on `host`, answering it."""
+        with self.lock:
+            pending = self.pending.get(host, set())
+            is_pending = name in pending
+            pending.discard(name)
+            return is_pending
 
 
 class StepRunner:
@@ -138,18 +152,44 @@ class StepRunner:
         scope = self.scope(host, play, step.body if isinstance(step.body, TaskSpec) else None)
         if not isinstance(step.body, TaskSpec):
             return self.other_kinds[step.kind](node, scope)
-        if step.kind == "handler" and not self.state.is_notified(host, step.name):
+        if step.kind == "handler" and not self.state.take_pending(host, step.name):
             return StepResult(host, step_id, "skipped", msg="not notified", is_hidden=True)
+        return self._run_task_safely(host, step, play, step.body, scope, started)
+
+    def _run_task_safely(self, host: str, step: Step, play: Play, task: TaskSpec,
+                         scope: Scope, started: float) -> StepResult:
+        """The task's result; a template or action error is a failed result, not a raise."""
         try:
-            result = self._run_task(host, step, play, step.body, scope, started)
+            result = self._run_task(host, step, play, task, scope, started)
         except template_errors(ActionError, ValueError, TypeError) as error:
-            message = HIDDEN if _is_hidden(step.body, scope) else _template_message(error)
-            result = StepResult(host, step_id, "failed", msg=message,
+            message = HIDDEN if _is_hidden(task, scope) else _template_message(error)
+            result = StepResult(host, step.id, "failed", msg=message,
                                 duration=time.monotonic() - started,
-                                is_ignored=_is_ignored(step.body, scope))
-        if result.status == "failed" and step_id in self.plan.rescued and not result.is_ignored:
+                                is_ignored=_is_ignored(task, scope))
+        if result.status == "failed" and step.id in self.plan.rescued and not result.is_ignored:
             return replace(result, is_rescued=True)
         return result
+
+    def _flush_handlers(self, host: str, play: Play) -> Outcome:
+        """meta: flush_handlers: the play's handlers notified so far on `host` run now, in
+        their listed order, each once; the handler steps at the end of the play run only
+        for what is notified after this point (Ansible's semantics)."""
+        ran: list[StepResult] = []
+        for handler in play.steps_of("handler"):
+            if isinstance(handler.body, TaskSpec) and self.state.take_pending(host,
+                                                                               handler.name):
+                ran.append(self._run_task_safely(host, handler, play, handler.body,
+                                                 self.scope(host, play, handler.body),
+                                                 time.monotonic()))
+        if not ran:
+            return Outcome(msg="no handler was notified")
+        summary = ", ".join(f"{self.plan.steps[result.step].name} ({result.status})"
+                            + (f": {result.msg}" if result.status == "failed" else "")
+                            for result in ran)
+        return Outcome(changed=any(result.status == "changed" for result in ran),
+                       failed=any(result.status == "failed" and not result.is_ignored
+                                  for result in ran),
+                       msg=f"ran handlers: {summary}", shows_msg=True)
 
     def _run_task(self, host: str, step: Step, play: Play, task: TaskSpec,
                   scope: Scope, started: float) -> StepResult:
@@ -159,12 +199,7 @@ class StepRunner:
         items = render(task.loop, scope) if task.loop is not None else None
         if items is not None and not isinstance(items, list):
             raise ValueError(f"loop must give a list, not {type(items).__name__}")
-        outcomes = [self._attempts(host, play, task, scope.child({"item": item}))
-                    for item in items] if items is not None else [
-            self._attempts(host, play, task, scope)]
-        for outcome in outcomes:
-            for name, value in outcome.ansible_facts.items():
-                self.state.register(host, name, value)
+        outcomes = self._outcomes(host, play, task, scope, items)
         changed = any(outcome.changed for outcome in outcomes)
         failed = any(outcome.failed for outcome in outcomes)
         if task.register:
@@ -183,7 +218,31 @@ class StepRunner:
         # built once, with its duration: a dataclasses.replace per step cost as much again
         return StepResult(host, step.id, status, msg=message, diff=diff,
                           duration=time.monotonic() - started,
-                          is_ignored=failed and flag(task.ignore_errors, scope, "ignore_errors"))
+                          is_ignored=failed and flag(task.ignore_errors, scope, "ignore_errors"),
+                          shows_msg=any(outcome.shows_msg for outcome in outcomes))
+
+    def _outcomes(self, host: str, play: Play, task: TaskSpec, scope: Scope,
+                  items: list[Any] | None) -> list[Outcome]:
+        """One outcome, or one per loop item. What set_fact sets is kept for the host's later
+        steps at once, and later items of the same loop see it (as in Ansible)."""
+        if items is None:
+            outcomes = [self._attempts(host, play, task, scope)]
+            self._keep_vars(host, outcomes[0])
+            return outcomes
+        learned: dict[str, Any] = {}
+        outcomes = []
+        for item in items:
+            outcome = self._attempts(host, play, task, scope.child({**learned, "item": item}))
+            learned.update(outcome.ansible_facts)
+            self._keep_vars(host, outcome)
+            outcomes.append(outcome)
+        return outcomes
+
+    def _keep_vars(self, host: str, outcome: Outcome) -> None:
+        if outcome.failed:
+            return
+        for name, value in outcome.ansible_facts.items():
+            self.state.register(host, name, value)
 
     def _attempts(self, host: str, play: Play, task: TaskSpec, scope: Scope) -> Outcome:
         """retries / until / delay as in Ansible (retries defaults to 3 with `until`)."""
@@ -210,7 +269,9 @@ class StepRunner:
             check=self.options.check, diff=self.options.diff,
             become=flag(become, scope, "become"),
             timeout=float(render(task.timeout, scope)) if task.timeout is not None else None,
-            render_file=lambda path: str(render_text(_read(path), scope)))
+            render_file=lambda path: str(render_text(_read(path), scope)),
+            evaluate=lambda expression: _evaluate_for_action(expression, scope),
+            flush_handlers=lambda: self._flush_handlers(host, play))
         args = resolve_local_source(task.action, render(task.args, scope),
                                     task.sources or play.source.file)
         outcome = find_action(task.action)(args, context)
@@ -221,10 +282,7 @@ class StepRunner:
             evaluate(task.changed_when, own))
         failed = outcome.failed if task.failed_when is None else bool(
             evaluate(task.failed_when, own))
-        return Outcome(changed=changed, failed=failed, skipped=outcome.skipped, msg=outcome.msg,
-                       diff=outcome.diff, rc=outcome.rc, stdout=outcome.stdout,
-                       stderr=outcome.stderr, facts=outcome.facts,
-                       ansible_facts=outcome.ansible_facts)
+        return replace(outcome, changed=changed, failed=failed)
 
     def _delegated(self, host: str, task: TaskSpec, scope: Scope) -> str:
         """The host whose connection runs the task: `delegate_to` (rendered with this host's
@@ -260,6 +318,15 @@ def _is_ignored(task: TaskSpec, scope: Mapping[str, Any]) -> bool:
 
 def _first_set(*values: Any) -> Any:
     return next((value for value in values if value is not None), False)
+
+
+def _evaluate_for_action(expression: str, scope: Scope) -> Any:
+    """An expression for an action (debug's var, assert's that): an undefined name or a bad
+    expression is the action's error, which it may report its own way."""
+    try:
+        return defined(evaluate(expression, scope))
+    except template_errors(ValueError, TypeError) as error:
+        raise ActionError(_template_message(error)) from None
 
 
 def _read(path: str) -> str:

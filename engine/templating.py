@@ -42,6 +42,15 @@ def is_undefined_error(error: Exception) -> bool:
     return jinja2 is not None and isinstance(error, jinja2.UndefinedError)
 
 
+def defined(value: Any) -> Any:
+    """`value`, or the UndefinedError it stands for: a template that is one undefined name
+    renders to the Undefined itself, which raises only once it is used."""
+    jinja2 = sys.modules.get("jinja2")
+    if jinja2 is not None and isinstance(value, jinja2.Undefined):
+        value._fail_with_undefined_error()
+    return value
+
+
 def _lookup_env(name: str, default: str | None = None) -> str:
     import jinja2
 

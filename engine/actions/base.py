@@ -24,6 +24,11 @@ class ActionContext:
     become: bool                      # run privileged commands through sudo
     timeout: float | None             # per-command timeout of the task
     render_file: Callable[[str], str]  # render a control-node template file for this host
+    # the value of an expression (`when:`'s language) with the task's variables; an
+    # undefined name raises ActionError
+    evaluate: Callable[[str], Any] = field(default=lambda expression: _no_scope())
+    # run the handlers notified so far on this host, now (meta: flush_handlers)
+    flush_handlers: Callable[[], Outcome] = field(default=lambda: _no_scope())
 
     def run(self, argv: list[str], stdin: bytes | None = None) -> CommandResult:
         return self.connection.run(argv, stdin=stdin, timeout=self.timeout, become=self.become)
@@ -52,8 +57,10 @@ class Outcome:
     stdout: str = ""
     stderr: str = ""
     facts: Mapping[str, Any] = field(default_factory=dict)  # extra values for `register`
-    # variables the host has from now on (Ansible's `ansible_facts` of a module's result)
+    # variables the host has from now on (Ansible's `ansible_facts` of a module's result):
+    # setup's facts, set_fact's values
     ansible_facts: Mapping[str, Any] = field(default_factory=dict)
+    shows_msg: bool = False           # a message for the user (debug), shown even when ok
 
     def registered(self) -> dict[str, Any]:
         """The value `register:` stores, shaped like Ansible's."""
@@ -64,6 +71,10 @@ class Outcome:
                          stdout_lines=self.stdout.splitlines(),
                          stderr_lines=self.stderr.splitlines())
         return value
+
+
+def _no_scope() -> Any:
+    raise ActionError("this action needs the task's variables, which the caller did not give")
 
 
 Action = Callable[[Mapping[str, Any], ActionContext], Outcome]

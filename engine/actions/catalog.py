@@ -31,17 +31,18 @@ class ActionEntry:
     choices: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     modes: tuple[str, ...] = ()         # arguments that are a file mode (engine/actions/modes.py)
     ports: tuple[str, ...] = ()         # arguments that are a TCP port, 1..65535
+    any_names: bool = False             # set_fact: any argument name (checked by the action)
 
 
 def _entry(module: str, allowed: str, required: str = "", one_of: str = "",
            free_form: str | None = None, local_file: tuple[str, str] | None = None,
            remote_paths: str = "", choices: Mapping[str, str] | None = None,
-           modes: str = "", ports: str = "") -> ActionEntry:
+           modes: str = "", ports: str = "", any_names: bool = False) -> ActionEntry:
     return ActionEntry(f"engine.actions.{module}", frozenset(allowed.split()),
                        tuple(required.split()), tuple(one_of.split()), free_form, local_file,
                        tuple(remote_paths.split()),
                        {key: tuple(words.split()) for key, words in (choices or {}).items()},
-                       tuple(modes.split()), tuple(ports.split()))
+                       tuple(modes.split()), tuple(ports.split()), any_names)
 
 
 CATALOG: dict[str, ActionEntry] = {
@@ -49,16 +50,24 @@ CATALOG: dict[str, ActionEntry] = {
                       free_form="cmd"),
     "shell": _entry("command", "cmd chdir creates removes executable stdin", required="cmd",
                     free_form="cmd"),
-    "copy": _entry("copy", "src content dest mode owner group", required="dest",
-                   one_of="src content", local_file=("src", "files"), remote_paths="dest",
-                   modes="mode"),
-    "template": _entry("copy", "src dest mode owner group", required="src dest",
-                       local_file=("src", "templates"), remote_paths="dest", modes="mode"),
+    "copy": _entry("copy", "src content dest mode owner group validate backup",
+                   required="dest", one_of="src content", local_file=("src", "files"),
+                   remote_paths="dest", modes="mode"),
+    "template": _entry("copy", "src dest mode owner group validate backup",
+                       required="src dest", local_file=("src", "templates"),
+                       remote_paths="dest", modes="mode"),
     "file": _entry("file", "path state mode owner group src recurse", required="path",
                    remote_paths="path src", modes="mode",
                    choices={"state": "file directory absent touch link"}),
-    "package": _entry("package", "name state update_cache", required="name",
-                      choices={"state": "present absent latest"}),
+    "package": _entry("package", "name state update_cache cache_valid_time",
+                      one_of="name update_cache", choices={"state": "present absent latest"}),
+    # Ansible's own package modules, as `package` (whichever manager the host has)
+    "apt": _entry("package", "name pkg state update_cache cache_valid_time",
+                  one_of="name pkg update_cache", choices={"state": "present absent latest"}),
+    "dnf": _entry("package", "name state update_cache", one_of="name update_cache",
+                  choices={"state": "present absent latest"}),
+    "yum": _entry("package", "name state update_cache", one_of="name update_cache",
+                  choices={"state": "present absent latest"}),
     "user": _entry("user", "name state uid group groups shell home system create_home append "
                    "password", required="name", choices={"state": "present absent"}),
     "wait_for": _entry("wait_for", "host port path container state timeout delay",
@@ -68,7 +77,44 @@ CATALOG: dict[str, ActionEntry] = {
                            choices={"state": "present absent", "source": "pull import load"}),
     "fetch": _entry("fetch", "src dest flat", required="src dest"),
     "setup": _entry("setup", "gather_subset gather_timeout filter"),
+    "debug": _entry("control", "msg var verbosity"),
+    "fail": _entry("control", "msg"),
+    "assert": _entry("control", "that fail_msg msg success_msg quiet", required="that"),
+    "set_fact": _entry("control", "cacheable", any_names=True),
+    "meta": _entry("control", "free_form", free_form="free_form"),
+    "lineinfile": _entry("lineinfile", "path line regexp state insertafter insertbefore "
+                         "create backrefs mode owner group validate backup", required="path",
+                         remote_paths="path", modes="mode",
+                         choices={"state": "present absent"}),
+    "blockinfile": _entry("blockinfile", "path block marker marker_begin marker_end state "
+                          "insertafter insertbefore create mode owner group validate backup",
+                          required="path", remote_paths="path", modes="mode",
+                          choices={"state": "present absent"}),
+    "stat": _entry("stat", "path follow get_checksum checksum_algorithm", required="path",
+                   remote_paths="path",
+                   choices={"checksum_algorithm": "sha1 sha256 md5 sha512"}),
+    "authorized_key": _entry("authorized_key", "user key state exclusive manage_dir",
+                             required="user key", choices={"state": "present absent"}),
+    "service": _entry("service", "name state enabled", required="name"),
+    "systemd": _entry("service", "name state enabled daemon_reload", required="name"),
+    "systemd_service": _entry("service", "name state enabled daemon_reload", required="name"),
 }
+
+# The collections Ansible keeps these actions in besides ansible.builtin / ansible.legacy
+COLLECTION_NAMES = {"community.docker.docker_image": "docker_image",
+                    "ansible.posix.authorized_key": "authorized_key"}
+BUILTIN_PREFIXES = ("ansible.builtin.", "ansible.legacy.")
+
+
+def action_name(written: str) -> str | None:
+    """The catalog's name for an action key as a task writes it: `copy`,
+    `ansible.builtin.copy` and `ansible.legacy.copy` are one action; None if no action."""
+    name = COLLECTION_NAMES.get(written, written)
+    for prefix in BUILTIN_PREFIXES:
+        if name.startswith(prefix):
+            name = name[len(prefix):]
+            break
+    return name if name in CATALOG else None
 
 
 @functools.cache

@@ -29,6 +29,8 @@ from engine.actions.files import (
     run_checked,
     unified_diff,
 )
+from engine.actions.safe_write import back_up, validate
+from engine.schema import as_boolean
 
 # $1 dest, $2 file name to use when dest is a directory, $3 desired sha256 (set only when
 # a diff will be shown: then differing old content comes back, base64 for binary safety).
@@ -164,13 +166,26 @@ def converge(args: Mapping[str, Any], context: ActionContext, content: bytes,
         dest, name = f"{dest}{name}", ""
     desired = DesiredFile(content, attributes_from(args))
     current = read_destination(context, dest, name, desired)
+    return settle(args, context, current, desired)
+
+
+def settle(args: Mapping[str, Any], context: ActionContext, current: CurrentFile,
+           desired: DesiredFile, summary: str | None = None) -> Outcome:
+    """Compare, stop there under --check, else validate the new content, keep a backup and
+    write: the last half of every action that writes a whole file (copy, template,
+    lineinfile, blockinfile, authorized_key). `summary` replaces the change's own words."""
     change = compare_copy(current, desired, context.diff)
-    facts = {"dest": current.link or current.path, "checksum": desired.sha256}
+    facts: dict[str, Any] = {"dest": current.link or current.path, "checksum": desired.sha256}
     if not change.is_needed:
         return Outcome(msg=f"{current.named} is up to date", facts=facts)
-    summary = "; ".join(change.what)
+    summary = summary or "; ".join(change.what)
     if context.check:
         return Outcome(changed=True, msg=f"would {summary}", diff=change.diff, facts=facts)
+    if is_content_changed(current, desired):
+        if args.get("validate"):
+            validate(context, current.path, desired.content, str(args["validate"]))
+        if as_boolean(args.get("backup"), "backup") and current.state.kind == "file":
+            facts["backup_file"] = back_up(context, current.path)
     write(context, current, desired)
     return Outcome(changed=True, msg=summary, diff=change.diff, facts=facts)
 

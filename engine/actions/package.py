@@ -14,26 +14,39 @@ from typing import Any
 from engine.actions.base import Action, ActionContext, ActionError, Change, Outcome
 from engine.actions.catalog import CATALOG
 from engine.actions.files import chained, run_checked
+from engine.schema import as_boolean
 
 STATES = CATALOG["package"].choices["state"]
 
-# $1 "1" to refresh the cache first, $2 "1" to list upgrades, then the package names.
-# Output: the manager's name, "name<TAB>installed" lines, then (for latest) a "--" line
-# followed by the manager's own upgrade listing.
-READ_SCRIPT = r"""update=$1 latest=$2; shift 2
+# $1 "1" to refresh the cache first ("check": only say whether it would), $2 "1" to list
+# upgrades, $3 how many seconds an apt cache stays fresh (empty: always refresh), then the
+# package names. Output: the manager's name, "cache:" with refreshed|fresh|stale|nothing,
+# "name<TAB>installed" lines, then (for latest) a "--" line and the manager's upgrade listing.
+# apt's stamp is the one Debian's apt.systemd.daily and Ansible's cache_valid_time read.
+READ_SCRIPT = r"""update=$1 latest=$2 valid=$3; shift 3
+refresh() {
+  if [ "$update" = check ]; then echo cache:stale; return; fi
+  "$@" >/dev/null || exit; echo cache:refreshed
+}
 if command -v apt-get >/dev/null 2>&1 && command -v dpkg-query >/dev/null 2>&1; then
   echo apt
-  if [ "$update" = 1 ]; then apt-get update -q >/dev/null || exit; fi
-  dpkg-query -W -f '${Package}\t${db:Status-Abbrev}\n' -- "$@" 2>/dev/null
+  stamp=/var/lib/apt/periodic/update-success-stamp
+  if [ -z "$update" ]; then echo cache:
+  elif [ -n "$valid" ] && [ -e "$stamp" ] && \
+       [ $(( $(date +%s) - $(stat -c %Y "$stamp") )) -lt "$valid" ]; then echo cache:fresh
+  else refresh apt-get update -q
+    if [ "$update" = 1 ]; then mkdir -p "${stamp%/*}" && touch "$stamp" || exit; fi
+  fi
+  [ $# -gt 0 ] && dpkg-query -W -f '${Package}\t${db:Status-Abbrev}\n' -- "$@" 2>/dev/null
   if [ "$latest" = 1 ]; then echo --; LC_ALL=C apt-cache policy -- "$@"; fi
 elif command -v dnf >/dev/null 2>&1; then
   echo dnf
-  if [ "$update" = 1 ]; then dnf -q makecache >/dev/null || exit; fi
-  rpm -q --qf '%{NAME}\tii\n' -- "$@" 2>/dev/null | grep "$(printf '\t')"
+  if [ -n "$update" ]; then refresh dnf -q makecache; else echo cache:; fi
+  [ $# -gt 0 ] && rpm -q --qf '%{NAME}\tii\n' -- "$@" 2>/dev/null | grep "$(printf '\t')"
   if [ "$latest" = 1 ]; then echo --; dnf -q list --upgrades -- "$@" 2>/dev/null; fi
 elif command -v apk >/dev/null 2>&1; then
   echo apk
-  if [ "$update" = 1 ]; then apk update -q >/dev/null || exit; fi
+  if [ -n "$update" ]; then refresh apk update -q; else echo cache:; fi
   for name; do apk info -e -- "$name" >/dev/null 2>&1 && printf '%s\tii\n' "$name"; done
   if [ "$latest" = 1 ]; then echo --; apk list -u 2>/dev/null; fi
 else
@@ -47,6 +60,7 @@ class CurrentPackages:
     manager: str                    # apt | dnf | apk | none
     installed: frozenset[str]
     upgradable: frozenset[str] = frozenset()
+    cache: str = ""                 # refreshed | fresh | stale (under --check) | "" untouched
 
 
 def package_key(name: str) -> str:
@@ -73,8 +87,12 @@ def compare_packages(names: list[str], state: str, facts: CurrentPackages) -> Pe
     return Pending(install=missing, upgrade=stale if state == "latest" else ())
 
 
-def as_change(todo: Pending) -> Change:
-    return Change(tuple(f"{verb} {', '.join(names)}" for verb, names in (
+def as_change(todo: Pending, cache: str = "", has_names: bool = True) -> Change:
+    """The packages to change; without package names (a cache refresh alone), the refresh
+    is the change, as Ansible's apt reports it."""
+    cache_change = ("refresh the package cache",) if not has_names and cache in (
+        "refreshed", "stale") else ()
+    return Change(cache_change + tuple(f"{verb} {', '.join(names)}" for verb, names in (
         ("install", todo.install), ("upgrade", todo.upgrade), ("remove", todo.remove))
         if names))
 
@@ -83,15 +101,17 @@ def parse_read(output: str, names: list[str]) -> CurrentPackages:
     head, _, upgrades = output.partition("\n--\n")
     lines = head.splitlines()
     manager = lines[0] if lines else "none"
+    has_cache_line = len(lines) > 1 and lines[1].startswith("cache:")
+    cache = lines[1].removeprefix("cache:") if has_cache_line else ""
     installed = set()
-    for line in lines[1:]:
+    for line in lines[2 if has_cache_line else 1:]:
         name, _, status = line.partition("\t")
         # dpkg's abbreviation: second letter "i" is installed ("rc" is only config left)
         if len(status) > 1 and status[1] == "i":
             installed.add(name)
     keys = {package_key(name) for name in names}
     upgradable = parse_upgrades(manager, upgrades) & keys & installed
-    return CurrentPackages(manager, frozenset(installed), frozenset(upgradable))
+    return CurrentPackages(manager, frozenset(installed), frozenset(upgradable), cache)
 
 
 def parse_upgrades(manager: str, listing: str) -> set[str]:
@@ -131,7 +151,9 @@ def apply_commands(manager: str, todo: Pending) -> list[list[str]]:
 
 
 def names_from(args: Mapping[str, Any]) -> list[str]:
-    raw = args["name"]
+    raw = args.get("name", args.get("pkg"))
+    if raw is None and args.get("update_cache"):
+        return []  # a cache refresh alone
     names = [str(name).strip() for name in (raw if isinstance(raw, list) else
                                             str(raw).split(","))]
     names = [name for name in names if name]
@@ -146,25 +168,44 @@ def package(args: Mapping[str, Any], context: ActionContext) -> Outcome:
     names, state = names_from(args), str(args.get("state") or "present")
     if state not in STATES:
         raise ActionError(f"state must be one of {', '.join(STATES)}, not {state!r}")
-    refresh = "1" if args.get("update_cache") and not context.check else ""
+    refresh = ("check" if context.check else "1") if as_boolean(
+        args.get("update_cache"), "update_cache") else ""
     keys = [package_key(name) for name in names]
     output = run_checked(context, ["/bin/sh", "-c", READ_SCRIPT, "play-package", refresh,
-                                   "1" if state == "latest" else "", *keys],
+                                   "1" if state == "latest" else "",
+                                   _seconds(args.get("cache_valid_time")), *keys],
                          "reading the installed packages")
     facts = parse_read(output, names)
     if facts.manager == "none":
         raise ActionError("no supported package manager (apt-get, dnf, apk) on this host")
     todo = compare_packages(names, state, facts)
-    change = as_change(todo)
+    change = as_change(todo, facts.cache, bool(names))
     facts_out = {"install": list(todo.install), "upgrade": list(todo.upgrade),
-                 "remove": list(todo.remove), "manager": facts.manager}
+                 "remove": list(todo.remove), "manager": facts.manager,
+                 "cache_updated": facts.cache == "refreshed"}
     if not change.is_needed:
-        return Outcome(msg=f"{', '.join(names)}: already {state}", facts=facts_out)
+        what = f"{', '.join(names)}: already {state}" if names else "the package cache is fresh"
+        return Outcome(msg=what, facts=facts_out)
     summary = "; ".join(change.what)
     if context.check:
         return Outcome(changed=True, msg=f"would {summary}", facts=facts_out)
-    run_checked(context, chained(apply_commands(facts.manager, todo)), summary)
+    if names and (todo.install or todo.upgrade or todo.remove):
+        run_checked(context, chained(apply_commands(facts.manager, todo)), summary)
     return Outcome(changed=True, msg=summary, facts=facts_out)
 
 
-ACTIONS: dict[str, Action] = {"package": package}
+def _seconds(value: Any) -> str:
+    """cache_valid_time: whole seconds, as Ansible takes it."""
+    if value is None or value == "":
+        return ""
+    try:
+        seconds = int(value)
+    except (TypeError, ValueError):
+        raise ActionError(f"cache_valid_time must be a number of seconds, not {value!r}") \
+            from None
+    if seconds < 0:
+        raise ActionError(f"cache_valid_time must be 0 or more seconds, not {seconds}")
+    return str(seconds)
+
+
+ACTIONS: dict[str, Action] = {"package": package, "apt": package, "dnf": package, "yum": package}

@@ -54,6 +54,9 @@ class LiveConsole:
                 line.append(printable(f" {result.host} {event.step} [{event.play}]: "
                                       f"{result.msg}"))
                 self.console.print(line, highlight=False)
+            elif result.shows_msg:  # debug: the message is what the step is for
+                self.console.print(Text(printable(f"{result.host} {event.step}: {result.msg}")),
+                                   highlight=False)
             if result.diff:
                 self.console.print(Text(printable(f"{result.host} {event.step}:")),
                                    highlight=False)

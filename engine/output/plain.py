@@ -42,9 +42,11 @@ class PlainWriter:
             status = "ignored" if result.is_ignored else result.status
             line = (f"{stamp} {result.host} {status:<11} {event.step} [{event.play}] "
                     f"({result.duration:.2f}s)")
-            if result.msg and (result.status in ("failed", "unreachable", "skipped") or (
-                    result.status == "changed" and str(event.step).startswith("container "))):
-                line += f": {result.msg}"  # a changed container says what it did and why
+            if result.msg and (result.status in ("failed", "unreachable", "skipped")
+                               or result.shows_msg or (result.status == "changed" and
+                                                       str(event.step).startswith("container "))):
+                # debug's message; a changed container says what it did and why
+                line += f": {result.msg}"
             self._write(line)
             if result.diff:
                 self._write(result.diff.rstrip("\n"))

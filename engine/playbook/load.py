@@ -12,8 +12,9 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from engine.actions.catalog import CATALOG
+from engine.actions.catalog import CATALOG, action_name
 from engine.errors import InputError, Location, did_you_mean
+from engine.playbook.ansible import refuse_ansible_play_keys, refuse_ansible_task_key
 from engine.playbook.model import (
     ContainerSpec,
     HealthCheck,
@@ -118,6 +119,7 @@ def _imported(raw: Any, path: Path, importers: tuple[Path, ...], at: Location,
 def _parse_play(index: int, raw: Any, path: Path, at: Location,
                 extra_vars: Mapping[str, Any]) -> Play:
     fields = Fields(raw, "a play", at)
+    refuse_ansible_play_keys(fields.mapping, PLAY_KEYS, fields.at)
     fields.reject_unknown(PLAY_KEYS)
     name = fields.string("name", required=True)
     play_tags = frozenset(fields.string_list("tags"))
@@ -245,6 +247,14 @@ def _resolve(playbook: Path, relative: str) -> Path:
     return candidate if candidate.is_absolute() else (playbook.parent / candidate).resolve()
 
 
+def _meta_name(fields: Fields, written: list[str]) -> str | None:
+    """A `meta:` task may go without a name, as Ansible playbooks write it: its own words and
+    line keep it unique in the play."""
+    if fields.has("name") or len(written) != 1 or action_name(written[0]) != "meta":
+        return None
+    return f"meta: {fields.raw(written[0])} (line {fields.location.line})"
+
+
 def _step_name(fields: Fields) -> str:
     name = fields.string("name", required=True)
     if not name.strip():
@@ -255,24 +265,27 @@ def _step_name(fields: Fields) -> str:
 def _parse_task(play: int, kind: StepKind, raw: Any, path: Path, at: Location,
                 bases: tuple[Path, ...] = ()) -> Step:
     fields = Fields(raw, f"a {kind}", at)
-    actions = [key for key in fields.mapping if key in CATALOG]
-    unknown = [key for key in fields.mapping if key not in CATALOG and key not in TASK_KEYWORDS]
+    written = [key for key in fields.mapping if action_name(key) is not None]
+    unknown = [key for key in fields.mapping
+               if action_name(key) is None and key not in TASK_KEYWORDS]
     if unknown:
         key = unknown[0]
+        refuse_ansible_task_key(key, fields.mapping, fields.at(key), kind)
         raise InputError(
             f"unknown key {key!r} in a {kind}{did_you_mean(key, (*CATALOG, *TASK_KEYWORDS))}"
             f" (actions: {', '.join(CATALOG)}; keywords: {', '.join(TASK_KEYWORDS)})",
             fields.at(key))
-    name = _step_name(fields)
-    if len(actions) != 1:
-        found = ", ".join(actions) if actions else "none"
+    name = _meta_name(fields, written) or _step_name(fields)
+    if len(written) != 1:
+        found = ", ".join(written) if written else "none"
         raise InputError(f"{kind} {name!r} must have exactly one action ({', '.join(CATALOG)})"
                          f"; found {found}", fields.location)
-    action = actions[0]
+    key = written[0]
+    action = str(action_name(key))
     bases = bases or (path,)
-    args = _action_args(action, fields, bases)
-    _refuse(f"{kind} {name!r}", task_problems(action, as_written(args)), fields.raw(action),
-            fields.at(action))
+    args = _action_args(action, key, fields, bases)
+    _refuse(f"{kind} {name!r}", task_problems(action, as_written(args)), fields.raw(key),
+            fields.at(key))
     body = TaskSpec(
         action=action,
         args=args,
@@ -314,20 +327,22 @@ def _condition(fields: Fields, key: str) -> Any:
                      f"\"result.rc == 0\", not {type_name(value)}", fields.at(key))
 
 
-def _action_args(action: str, fields: Fields, bases: tuple[Path, ...]) -> Any:
+def _action_args(action: str, written: str, fields: Fields, bases: tuple[Path, ...]) -> Any:
+    """The arguments of action `action`, written as key `written` (`ansible.builtin.copy`)."""
     spec = CATALOG[action]
-    value = fields.raw(action)
-    at = fields.at(action)
+    value = fields.raw(written)
+    at = fields.at(written)
     if isinstance(value, str) and spec.free_form:
         return value
     if value is None and spec.free_form is None and not spec.required and not spec.one_of:
         return {}
-    arguments = Fields(value, f"the {action!r} action", at)
-    arguments.reject_unknown(spec.allowed)
+    arguments = Fields(value, f"the {written!r} action", at)
+    if not spec.any_names:
+        arguments.reject_unknown(spec.allowed)
     for key in spec.required:
         arguments.required(key)
     if spec.one_of and not any(arguments.has(key) for key in spec.one_of):
-        raise InputError(f"the {action!r} action needs one of: {', '.join(spec.one_of)}", at)
+        raise InputError(f"the {written!r} action needs one of: {', '.join(spec.one_of)}", at)
     resolved = dict(arguments.mapping)
     if spec.local_file is not None:
         key, folder = spec.local_file

@@ -24,6 +24,8 @@ from engine.playbook.load import (
     SERVICE_KEYS,
     TASK_KEYWORDS,
 )
+from engine.playbook.reference_ansible import ACTIONS as ANSIBLE_ACTIONS
+from engine.playbook.reference_ansible import MORE_ARGUMENTS
 
 REQUIRED = "required"
 COMMAND = "python3 -m engine.playbook.reference > docs/playbook.md"
@@ -442,6 +444,10 @@ ACTIONS: dict[str, tuple[str, dict[str, Entry]]] = {
                  "flat: true"),
     }),
 }
+
+ACTIONS.update(ANSIBLE_ACTIONS)
+for _action, _arguments in MORE_ARGUMENTS.items():
+    ACTIONS[_action][1].update(_arguments)
 
 # The rules that surprise people coming from Ansible or docker compose: (rule, example).
 SURPRISES: tuple[tuple[str, str], ...] = (

@@ -18,6 +18,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from engine.actions.catalog import CATALOG
+from engine.actions.control import meta_problem, variable_name_problem
 from engine.actions.modes import mode_problem
 from engine.errors import did_you_mean
 from engine.names import check_name, instance_id
@@ -287,6 +288,12 @@ def task_problems(action: str, args: Any) -> Iterator[Problem]:
             line = args.get("cmd")
         if isinstance(line, str):
             yield from _found(("cmd",), command_line_problem(line))
+    if action == "set_fact" and isinstance(args, Mapping):
+        for name in args:
+            if isinstance(name, str) and name != "cacheable":
+                yield from _found((name,), variable_name_problem(name))
+    if action == "meta" and isinstance(args, str) and not is_template(args):
+        yield from _found((), meta_problem(args))
     if isinstance(args, Mapping):
         yield from _argument_problems(action, args)
     for path, text in _strings_at(args):

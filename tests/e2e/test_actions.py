@@ -5,6 +5,7 @@ says why, and hostile values arrive verbatim without running anything.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import shlex
 import tarfile
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lab_client import Lab, LabMachine
+from lab_client import E2E_DATA, Lab, LabMachine, play
 
 from engine.actions.base import ActionContext, ActionError, Outcome
 from engine.actions.catalog import find_action
@@ -455,3 +456,206 @@ def test_hostile_values_arrive_verbatim_and_run_nothing(lab1: Host, workdir: str
     assert not lab1.exists(path)
     for planted in (canary, f"{workdir}/canary", f"{path}.d/canary", "/home/deploy/canary"):
         assert not lab1.exists(planted)
+
+
+# --- validate / backup (copy, template) --------------------------------------------------------
+
+def test_copy_validate_refuses_a_broken_file_and_keeps_the_old_one(lab1: Host,
+                                                                   workdir: str) -> None:
+    dest = f"{workdir}/app.conf"
+    lab1.act("copy", {"content": "port 80\n", "dest": dest})
+    check = "grep -q ^port %s"
+    refused = lab1.act("copy", {"content": "oops\n", "dest": dest, "validate": check})
+    assert refused.failed and "validate refused" in refused.msg and "unchanged" in refused.msg
+    assert lab1.sh("cat", dest) == "port 80\n"
+    assert lab1.sh("ls", "-A", workdir).split() == ["app.conf"]  # no candidate left behind
+    accepted = lab1.act("copy", {"content": "port 8080\n", "dest": dest, "validate": check})
+    assert accepted.changed and not accepted.failed, accepted.msg
+    assert lab1.sh("cat", dest) == "port 8080\n"
+
+
+def test_copy_backup_keeps_the_old_file_with_a_timestamp(lab1: Host, workdir: str) -> None:
+    dest = f"{workdir}/app.conf"
+    lab1.act("copy", {"content": "old\n", "dest": dest, "mode": "0640"})
+    changed = lab1.act("copy", {"content": "new\n", "dest": dest, "backup": True})
+    backup = changed.facts["backup_file"]
+    assert re.fullmatch(re.escape(dest) + r"\.\d{4}-\d\d-\d\d@\d\d:\d\d:\d\d~", backup)
+    assert lab1.sh("cat", backup) == "old\n" and lab1.stat(backup) == "640 deploy deploy"
+    assert lab1.sh("cat", dest) == "new\n"
+    again = lab1.act("copy", {"content": "new\n", "dest": dest, "backup": True})
+    assert not again.changed and "backup_file" not in again.facts
+
+
+# --- lineinfile / blockinfile -------------------------------------------------------------------
+
+def test_lineinfile_replaces_adds_removes_and_is_idempotent(lab1: Host, workdir: str) -> None:
+    path = f"{workdir}/sshd_config"
+    lab1.act("copy", {"content": "#Port 22\nPermitRootLogin yes\n", "dest": path})
+    port = {"path": path, "regexp": "^#?Port ", "line": "Port 2222"}
+    pending = lab1.act("lineinfile", port, check=True, diff=True)
+    assert pending.changed and pending.diff and "-#Port 22\n+Port 2222\n" in pending.diff
+    assert lab1.sh("cat", path) == "#Port 22\nPermitRootLogin yes\n"
+    assert lab1.act("lineinfile", port).msg == "line replaced"
+    assert not lab1.act("lineinfile", port).changed
+    after = {"path": path, "line": "UseDNS no", "insertafter": "^Port "}
+    assert lab1.act("lineinfile", after).msg == "line added"
+    assert not lab1.act("lineinfile", after).changed
+    gone = {"path": path, "regexp": "^PermitRootLogin", "state": "absent"}
+    assert lab1.act("lineinfile", gone).changed
+    assert not lab1.act("lineinfile", gone).changed
+    assert lab1.sh("cat", path) == "Port 2222\nUseDNS no\n"
+
+
+def test_lineinfile_on_a_missing_file_fails_unless_create(lab1: Host, workdir: str) -> None:
+    path = f"{workdir}/new.conf"
+    missing = lab1.act("lineinfile", {"path": path, "line": "a=1"})
+    assert missing.failed and "create: true" in missing.msg
+    made = lab1.act("lineinfile", {"path": path, "line": "a=1", "create": True, "mode": "0600"})
+    assert made.changed, made.msg
+    assert lab1.sh("cat", path) == "a=1\n" and lab1.stat(path) == "600 deploy deploy"
+
+
+def test_blockinfile_inserts_replaces_and_removes_its_block(lab1: Host, workdir: str) -> None:
+    path = f"{workdir}/hosts"
+    lab1.act("copy", {"content": "127.0.0.1 localhost\n", "dest": path})
+    block = {"path": path, "block": "10.0.0.1 db\n10.0.0.2 cache",
+             "marker": "# {mark} play hosts"}
+    assert lab1.act("blockinfile", block, check=True).changed
+    assert lab1.sh("cat", path) == "127.0.0.1 localhost\n"
+    assert lab1.act("blockinfile", block).changed
+    assert lab1.sh("cat", path) == ("127.0.0.1 localhost\n# BEGIN play hosts\n10.0.0.1 db\n"
+                                    "10.0.0.2 cache\n# END play hosts\n")
+    assert not lab1.act("blockinfile", block).changed
+    assert lab1.act("blockinfile", {**block, "block": "10.0.0.3 db"}).changed
+    assert lab1.act("blockinfile", {**block, "state": "absent"}).changed
+    assert lab1.sh("cat", path) == "127.0.0.1 localhost\n"
+
+
+# --- stat -----------------------------------------------------------------------------------
+
+def test_stat_reports_a_file_a_directory_and_nothing(lab1: Host, workdir: str) -> None:
+    lab1.act("copy", {"content": "abc", "dest": f"{workdir}/f", "mode": "0640"})
+    found = lab1.act("stat", {"path": f"{workdir}/f"}, check=True).facts["stat"]
+    assert found["exists"] and found["isreg"] and not found["isdir"]
+    assert (found["mode"], found["size"], found["pw_name"]) == ("0640", 3, "deploy")
+    assert found["checksum"] == hashlib.sha1(b"abc").hexdigest()  # Ansible's default
+    assert lab1.act("stat", {"path": workdir}).facts["stat"]["isdir"]
+    assert lab1.act("stat", {"path": f"{workdir}/none"}).facts["stat"] == {
+        "exists": False, "path": f"{workdir}/none"}
+
+
+# --- authorized_key ------------------------------------------------------------------------
+
+KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHplYXlwbGF5dGVzdGtleW9ubHlmb3J0ZXN0cw play@test"
+
+
+def test_authorized_key_makes_the_folder_and_file_private_to_the_user(
+        lab1: Host, test_user: str) -> None:
+    assert lab1.act("user", {"name": test_user}, become=True).changed
+    args = {"user": test_user, "key": KEY}
+    assert lab1.act("authorized_key", args, check=True, become=True).changed
+    home = f"/home/{test_user}"
+    assert not lab1.exists(f"{home}/.ssh/authorized_keys")
+    assert lab1.act("authorized_key", args, become=True).changed
+    assert lab1.sh("sudo", "-n", "stat", "-c", "%a %U", f"{home}/.ssh",
+                   f"{home}/.ssh/authorized_keys").split("\n")[:2] == [
+        f"700 {test_user}", f"600 {test_user}"]
+    assert lab1.sh("sudo", "-n", "cat", f"{home}/.ssh/authorized_keys") == KEY + "\n"
+    assert not lab1.act("authorized_key", args, become=True).changed
+    assert lab1.act("authorized_key", {**args, "state": "absent"}, become=True).changed
+    assert lab1.sh("sudo", "-n", "cat", f"{home}/.ssh/authorized_keys") == ""
+    lab1.lab.run(lab1.machine, "sudo", "-n", "rm", "-rf", home)
+
+
+# --- service -------------------------------------------------------------------------------
+
+SERVICE = "play-e2e-demo"
+INIT_SCRIPT = f"""#!/bin/sh
+### BEGIN INIT INFO
+# Provides:          {SERVICE}
+# Required-Start:    $local_fs
+# Required-Stop:     $local_fs
+# Default-Start:     2 3 4 5
+# Default-Stop:      0 1 6
+# Short-Description: play's e2e test service
+### END INIT INFO
+pidfile=/run/{SERVICE}.pid
+# /proc, not kill -0: the tests read the status as the deploy user, who may not signal root
+running() {{ [ -f $pidfile ] && [ -d "/proc/$(cat $pidfile)" ]; }}
+case "$1" in
+  start) running || {{ setsid sleep 100000 </dev/null >/dev/null 2>&1 & echo $! >$pidfile; }} ;;
+  stop) if running; then kill "$(cat $pidfile)"; fi; rm -f $pidfile ;;
+  restart|reload) "$0" stop; "$0" start ;;
+  status) running || exit 3 ;;
+  *) echo "usage: $0 start|stop|restart|reload|status" >&2; exit 2 ;;
+esac
+"""
+
+
+@pytest.fixture
+def init_script(lab1: Host) -> Iterator[str]:
+    script = f"/etc/init.d/{SERVICE}"
+    written = lab1.act("copy", {"content": INIT_SCRIPT, "dest": script, "mode": "0755"},
+                       become=True)
+    assert not written.failed, written.msg
+    yield SERVICE
+    lab1.lab.sh(lab1.machine, f"sudo -n {script} stop; sudo -n update-rc.d -f {SERVICE} "
+                              f"remove; sudo -n rm -f {script}")
+
+
+def _pid(host: Host) -> str:
+    return host.lab.run(host.machine, "cat", f"/run/{SERVICE}.pid").stdout.strip()
+
+
+def test_service_through_an_init_script_starts_enables_restarts_and_stops(
+        lab1: Host, init_script: str) -> None:
+    started = {"name": init_script, "state": "started", "enabled": True}
+    pending = lab1.act("service", started, check=True, become=True)
+    assert pending.changed and pending.msg == (f"would start {init_script}; "
+                                               f"enable {init_script}")
+    assert lab1.lab.run(lab1.machine, f"/etc/init.d/{init_script}", "status").returncode == 3
+    done = lab1.act("service", started, become=True)
+    assert done.changed and done.facts["manager"] == "sysv", done.msg
+    assert lab1.lab.run(lab1.machine, f"/etc/init.d/{init_script}", "status").returncode == 0
+    assert lab1.sh("sh", "-c", f"ls /etc/rc2.d/ | grep -c {init_script}").strip() == "1"
+    assert not lab1.act("service", started, become=True).changed
+    before = _pid(lab1)
+    assert lab1.act("systemd", {"name": init_script, "state": "restarted"}, become=True).changed
+    assert _pid(lab1) not in ("", before)
+    stopped = {"name": init_script, "state": "stopped", "enabled": False}
+    assert lab1.act("service", stopped, become=True).changed
+    assert lab1.lab.run(lab1.machine, f"/etc/init.d/{init_script}", "status").returncode == 3
+    assert not lab1.act("service", stopped, become=True).changed
+
+
+def test_service_that_does_not_exist_fails_naming_it(lab1: Host) -> None:
+    failed = lab1.act("service", {"name": "play-no-such", "state": "started"})
+    assert failed.failed and "no init script /etc/init.d/play-no-such" in failed.msg
+
+
+# --- apt cache ------------------------------------------------------------------------------
+
+def test_apt_update_cache_is_skipped_while_cache_valid_time_holds(lab1: Host) -> None:
+    args = {"update_cache": True, "cache_valid_time": 3600}
+    first = lab1.act("apt", args, become=True)
+    assert not first.failed, first.msg
+    second = lab1.act("apt", args, become=True)
+    assert not second.changed and second.msg == "the package cache is fresh"
+    assert lab1.act("apt", {"update_cache": True}, check=True, become=True).changed
+
+
+# --- an Ansible-style play through `play` -------------------------------------------------
+
+def test_an_ansible_style_play_converges_then_changes_nothing(lab: Lab, srv_dir: str) -> None:
+    arguments = (str(E2E_DATA / "ansible_style.yml"), "-i", str(lab.inventory),
+                 "-e", f"dir={srv_dir}")
+    first = play(*arguments)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "ran handlers: reload marker (changed)" in first.stdout
+    assert "lab2 listens on 8082" in first.stdout
+    assert lab.run(lab.host("lab3"), "cat", f"{srv_dir}/app.conf").stdout == (
+        "# app\nport=8083\n# BEGIN ANSIBLE MANAGED BLOCK\npeer=lab1\npeer=lab2\npeer=lab3\n"
+        "# END ANSIBLE MANAGED BLOCK\n")
+    second = play(*arguments, "--check")
+    assert second.returncode == 0, second.stdout + second.stderr  # no drift
+    assert not re.search(r" lab\d changed ", second.stdout), second.stdout
