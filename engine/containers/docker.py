@@ -94,7 +94,7 @@ class Docker:
 
     def apply(self, commands: Sequence[Command], desired: DesiredContainer) -> CommandResult:
         """Commands that need no decision between them (remove, stop, rename, start,
-        restart) in one round trip under the host's lock; the first failure stops it."""
+        restart, signal) in one round trip under the host's lock; the first failure stops it."""
         lines = [_docker_line(command, desired) for command in commands]
         return self._sh(HOST_LOCK + " && ".join(lines))
 
@@ -123,7 +123,8 @@ def _docker_line(command: Command, desired: DesiredContainer) -> str:
     argv = {"stop": ["docker", "stop", *stop_timeout, "--", command.name],
             "rename": ["docker", "rename", "--", command.name, command.to],
             "start": ["docker", "start", "--", command.name],
-            "restart": ["docker", "restart", *stop_timeout, "--", command.name]}[command.op]
+            "restart": ["docker", "restart", *stop_timeout, "--", command.name],
+            "signal": ["docker", "kill", "--signal", command.to, "--", command.name]}[command.op]
     return shlex.join(argv) + " >/dev/null"
 
 

@@ -307,7 +307,7 @@ def _replicated_started(plan: Plan) -> dict[str, set[str]]:
     return replicated
 
 
-_PLAIN = frozenset({"remove", "stop", "rename", "start", "restart"})
+_PLAIN = frozenset({"remove", "stop", "rename", "start", "restart", "signal"})
 
 
 def _check(result: CommandResult, what: str) -> None:
