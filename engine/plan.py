@@ -1,7 +1,8 @@
 """The plan: one networkx DiGraph over the whole playbook whose nodes are
 (host, step id) pairs and whose edges say "must finish first" (SPEC: Ordering).
 
-Pure: it takes the loaded playbook and inventory and touches nothing remote.
+Pure: it takes the loaded playbook and inventory and touches nothing remote (it reads
+the playbook's template files, to know which tasks read the service registry).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from engine.batches import PlayPlacement, place_plays
 from engine.errors import InputError
 from engine.execute import BARRIER_HOST, Node, is_barrier
 from engine.playbook import ContainerSpec, Play, Playbook, ServiceSpec, Step, TaskSpec, step_id
+from engine.playbook.consumers import registry_readers
 
 if TYPE_CHECKING:
     from engine.inventory import Inventory
@@ -32,6 +34,9 @@ class Plan:
     graph: Any
     placements: tuple[PlayPlacement, ...]
     steps: dict[str, Step] = field(default_factory=dict)
+    # service name -> ids of the task steps that read it with services() (ANY_SERVICE
+    # for a computed name): what engine/consumers.py re-renders when its records change
+    readers: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def nodes(self) -> list[Node]:
@@ -64,7 +69,7 @@ def plan_run(playbook: Playbook, inventory: Inventory,
     _check_container_conflicts(playbook, placements)
     _check_acyclic(graph, builder.steps, playbook)
     _drop_untagged(graph, builder.steps, frozenset(tags), frozenset(skip_tags))
-    return Plan(playbook, graph, placements, builder.steps)
+    return Plan(playbook, graph, placements, builder.steps, registry_readers(playbook))
 
 
 def _excluded_by_constraints(playbook: Playbook, inventory: Inventory) -> set[tuple[str, str]]:

@@ -239,6 +239,10 @@ def _wire(prepared: Prepared, options: RunOptions,
                                     options.check, runner.state.is_notified, runner.scope)
         services = ServiceSteps(containers,
                                 lambda play: _grace(prepared.registries[play.index]))
+        if plan.readers:
+            from engine.consumers import Consumers
+
+            containers.follow = Consumers(plan, runner, containers, options.check).follow
         runner.other_kinds = {"container": containers.run_container,
                               "service": services.run_service}
     return _Wiring(pool, registries, runner, containers)

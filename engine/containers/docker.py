@@ -109,6 +109,10 @@ class Docker:
         result = self._sh(_PRUNE, repository, str(keep))
         return result.stdout.split()
 
+    def signal(self, name: str, signal: str) -> CommandResult:
+        """Send a running container a signal (its reload_signal): no lock, one kill."""
+        return self.command("kill", "--signal", signal, "--", name)
+
     def command(self, *argv: str) -> CommandResult:
         return self.connection.run(["docker", *argv])
 
