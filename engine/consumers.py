@@ -79,7 +79,7 @@ class Consumers:
 
     def _reloadable(self, host: str, step: Step) -> Mapping[str, str]:
         """The containers this task notifies that have a reload_signal and run on the host
-        (from before the run, or started healthy by it): name -> signal."""
+        now: name -> signal."""
         assert isinstance(step.body, TaskSpec)
         play = self.plan.playbook.plays[step.play]
         scope = self.runner.scope(host, play)
@@ -93,8 +93,12 @@ class Consumers:
                 name = str(render(container.name, scope))
             except template_errors():
                 continue
-            current = self.containers.facts(host).containers.get(name)
-            if (current is not None and current.is_running) or \
-                    (host, container.id) in self.containers.healthy:
-                targets[name] = body.reload_signal
-        return targets
+            targets[name] = body.reload_signal
+        if not targets:
+            return targets
+        # asked now, not from the run's facts round: this host's own container steps may
+        # not have read it yet, and must not get facts from before its tasks ran
+        running = Docker(self.containers.connect(host)).command(
+            "ps", "--filter", "status=running", "--format", "{{.Names}}")
+        names = set(running.stdout.split()) if running.is_ok else set()
+        return {name: signal for name, signal in targets.items() if name in names}

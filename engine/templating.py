@@ -137,11 +137,11 @@ def services_read(text: str) -> frozenset[str]:
     """The services a template looks up with `services('name')`; ANY_SERVICE for a call
     whose name is computed. Empty for text that is no template or does not parse (the
     pre-run checks report that)."""
+    if "services" not in text or not is_template(text):
+        return frozenset()  # and a playbook without templates never imports jinja2
     import jinja2
     import jinja2.nodes
 
-    if not is_template(text):
-        return frozenset()
     try:
         tree = environment().parse(text)
     except (jinja2.TemplateSyntaxError, RecursionError):
