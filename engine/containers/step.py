@@ -213,7 +213,6 @@ class ContainerSteps:
             return plan.is_change, f"would {plan.describe()}" if plan.is_change else ""
         if plan.commands:
             self._carry_out(docker, host, play, step, desired, plan, scope)
-
         if desired.state == "started":
             if plan.commands:
                 self._note_healthy(host, step, image_id or "")
