@@ -124,9 +124,8 @@ def load_haproxy(paths: LabPaths, count: int) -> None:
     missing = [paths.host(i) for i in range(1, count + 1)
                if not has_image(paths.host(i), HAPROXY_IMAGE)]
     with ThreadPoolExecutor(max_workers=4) as pool:
-        for _ in pool.map(lambda host: run(docker(host, "load", "--input", str(archive)),
-                                           timeout=300), missing):
-            pass
+        list(pool.map(lambda host: run(docker(host, "load", "--input", str(archive)),
+                                       timeout=300), missing))  # list: raise a failure
 
 
 def build_haproxy_archive(host: HostPaths, archive: Path) -> None:
