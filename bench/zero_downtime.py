@@ -20,11 +20,14 @@ from bench.tools.play import play_executable
 DEMO = Path(__file__).parent.parent / "playbooks" / "deploy.yml"
 ROLLING_REQUESTS = 20_000
 BROKEN_IMAGE = "play-lab/api:broken"
-# httpd replaced by a script that fails: a release whose server exits at start
-_MAKE_BROKEN = ("docker rm -f api-broken >/dev/null 2>&1; docker run --name api-broken "
-                "play-lab/busybox:latest sh -c 'rm /bin/httpd && printf \"#!/bin/sh\\nexit 1\\n\""
-                " > /bin/httpd && chmod +x /bin/httpd' && docker commit api-broken "
-                f"{BROKEN_IMAGE} >/dev/null && docker rm api-broken >/dev/null")
+# On an api host: the busybox image with httpd replaced by a script that fails, committed
+# as BROKEN_IMAGE (a release whose server exits at start).
+MAKE_BROKEN = (
+    "docker rm -f api-broken >/dev/null 2>&1; "
+    "docker run --name api-broken play-lab/busybox:latest sh -c "
+    "'p=$(command -v httpd) && rm \"$p\" && printf \"#!/bin/sh\\nexit 1\\n\" > \"$p\" "
+    "&& chmod +x \"$p\"' && "
+    f"docker commit api-broken {BROKEN_IMAGE} >/dev/null && docker rm api-broken >/dev/null")
 DEMO_CONTAINERS = ("store", "api", "gateway")
 
 
@@ -72,7 +75,7 @@ def run_zero_downtime(target: Target, workdir: Path) -> list[str]:
         phases: list[tuple[str, tuple[str, ...], int, str | None]] = [
             ("rolling update to v2", (), ROLLING_REQUESTS, None)]
         for host in (1, 2):
-            demo.ssh(host, _MAKE_BROKEN)
+            demo.ssh(host, MAKE_BROKEN)
         phases.append(("broken release, rolled back", ("-e", f"api_image={BROKEN_IMAGE}"), 0,
                        None))
         phases.append(("api on lab2 killed, then a converge", (), 0, "docker kill api"))

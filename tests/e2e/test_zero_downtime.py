@@ -25,6 +25,7 @@ from lab_client import (
 )
 
 from bench.load import Background, LoadResult, report, run_load
+from bench.zero_downtime import BROKEN_IMAGE, MAKE_BROKEN
 from engine.lab import lab_up
 
 pytestmark = pytest.mark.lab
@@ -113,18 +114,11 @@ def test_a_rolling_update_under_load_drops_no_request(demo: Demo) -> None:
 
 
 def broken_image(demo: Demo) -> str:
-    """A release whose server exits at start: the busybox image with httpd replaced by a
-    script that fails, on the api hosts."""
-    image = "play-lab/api:broken"
-    script = ("docker rm -f api-broken >/dev/null 2>&1; "
-              "docker run --name api-broken play-lab/busybox:latest sh -c "
-              "'rm /bin/httpd && printf \"#!/bin/sh\\necho broken >&2\\nexit 1\\n\" > /bin/httpd"
-              " && chmod +x /bin/httpd' && "
-              f"docker commit api-broken {image} >/dev/null && docker rm api-broken >/dev/null")
+    """A release whose server exits at start, on the api hosts."""
     for host in ("lab2", "lab3"):
-        made = demo.lab.sh(demo.lab.host(host), script)
+        made = demo.lab.sh(demo.lab.host(host), MAKE_BROKEN)
         assert made.returncode == 0, made.stderr
-    return image
+    return BROKEN_IMAGE
 
 
 def test_a_broken_release_is_rolled_back_under_load_without_a_failed_request(
