@@ -143,6 +143,7 @@ def build_haproxy_archive(host: HostPaths, archive: Path) -> None:
         import_image(host, rootfs, HAPROXY_IMAGE, HAPROXY_CHANGES)
         saved = Path(building) / "image.tar"
         run(docker(host, "save", "--output", str(saved), HAPROXY_IMAGE), timeout=300)
+        saved.chmod(0o644)  # docker save makes it 0600; like the cached roots, nothing secret
         os.replace(saved, archive)
 
 
