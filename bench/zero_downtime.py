@@ -25,8 +25,9 @@ BROKEN_IMAGE = "play-lab/api:broken"
 MAKE_BROKEN = (
     "docker rm -f api-broken >/dev/null 2>&1; "
     "docker run --name api-broken play-lab/busybox:latest sh -c "
-    "'p=$(command -v httpd) && rm \"$p\" && printf \"#!/bin/sh\\nexit 1\\n\" > \"$p\" "
-    "&& chmod +x \"$p\"' && "
+    "'for p in /usr/sbin/httpd /sbin/httpd /usr/bin/httpd /bin/httpd; do [ -e \"$p\" ] && "
+    "rm \"$p\" && printf \"#!/bin/sh\\nexit 1\\n\" > \"$p\" && chmod +x \"$p\" && exit 0; "
+    "done; exit 1' && "
     f"docker commit api-broken {BROKEN_IMAGE} >/dev/null && docker rm api-broken >/dev/null")
 DEMO_CONTAINERS = ("store", "api", "gateway")
 
