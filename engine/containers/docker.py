@@ -30,7 +30,9 @@ while :; do
     echo "gone: $state"; exit 2; }
   case $state in
     "running healthy"|"running none") echo "$state"; exit 0;;
-    *unhealthy|created*|exited*|dead*) break;;
+    # restarting: it exited and its restart policy brings it back, which would loop
+    # until the patience ran out (minutes with the demo's 30 retries)
+    *unhealthy|created*|exited*|dead*|restarting*) break;;
   esac
   [ "$(date +%s)" -ge "$deadline" ] && break
   sleep 0.25
