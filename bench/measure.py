@@ -93,6 +93,9 @@ class _TreeSampler(threading.Thread):
             self.peak_kb = max(self.peak_kb, total)
 
 
+TIMED_OUT = 98  # stopped at its time limit: it did not finish, and that is the figure
+
+
 def run_measured(argv: Sequence[str], *, env: Mapping[str, str] | None = None,
                  cwd: Path | None = None, timeout: float = 1800) -> Sample:
     """Run `argv` to its end; then stop whatever it left running below us."""
@@ -114,10 +117,13 @@ def _run(argv: Sequence[str], env: Mapping[str, str] | None, cwd: Path | None,
                                    stderr=subprocess.STDOUT)
         sampler.start()
         timer = threading.Timer(timeout, process.kill)
+        timer.daemon = True  # an interrupted bench must not wait out the timer to exit
         timer.start()
-        _, status, usage = os.wait4(process.pid, 0)
+        try:
+            _, status, usage = os.wait4(process.pid, 0)
+        finally:
+            timer.cancel()
         wall = time.monotonic() - started
-        timer.cancel()
         process.returncode = os.waitstatus_to_exitcode(status)
         sampler.done.set()
         sampler.join()

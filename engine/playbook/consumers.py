@@ -21,12 +21,12 @@ def registry_readers(playbook: Playbook) -> dict[str, tuple[str, ...]]:
     readers: dict[str, list[str]] = {}
     for play in playbook.plays:
         for step in play.steps:
-            for service in sorted(_services_of(playbook, step)):
+            for service in sorted(_services_of(step)):
                 readers.setdefault(service, []).append(step.id)
     return {service: tuple(ids) for service, ids in readers.items()}
 
 
-def _services_of(playbook: Playbook, step: Step) -> set[str]:
+def _services_of(step: Step) -> set[str]:
     body = step.body
     if step.kind != "task" or not isinstance(body, TaskSpec):
         return set()
@@ -35,7 +35,9 @@ def _services_of(playbook: Playbook, step: Step) -> set[str]:
     if body.action != "template" or not isinstance(source, str) or is_template(source):
         return found
     try:
-        path = find_local_file(Path(playbook.path), "templates", source, step.source)
+        # the loader resolved a literal src already; its own lookup, should it not have
+        bases = tuple(Path(base) for base in (body.sources or (step.source.file,)))
+        path = find_local_file(bases, "templates", source, step.source)
         return found | services_read(path.read_text(encoding="utf-8"))
     except (InputError, OSError, UnicodeDecodeError):
         return found  # the pre-run checks report a template that cannot be read
