@@ -51,7 +51,7 @@ def _options(argv: list[str]) -> argparse.Namespace:
                         help="one run each, small sizes: (e), (d), (a), (c) at 5 hosts")
     parser.add_argument("--runs", type=int, help="runs per tool (default 5, quick 1)")
     parser.add_argument("--scenario", action="append", default=[], metavar="KEY",
-                        help="only these scenarios: e, d, a, b, c5, c50, c200, c1000")
+                        help="only these scenarios: e, d, a, b, g, c5, c50, c200, c1000")
     parser.add_argument("--no-anchors", action="store_true",
                         help="play and the floors only (no ansible, no pyinfra)")
     parser.add_argument("--skip-tool", action="append", default=[], metavar="NAME",
@@ -87,6 +87,11 @@ def run_scenario(scenario: Scenario, tools: list[Tool], runs: int, workdir: Path
                  results: dict[report.Key, list[Sample]], notes: list[str]) -> None:
     print(f"bench: ({scenario.key}) {scenario.title}", file=sys.stderr, flush=True)
     target = lab.lab_up(scenario.workload, workdir)
+    if scenario.workload.kind == "load":
+        from bench.zero_downtime import run_zero_downtime
+
+        notes.extend(run_zero_downtime(target, workdir))
+        return
     is_containers = scenario.workload.kind == "containers"
     if is_containers:
         lab.make_app_images(target)

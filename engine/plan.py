@@ -1,7 +1,8 @@
 """The plan: one networkx DiGraph over the whole playbook whose nodes are
 (host, step id) pairs and whose edges say "must finish first" (SPEC: Ordering).
 
-Pure: it takes the loaded playbook and inventory and touches nothing remote.
+Pure: it takes the loaded playbook and inventory and touches nothing remote (it reads
+the playbook's template files, to know which tasks read the service registry).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from engine.batches import PlayPlacement, place_plays
 from engine.errors import InputError, did_you_mean
 from engine.execute import BARRIER_HOST, Node, is_barrier
 from engine.playbook import ContainerSpec, Play, Playbook, ServiceSpec, Step, TaskSpec, step_id
+from engine.playbook.consumers import registry_readers
 
 if TYPE_CHECKING:
     from engine.inventory import Inventory
@@ -44,6 +46,9 @@ class Plan:
     # tasks in a block whose `rescue:` is in the plan (not left out by --tags): a failure
     # there is "rescued", the rescue decides how the block ends
     rescued: frozenset[str] = frozenset()
+    # service name -> ids of the task steps that read it with services() (ANY_SERVICE
+    # for a computed name): what engine/consumers.py re-renders when its records change
+    readers: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def nodes(self) -> list[Node]:
@@ -87,7 +92,8 @@ def plan_run(playbook: Playbook, inventory: Inventory,
                          playbook.plays[0].source if playbook.plays else None)
     if start_at_task is not None:
         _drop_steps(graph, builder.steps, _starting_at(playbook, start_at_task))
-    return Plan(playbook, graph, placements, builder.steps, _rescued(playbook, graph))
+    return Plan(playbook, graph, placements, builder.steps, rescued=_rescued(playbook, graph),
+                readers=registry_readers(playbook))
 
 
 def _rescued(playbook: Playbook, graph: Any) -> frozenset[str]:

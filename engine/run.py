@@ -279,6 +279,10 @@ def _wire(prepared: Prepared, options: RunOptions, early: EarlyConnections | Non
                                     diff=options.diff)
         services = ServiceSteps(containers,
                                 lambda play: _grace(prepared.registries[play.index]))
+        if plan.readers:
+            from engine.consumers import Consumers
+
+            containers.follow = Consumers(plan, runner, containers, options.check).follow
         runner.other_kinds = {"container": containers.run_container,
                               "service": services.run_service}
     return _Wiring(pool, registries, runner, containers)

@@ -191,6 +191,26 @@ class StepRunner:
                                   for result in ran),
                        msg=f"ran handlers: {summary}", shows_msg=True)
 
+    def refresh(self, host: str, step: Step) -> StepResult:
+        """Run a task again, outside the plan, with what the run knows now (a template of
+        the registry's services after they changed): once, no loop, no register; it
+        notifies nobody, its caller reloads what needs it (engine/consumers.py)."""
+        play = self.plan.playbook.plays[step.play]
+        task = step.body
+        assert isinstance(task, TaskSpec)
+        scope = self.scope(host, play, task)
+        try:
+            if task.when is not None and not evaluate(task.when, scope):
+                return StepResult(host, step.id, "skipped", msg="condition is false")
+            outcome = self._once(host, play, task, scope)
+        except template_errors(ActionError, ValueError, TypeError) as error:
+            message = HIDDEN if _is_hidden(task, scope) else _template_message(error)
+            return StepResult(host, step.id, "failed", msg=message)
+        status: Status = "failed" if outcome.failed else (
+            "changed" if outcome.changed else "ok")
+        return StepResult(host, step.id, status,
+                          msg=HIDDEN if _is_hidden(task, scope) else outcome.msg)
+
     def _run_task(self, host: str, step: Step, play: Play, task: TaskSpec,
                   scope: Scope, started: float) -> StepResult:
         if task.when is not None and not evaluate(task.when, scope):

@@ -160,6 +160,34 @@ def _names_in_template(text: str, with_guarded: bool) -> tuple[tuple[str, int], 
     return tuple(sorted(first_line.items(), key=lambda item: (item[1], item[0])))
 
 
+# What `services_read` returns for a call whose name is not written literally.
+ANY_SERVICE = "*"
+
+
+@functools.lru_cache(maxsize=4096)
+def services_read(text: str) -> frozenset[str]:
+    """The services a template looks up with `services('name')`; ANY_SERVICE for a call
+    whose name is computed. Empty for text that is no template or does not parse (the
+    pre-run checks report that)."""
+    if "services" not in text or not is_template(text):
+        return frozenset()  # and a playbook without templates never imports jinja2
+    import jinja2
+    import jinja2.nodes
+
+    try:
+        tree = environment().parse(text)
+    except (jinja2.TemplateSyntaxError, RecursionError):
+        return frozenset()
+    names = set()
+    for call in tree.find_all(jinja2.nodes.Call):
+        if not (isinstance(call.node, jinja2.nodes.Name) and call.node.name == "services"):
+            continue
+        first = call.args[0] if call.args else None
+        is_literal = isinstance(first, jinja2.nodes.Const) and isinstance(first.value, str)
+        names.add(first.value if is_literal else ANY_SERVICE)  # type: ignore[union-attr]
+    return frozenset(names)
+
+
 def _refuse_internals(tree: jinja2.nodes.Template) -> None:
     """`x.__class__`, `x['__globals__']`, `x | attr('__init__')`: the sandbox refuses them when
     rendered (a failed step); refused here, they are exit 4 before anything runs."""

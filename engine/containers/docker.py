@@ -29,7 +29,9 @@ while :; do
     echo "gone: $state"; exit 2; }
   case $state in
     "running healthy"|"running none") echo "$state"; exit 0;;
-    *unhealthy|created*|exited*|dead*) break;;
+    # restarting: it exited and its restart policy brings it back, which would loop
+    # until the patience ran out (minutes with the demo's 30 retries)
+    *unhealthy|created*|exited*|dead*|restarting*) break;;
   esac
   [ "$(date +%s)" -ge "$deadline" ] && break
   sleep 0.25
@@ -93,7 +95,7 @@ class Docker:
 
     def apply(self, commands: Sequence[Command], desired: DesiredContainer) -> CommandResult:
         """Commands that need no decision between them (remove, stop, rename, start,
-        restart) in one round trip under the host's lock; the first failure stops it."""
+        restart, signal) in one round trip under the host's lock; the first failure stops it."""
         lines = [_docker_line(command, desired) for command in commands]
         return self._sh(HOST_LOCK + " && ".join(lines))
 
@@ -107,6 +109,10 @@ class Docker:
         """Remove all but the `keep` newest images of a repository; returns the removed."""
         result = self._sh(_PRUNE, repository, str(keep))
         return result.stdout.split()
+
+    def signal(self, name: str, signal: str) -> CommandResult:
+        """Send a running container a signal (its reload_signal): no lock, one kill."""
+        return self.command("kill", "--signal", signal, "--", name)
 
     def command(self, *argv: str) -> CommandResult:
         return self.connection.run(["docker", *argv])
@@ -122,7 +128,8 @@ def _docker_line(command: Command, desired: DesiredContainer) -> str:
     argv = {"stop": ["docker", "stop", *stop_timeout, "--", command.name],
             "rename": ["docker", "rename", "--", command.name, command.to],
             "start": ["docker", "start", "--", command.name],
-            "restart": ["docker", "restart", *stop_timeout, "--", command.name]}[command.op]
+            "restart": ["docker", "restart", *stop_timeout, "--", command.name],
+            "signal": ["docker", "kill", "--signal", command.to, "--", command.name]}[command.op]
     return shlex.join(argv) + " >/dev/null"
 
 

@@ -1,5 +1,5 @@
 """Compare one desired container with what the host runs and decide the least work:
-nothing, start, stop, restart, create, recreate or remove. Pure.
+nothing, start, stop, restart, reload (a signal), create, recreate or remove. Pure.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from engine.containers.spec import (
     spec_record,
 )
 
-Work = Literal["none", "create", "recreate", "start", "stop", "restart", "remove"]
+Work = Literal["none", "create", "recreate", "start", "stop", "restart", "reload", "remove"]
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,9 @@ def decide(desired: DesiredContainer, current: CurrentContainer | None,
     if current.health == "unhealthy":
         return ContainerChange("restart", ("it is unhealthy",))
     if is_notified:
+        # a server that rereads its configuration on a signal keeps its connections
+        if desired.reload_signal is not None:
+            return ContainerChange("reload", (f"notified: {desired.reload_signal}",))
         return ContainerChange("restart", ("notified",))
     return ContainerChange("none")
 

@@ -55,10 +55,14 @@ class ServiceSteps:
         name = str(render(step.name, scope))
         result = self._own_instance(host, step, container_step, registry, name, scope)
         swept = [] if self.containers.check else self._sweep(play, step, registry, name)
-        if not swept:
+        if result.status == "changed" or swept:
+            # registered once healthy, or taken out: the consumers follow at once
+            self.containers.follow_services(host, step_id, {name})
+        notes = self.containers.notes_of(host, step_id)
+        if not swept and not notes:
             return result
-        return dataclasses.replace(result, status="changed",
-                                   msg="; ".join(filter(None, [result.msg, *swept])))
+        return dataclasses.replace(result, status="changed" if swept else result.status,
+                                   msg="; ".join(filter(None, [result.msg, *swept, *notes])))
 
     def _own_instance(self, host: str, step: Step, container_step: Step, registry: Registry,
                       name: str, scope: Mapping[str, Any]) -> StepResult:

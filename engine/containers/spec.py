@@ -63,6 +63,7 @@ class DesiredContainer:
     state: str
     play: str
     keep_images: int = 3   # images of its repository kept on the host after an update
+    reload_signal: str | None = None  # sent on notify instead of a restart
 
     @functools.cached_property
     def spec_hash(self) -> str:
@@ -70,7 +71,7 @@ class DesiredContainer:
         values enter only through a slow salted digest (`env_digest`): the label (and any
         log of a docker command line) cannot be used to confirm a guessed secret cheaply."""
         canonical = asdict(self)
-        for setting in ("state", "pull", "keep_images"):  # need no new container
+        for setting in ("state", "pull", "keep_images", "reload_signal"):  # need no new one
             canonical.pop(setting)
         canonical["env"] = env_digest(self.name, self.env)
         text = json.dumps(canonical, sort_keys=True, separators=(",", ":"))
@@ -227,7 +228,8 @@ def desired_container(name: str, spec: Mapping[str, Any], env_file_vars: Mapping
         cpus=_optional(spec.get("cpus")), memory=_optional(spec.get("memory")),
         stop_timeout=None if spec.get("stop_timeout") is None else int(spec["stop_timeout"]),
         state=str(spec["state"]), play=play,
-        keep_images=int(spec.get("keep_images") or 3))
+        keep_images=int(spec.get("keep_images") or 3),
+        reload_signal=_optional(spec.get("reload_signal")))
 
 
 def _env_text(value: Any) -> str:

@@ -71,6 +71,10 @@ class ContainerSteps:
         self.replicas = Replicas(plan, self.facts, registry_for, scope_for)
         self._resource_hosts = self.replicas.hosts_needing_resources()
         self._replicated = _replicated_started(plan)
+        # Called with a service's name right after this run changed its records, before
+        # any drain wait; returns what it did (engine/consumers.py, wired by the run).
+        self.follow: Callable[[str], list[str]] = lambda service: []
+        self._notes: dict[tuple[str, str], list[str]] = {}  # (host, step id) -> follow notes
 
     # -- facts: one round trip per host, shared by every container step on it --
 
@@ -133,15 +137,30 @@ class ContainerSteps:
                 changed, message, diff = self._reconcile(host, play, step, desired, scope)
             except EngineDown as error:
                 raise EngineDown(self._withdraw(host, play, step, scope, str(error))) from None
+            message = "; ".join(filter(None, [message, *self.notes_of(host, step_id)]))
             if placement is not None:
                 message = "; ".join(filter(None, [message, placement.by_host[host].why]))
                 if placement.missing and host == self._reporter_of(step, placement):
                     raise ContainerError(placement.shortfall)
         except template_errors(ContainerError, RegistryError, ValueError) as error:
-            return StepResult(host, step_id, "failed", msg=str(error),
+            return StepResult(host, step_id, "failed",
+                              msg="; ".join([str(error), *self.notes_of(host, step_id)]),
                               duration=time.monotonic() - started)
         return StepResult(host, step_id, "changed" if changed else "ok", msg=message,
                           diff=diff, duration=time.monotonic() - started)
+
+    def notes_of(self, host: str, step_id: str) -> list[str]:
+        """What following the registry did during this step (and forget it)."""
+        with self._lock:
+            return self._notes.pop((host, step_id), [])
+
+    def follow_services(self, host: str, step_id: str, services: set[str]) -> None:
+        """Let the consumers of these services follow their records now (before a drain),
+        keeping what they did for the step's message."""
+        notes = [note for service in sorted(services) for note in self.follow(service)]
+        if notes:
+            with self._lock:
+                self._notes.setdefault((host, step_id), []).extend(notes)
 
     def _unhealthy_replicated_dependency(self, body: ContainerSpec) -> str | None:
         """A `depends_on` container with replicas none of which is healthy, or None. The
@@ -247,15 +266,17 @@ class ContainerSteps:
                 created = docker.create(desired)
                 if not created.is_ok:
                     self._fail_new(docker, desired, plan, registry, removed,
-                                   f"cannot create it: {created.stderr_tail()}")
+                                   f"cannot create it: {created.stderr_tail()}", (host, step.id))
             elif command.op == "wait":
                 health = docker.wait_healthy(command.name, _patience(desired))
                 if not health.is_healthy:
                     self._fail_new(docker, desired, plan, registry, removed, health.state + (
-                        f"; last health check: {health.output}" if health.output else ""))
+                        f"; last health check: {health.output}" if health.output else ""),
+                        (host, step.id))
 
     def _fail_new(self, docker: Docker, desired: DesiredContainer, plan: SwapPlan,
-                  registry: Registry, removed: list[Instance], why: str) -> None:
+                  registry: Registry, removed: list[Instance], why: str,
+                  node: tuple[str, str]) -> None:
         """The new container cannot be created or is not healthy: put the old one back
         (when one is aside), register again what this run took out for it, and fail."""
         if not plan.rollback:
@@ -266,6 +287,7 @@ class ContainerSteps:
         if old.is_healthy:
             for instance in removed:
                 registry.register(instance)
+            self.follow_services(*node, {instance.service for instance in removed})
         raise ContainerError(f"new {desired.name} did not become healthy ({why}); rolled back "
                              f"to the previous container"
                              + ("" if old.is_healthy else f", which is not healthy either "
@@ -290,6 +312,8 @@ class ContainerSteps:
                    if instance.instance == instance_id(name, host)]
         for instance in removed:
             registry.deregister(instance.service, instance.instance)
+        # the consumers stop sending there first: the drain is for requests in flight
+        self.follow_services(host, container.id, {instance.service for instance in removed})
         if not drain:
             return removed
         drain_time = max(float(render(s.body.drain, scope) or 0) for s in services
@@ -311,7 +335,7 @@ def _replicated_started(plan: Plan) -> dict[str, set[str]]:
     return replicated
 
 
-_PLAIN = frozenset({"remove", "stop", "rename", "start", "restart"})
+_PLAIN = frozenset({"remove", "stop", "rename", "start", "restart", "signal"})
 
 
 def _check(result: CommandResult, what: str) -> None:

@@ -32,8 +32,8 @@ from engine.containers.facts import CurrentContainer
 from engine.containers.reconcile import decide
 from engine.containers.spec import LABEL_HASH, OLD_SUFFIX, DesiredContainer
 
-Op = Literal["deregister", "remove", "stop", "rename", "create", "start", "restart", "wait",
-             "prune"]
+Op = Literal["deregister", "remove", "stop", "rename", "create", "start", "restart", "signal",
+             "wait", "prune"]
 
 
 @dataclass(frozen=True)
@@ -41,11 +41,11 @@ class Command:
     """One move of a plan. `create` makes the desired container under `name` (started
     unless the desired state is stopped); `deregister` takes this host's service records
     out of the registry (waiting their `drain` when `drain`); `prune` removes the old
-    images of the container's repository."""
+    images of the container's repository; `signal` sends `to` (a signal name) to it."""
 
     op: Op
     name: str = ""
-    to: str = ""            # rename: the new name
+    to: str = ""            # rename: the new name; signal: the signal
     drain: bool = False     # deregister: wait the services' drain
 
     def __str__(self) -> str:
@@ -149,6 +149,11 @@ def _settled(desired: DesiredContainer, current: CurrentContainer | None,
     if work == "stop":
         return SwapPlan("settled", work, (Command("deregister", drain=True),
                                           Command("stop", name)), reasons=reasons)
+    if work == "reload":
+        # it keeps serving, so its records stay: no deregister, no health wait
+        assert desired.reload_signal is not None
+        return SwapPlan("settled", work, (Command("signal", name, desired.reload_signal),),
+                        reasons=reasons)
     if work == "restart":
         return SwapPlan("settled", work, (Command("deregister", drain=True),
                                           Command("restart", name), Command("wait", name)),

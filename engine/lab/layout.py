@@ -25,6 +25,8 @@ MIRROR_PORT = 3142
 MIRROR_URL = f"http://{BRIDGE_ADDRESS}:{MIRROR_PORT}"
 IMAGE = "play-lab/busybox:latest"
 REGISTRY_IMAGE = f"{REGISTRY}/busybox:latest"
+# The demo's load balancer: Debian's haproxy 2.6 (engine/lab/images.py builds it).
+HAPROXY_IMAGE = "play-lab/haproxy:2.6"
 NETNS_PREFIX = "playlab-"
 VETH_PREFIX = "pl-"
 MAX_HOSTS = 1000

@@ -131,7 +131,7 @@ def _remove_stale(cache: Cache) -> None:
             shutil.rmtree(path)
 
 
-def _apt_sources() -> list[str]:
+def apt_sources() -> list[str]:
     """This machine's apt sources, as mmdebstrap reads them (it takes files as mirrors)."""
     found = [Path("/etc/apt/sources.list")] if Path("/etc/apt/sources.list").is_file() else []
     listed = Path("/etc/apt/sources.list.d")
@@ -159,7 +159,7 @@ def _build_base_and_mirror(cache: Cache) -> None:
         argv = [tool("mmdebstrap"), "--quiet", "--variant=minbase",
                 f"--include={','.join(BASE_PACKAGES)}",
                 *[f"--customize-hook={hook}" for hook in hooks],
-                RELEASE, str(rootfs), *_apt_sources()]
+                RELEASE, str(rootfs), *apt_sources()]
         run(argv, timeout=900)
         for leftover in ("lock", "partial"):
             path = mirror / leftover

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import signal
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -57,7 +58,7 @@ TASK_KEYWORDS = ("name", "when", "loop", "register", "notify", "after", "retries
 GATHER_FACTS = "Gathering Facts"
 CONTAINER_KEYS = ("name", "image", "pull", "command", "entrypoint", "env", "env_file", "ports",
                   "volumes", "network", "restart", "labels", "healthcheck", "user", "workdir",
-                  "cpus", "memory", "stop_timeout", "depends_on", "after", "state",
+                  "cpus", "memory", "stop_timeout", "reload_signal", "depends_on", "after", "state",
                   "keep_images", "when", "tags", "replicas", "placement")
 PLACEMENT_KEYS = ("spread", "prefer", "constraints", "max_per_host")
 PREFER_CHOICES = ("least-loaded", "inventory-order")
@@ -434,6 +435,7 @@ def _parse_container(play: int, kind: StepKind, raw: Any, path: Path, at: Locati
         cpus=fields.number("cpus"),
         memory=fields.string("memory"),
         stop_timeout=fields.duration("stop_timeout"),
+        reload_signal=_reload_signal(fields, name),
         depends_on=fields.string_list("depends_on"),
         state=fields.choice("state", ("started", "stopped", "absent"), "started"),
         keep_images=fields.integer("keep_images", minimum=1),
@@ -487,6 +489,26 @@ def _placement(fields: Fields, container: str) -> PlacementSpec | None:
                          prefer=None if prefer == "inventory-order" else prefer,
                          constraints={str(k): str(v) for k, v in constraints.items()},
                          max_per_host=max_per_host)
+
+
+def _reload_signal(fields: Fields, container: str) -> str | None:
+    """`reload_signal: USR2` (or SIGUSR2, any case): a notified container gets this signal
+    (`docker kill --signal`) instead of a restart, for servers that reload their
+    configuration on a signal (HAProxy in master-worker mode: USR2; nginx: HUP). Written
+    literally, returned as SIGNAME."""
+    written = fields.string("reload_signal")
+    if written is None:
+        return None
+    written = str(written)
+    name = written.upper() if written.upper().startswith("SIG") else "SIG" + written.upper()
+    names = sorted(s.name for s in signal.Signals if s.name not in ("SIGKILL", "SIGSTOP"))
+    if name not in names or is_template(written):
+        raise InputError(f"'reload_signal' of container {container!r} must be a signal name "
+                         f"such as USR2 or HUP (one of {', '.join(n[3:] for n in names)}), not "
+                         f"{written!r}{did_you_mean(name, names)}"
+                         + (": KILL and STOP would not reload it" if name in (
+                             "SIGKILL", "SIGSTOP") else ""), fields.at("reload_signal"))
+    return name
 
 
 def _healthcheck(fields: Fields, container: str) -> HealthCheck | None:

@@ -82,6 +82,7 @@ class ContainerSpec:
     cpus: Any = None
     memory: Any = None
     stop_timeout: Any = None
+    reload_signal: str | None = None         # "SIGUSR2": a notified container is signalled
     depends_on: tuple[str, ...] = ()
     state: str = "started"
     keep_images: Any = None

@@ -188,6 +188,10 @@ CONTAINER: dict[str, Entry] = {
                "to be given one.", "memory: 256m"),
     "stop_timeout": ("Docker's (10 s)", "Seconds Docker waits after SIGTERM before SIGKILL.",
                      "stop_timeout: 1"),
+    "reload_signal": ("none: a notified container is restarted",
+                      "A signal name (USR2, HUP): a notified running container gets it "
+                      "(`docker kill --signal`) instead of a restart, and stays registered; "
+                      "not in the spec hash.", "reload_signal: USR2"),
     "depends_on": ("[]", "Containers (of this play or another) that must be healthy first, "
                    "on every host that runs them; for a replicated one, one healthy replica.",
                    "depends_on: [store]"),

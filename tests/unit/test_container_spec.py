@@ -141,3 +141,25 @@ def test_the_spec_hash_covers_env_values_without_a_cheap_hash_of_them() -> None:
     # the env enters through scrypt, salted with the container's name
     assert env_digest("web", first.env) != env_digest("api", first.env)
     assert "a" not in first.all_labels().values()
+
+
+def test_a_notified_container_with_a_reload_signal_is_signalled_not_restarted() -> None:
+    desired = desired_container("lb", spec(reload_signal="SIGUSR2"), {}, "p")
+    change = decide(desired, current(desired.spec_hash), "sha256:a", is_notified=True)
+    assert change.work == "reload" and change.reasons == ("notified: SIGUSR2",)
+    assert decide(desired, current(desired.spec_hash), "sha256:a").work == "none"
+
+
+def test_a_real_spec_change_still_recreates_a_container_with_a_reload_signal() -> None:
+    desired = desired_container("lb", spec(reload_signal="SIGUSR2"), {}, "p")
+    assert decide(desired, current("other"), "sha256:a", is_notified=True).work == "recreate"
+    assert decide(desired, current(desired.spec_hash), "sha256:b",
+                  is_notified=True).work == "recreate"
+    stopped = current(desired.spec_hash, running=False)
+    assert decide(desired, stopped, "sha256:a", is_notified=True).work == "start"
+
+
+def test_the_reload_signal_is_not_part_of_the_spec_hash() -> None:
+    # adding or changing the signal needs no new container
+    assert desired_container("lb", spec(reload_signal="SIGHUP"), {}, "p").spec_hash == \
+        desired_container("lb", spec(), {}, "p").spec_hash

@@ -63,3 +63,12 @@ def test_playbooks_that_import_each_other_are_refused(data_dir: Path) -> None:
     with pytest.raises(InputError, match=r"b.yml:3: playbooks import each other in a cycle: "
                                          r"a.yml -> b.yml -> a.yml"):
         load_playbook(data_dir / "playbooks" / "imports" / "a.yml")
+
+
+@pytest.mark.parametrize("written", ["USR2", "SIGUSR2", "usr2"])
+def test_a_reload_signal_is_read_as_its_signal_name(tmp_path: Path, written: str) -> None:
+    path = tmp_path / "lb.yml"
+    path.write_text(f"- name: p\n  hosts: all\n  containers:\n    - name: lb\n"
+                    f"      image: haproxy\n      reload_signal: {written}\n")
+    container = load_playbook(path).plays[0].steps[0].body
+    assert isinstance(container, ContainerSpec) and container.reload_signal == "SIGUSR2"

@@ -258,3 +258,23 @@ def test_every_state_converges_in_one_plan_and_then_needs_no_work(
     assert left_aside is None, plan
     assert after is not None and after.labels[LABEL_HASH] == WANTED.spec_hash
     assert plan_swap(WANTED, after, None, IMAGE).work == "none", plan
+
+
+def test_a_notified_container_with_a_reload_signal_gets_one_docker_kill_and_stays_registered(
+        ) -> None:
+    reloading = desired(reload_signal="SIGUSR2")
+    found = container()
+    found = CurrentContainer(found.id, found.name, {LABEL_HASH: reloading.spec_hash},
+                             "running", "healthy", IMAGE, "")
+    plan = plan_swap(reloading, found, None, IMAGE, is_notified=True)
+    assert plan.work == "reload"
+    assert [(c.op, c.name, c.to) for c in plan.commands] == [("signal", "web", "SIGUSR2")]
+    assert not plan.rollback
+
+
+def test_the_signal_reaches_docker_kill_as_arguments() -> None:
+    from engine.containers.docker import _docker_line
+    from engine.containers.swap import Command
+
+    line = _docker_line(Command("signal", "web; rm -rf /", "SIGUSR2"), WANTED)
+    assert line == "docker kill --signal SIGUSR2 -- 'web; rm -rf /' >/dev/null"
