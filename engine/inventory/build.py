@@ -60,7 +60,8 @@ def build_inventory(draft: Draft) -> Inventory:
             become=connection.become, become_password=connection.become_password,
             ssh_gateway=connection.ssh_gateway, source=draft_host.where,
         )
-    return Inventory(hosts=hosts, groups=groups, sources=tuple(draft.sources))
+    return Inventory(hosts=hosts, groups=groups, sources=tuple(draft.sources),
+                     warnings=tuple(draft.warnings))
 
 
 def _file_vars_loader(draft: Draft) -> Callable[[str, str], list[Vars]]:

@@ -58,7 +58,8 @@ class Inventory:
     hosts: Mapping[str, Host]  # in definition order
     groups: Mapping[str, Group]  # always has "all" and "ungrouped"
     sources: tuple[str, ...]
+    warnings: tuple[str, ...] = ()  # what was read leniently, as Ansible reads it
 
     def select(self, pattern: str, where: Location | None = None) -> tuple[Host, ...]:
-        """The hosts `pattern` selects (see `engine.patterns`), in inventory order."""
+        """The hosts `pattern` selects (see `engine.patterns`), in Ansible's order."""
         return tuple(self.hosts[name] for name in select_hosts(pattern, self, where))
