@@ -44,6 +44,8 @@ class ConnectionSettings:
     command_timeout: float | None
     become: bool
     become_password: str | None
+    become_user: str | None = None
+    password: str | None = None     # password login; keys and the agent are tried first
 
 
 @functools.cache
@@ -110,9 +112,11 @@ def key_file_problem(path: str) -> str | None:
 
 
 def settings_for(host: Host) -> ConnectionSettings:
-    """Inventory vars win over ~/.ssh/config, which wins over the defaults."""
-    config = ssh_config_of(host.address) if host.connection == "ssh" else {}
-    policy = str(host.vars.get("host_key_policy", "strict"))
+    """Inventory vars win over the -o options of ansible_ssh_*_args, which win over
+    ~/.ssh/config (as ssh's own -o does), which wins over the defaults."""
+    config = {**ssh_config_of(host.address), **host.ssh_options} if host.connection == "ssh" \
+        else {}
+    policy = str(host.vars.get("host_key_policy", config.get("host_key_policy", "strict")))
     if policy not in HOST_KEY_POLICIES:
         raise InputError(f"host {host.name!r}: host_key_policy must be one of "
                          f"{', '.join(HOST_KEY_POLICIES)}, not {policy!r}", host.source)
@@ -139,4 +143,6 @@ def settings_for(host: Host) -> ConnectionSettings:
         command_timeout=_number(host, "command_timeout", None),
         become=host.become,
         become_password=host.become_password,
+        become_user=host.become_user,
+        password=host.ssh_password,
     )

@@ -85,6 +85,10 @@ class _HostConnection(fabric.Connection):  # type: ignore[misc]
                 "banner_timeout": settings.connect_timeout,
                 "auth_timeout": settings.connect_timeout,
                 "allow_agent": not key_files, "look_for_keys": not key_files,
+                # password login (ansible_password), offered after the keys, and to the
+                # host only: a jump host never sees it
+                **({"password": settings.password}
+                   if settings.password is not None and endpoint == settings.endpoint else {}),
             })
         self._set(settings=settings, key_name=key_name(endpoint.address, endpoint.port))
         trust(self.client, settings.known_hosts, self.key_name, settings.host_key_policy)
