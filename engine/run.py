@@ -32,7 +32,7 @@ from engine.errors import (
 from engine.execute import Limits, Node, Scheduler
 from engine.output.events import Reporter, Sink
 from engine.output.redaction import Redactor
-from engine.playbook.model import ContainerSpec
+from engine.playbook.model import ContainerSpec, TaskSpec
 from engine.registry.model import LockBusy, RegistryError
 from engine.results import Event, Recap, StepResult
 
@@ -89,12 +89,14 @@ def prepare(options: RunOptions, load_inventory: Callable[[tuple[str, ...]], Inv
     from engine.batches import place_plays
     from engine.checks import check_variables
     from engine.playbook import load_playbook
+    from engine.playbook.resolve import resolve_play_templates
     from engine.registry.config import PlayRegistry, resolve_registries
     from engine.variables import parse_extra_vars
 
     playbook = load_playbook(options.playbook)
     inventory = load_inventory(options.inventories)
     extra_vars = parse_extra_vars(options.extra_vars)
+    playbook = resolve_play_templates(playbook, extra_vars)
     placements = place_plays(playbook, inventory, options.limit)
     if early is not None:
         early.start(_first_hosts(inventory, placements, options.forks))
@@ -118,7 +120,31 @@ def _connection_settings(plan: Plan, inventory: Inventory,
 
     hosts = {host for host, _ in plan.nodes}
     hosts |= {config.host for config in registries if config.host is not None}
-    return {host: settings_for(inventory.hosts[host]) for host in sorted(hosts)}
+    logins = _remote_users(plan, inventory)
+    return {host: settings_for(dataclasses.replace(inventory.hosts[host], user=logins[host])
+                               if host in logins else inventory.hosts[host])
+            for host in sorted(hosts)}
+
+
+def _remote_users(plan: Plan, inventory: Inventory) -> dict[str, str]:
+    """The login `remote_user` (a play's or a task's) asks for on each host that the
+    inventory names no user for (Ansible's precedence: `ansible_user` wins over the
+    keyword). A host keeps one SSH connection for the run, so one login per host."""
+    wanted: dict[str, dict[str, Location]] = {}
+    for host, step_id in plan.nodes:
+        step = plan.steps[step_id]
+        play = plan.playbook.plays[step.play]
+        user = step.body.remote_user if isinstance(step.body, TaskSpec) and \
+            step.body.remote_user is not None else play.remote_user
+        if user is not None and inventory.hosts[host].user is None:
+            wanted.setdefault(host, {}).setdefault(str(user), step.source)
+    for host, users in wanted.items():
+        if len(users) > 1:
+            (first, _), (second, at) = list(users.items())[:2]
+            raise InputError(f"host {host!r} would log in as {first!r} and as {second!r} "
+                             "(remote_user); play keeps one SSH connection per host: log in as "
+                             "one user and switch with `become: true` and `become_user:`", at)
+    return {host: next(iter(users)) for host, users in wanted.items()}
 
 
 def _first_hosts(inventory: Inventory, placements: Sequence[PlayPlacement],

@@ -168,9 +168,10 @@ class SSHConnection(Connection):
         self.fabric = _open(settings)
 
     def run(self, argv: Sequence[str], *, stdin: bytes | None = None,
-            timeout: float | None = None, become: bool = False) -> CommandResult:
+            timeout: float | None = None, become: bool = False,
+            become_user: str | None = None) -> CommandResult:
         password = self.settings.become_password if become else None
-        line = command_line(argv, become, password is not None)
+        line = command_line(argv, become, password is not None, become_user)
         timeout = timeout if timeout is not None else self.settings.command_timeout
         self._count_command()
 
@@ -179,7 +180,7 @@ class SSHConnection(Connection):
                 result: Result | None = self.fabric.run(line, in_stream=Feed(stdin or b""),
                                                         timeout=timeout)
                 return result
-            return sudo(self.fabric, argv, password, stdin, timeout)
+            return sudo(self.fabric, argv, password, stdin, timeout, become_user)
 
         try:
             return command_result(

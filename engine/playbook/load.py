@@ -6,13 +6,19 @@ then checks the names that point across steps and plays.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from engine.actions.catalog import CATALOG
 from engine.errors import InputError, Location, did_you_mean
+from engine.playbook.keywords import (
+    PLAY_KEYWORDS,
+    merged_args,
+    read_environment,
+    read_loop,
+)
+from engine.playbook.keywords import TASK_KEYWORDS as ANSIBLE_TASK_KEYWORDS
 from engine.playbook.model import (
     ContainerSpec,
     HealthCheck,
@@ -25,6 +31,7 @@ from engine.playbook.model import (
     TaskSpec,
 )
 from engine.playbook.references import check_references
+from engine.playbook.resolve import checked_replicas, checked_serial
 from engine.playbook.values import (
     Problem,
     as_written,
@@ -38,10 +45,10 @@ from engine.yamlfile import load_yaml_file, where
 
 PLAY_KEYS = ("name", "hosts", "serial", "max_fail_percentage", "vars", "vars_files", "tasks",
              "handlers", "containers", "services", "after", "registry", "any_errors_fatal",
-             "become", "tags")
+             "become", "tags", *PLAY_KEYWORDS)
 TASK_KEYWORDS = ("name", "when", "loop", "register", "notify", "after", "retries", "until",
                  "delay", "timeout", "ignore_errors", "changed_when", "failed_when", "become",
-                 "run_once", "tags", "no_log")
+                 "run_once", "tags", "no_log", *ANSIBLE_TASK_KEYWORDS)
 CONTAINER_KEYS = ("name", "image", "pull", "command", "entrypoint", "env", "env_file", "ports",
                   "volumes", "network", "restart", "labels", "healthcheck", "user", "workdir",
                   "cpus", "memory", "stop_timeout", "depends_on", "after", "state",
@@ -131,6 +138,9 @@ def _parse_play(index: int, raw: Any, path: Path, at: Location) -> Play:
         after=None,  # play names, resolved to indexes by check_references
         registry=fields.mapping_of("registry"),
         become=fields.boolean("become"),
+        become_user=fields.string("become_user"),
+        remote_user=fields.string("remote_user"),
+        environment=read_environment(fields, f"play {name!r}"),
     )
 
 
@@ -156,22 +166,10 @@ def _serial(fields: Fields) -> tuple[Any, ...]:
     if value is None:
         return ()
     sizes = value if isinstance(value, list) else [value]
-    for size in sizes:
-        is_count = isinstance(size, int) and not isinstance(size, bool) and size > 0
-        # ASCII digits only: str.isdigit() accepts '²', which int() refuses
-        is_percent = isinstance(size, str) and re.fullmatch(r"[0-9]{1,3}%", size) is not None \
-            and 0 < int(size[:-1]) <= 100
-        if is_template(size):
-            # batches are planned before any host's variables exist, so there is
-            # nothing to render the template against
-            raise InputError(f"'serial' is needed to plan the batches before anything runs, "
-                             f"so it cannot be a template ({size!r}); write a number or a "
-                             "percentage", fields.at("serial"))
-        if not (is_count or is_percent):
-            raise InputError(f"'serial' must be a number of hosts (1, 2, ...), a percentage "
-                             f"such as \"30%\", or a list of those, not {size!r}",
-                             fields.at("serial"))
-    return tuple(sizes)
+    # a template (of play vars and -e, never host vars: batches come first) is rendered
+    # and checked by engine/playbook/resolve.py once the extra vars are known
+    return tuple(size if is_template(size) else checked_serial(size, fields.at("serial"))
+                 for size in sizes)
 
 
 def _resolve(playbook: Path, relative: str) -> Path:
@@ -205,11 +203,12 @@ def _parse_task(play: int, kind: StepKind, raw: Any, path: Path, at: Location) -
     args = _action_args(action, fields, path)
     _refuse(f"{kind} {name!r}", task_problems(action, as_written(args)), fields.raw(action),
             fields.at(action))
+    loop = read_loop(fields, f"{kind} {name!r}")
     body = TaskSpec(
         action=action,
         args=args,
         when=_condition(fields, "when"),
-        loop=fields.raw("loop"),
+        loop=None if loop is None else loop.items,
         register=fields.string("register"),
         notify=fields.string_list("notify"),
         retries=fields.integer("retries"),
@@ -222,11 +221,12 @@ def _parse_task(play: int, kind: StepKind, raw: Any, path: Path, at: Location) -
         become=fields.boolean("become"),
         run_once=fields.static_boolean("run_once", False),
         no_log=fields.boolean("no_log", False),
+        **({} if loop is None else {"loop_kind": loop.kind, "loop_var": loop.loop_var,
+                                    "index_var": loop.index_var, "label": loop.label}),
+        become_user=fields.string("become_user"),
+        remote_user=fields.string("remote_user"),
+        environment=read_environment(fields, f"{kind} {name!r}"),
     )
-    loop = body.loop
-    if loop is not None and not isinstance(loop, list) and not is_template(loop):
-        raise InputError(f"'loop' of {kind} {name!r} must be a list or a template that "
-                         "renders to one", fields.at("loop"))
     return Step(play, kind, name, fields.location, body, fields.string_list("after"),
                 frozenset(fields.string_list("tags")))
 
@@ -245,7 +245,7 @@ def _condition(fields: Fields, key: str) -> Any:
 
 def _action_args(action: str, fields: Fields, path: Path) -> Any:
     spec = CATALOG[action]
-    value = fields.raw(action)
+    value = merged_args(action, fields.raw(action), fields.raw("args"), fields.at("args"))
     at = fields.at(action)
     if isinstance(value, str) and spec.free_form:
         return value
@@ -357,18 +357,16 @@ def _parse_container(play: int, kind: StepKind, raw: Any, path: Path, at: Locati
                 frozenset(fields.string_list("tags")))
 
 
-def _replicas(fields: Fields) -> int | None:
+def _replicas(fields: Fields) -> int | str | None:
     replicas = fields.raw("replicas")
     if replicas is None:
         if fields.has("placement"):
             raise InputError("'placement' needs 'replicas: N' beside it (without replicas the "
                              "container runs on every host of the play)", fields.at("placement"))
         return None
-    if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 1:
-        # placement is decided before any host renders a template: a literal number
-        raise InputError(f"'replicas' of {fields.what} must be a whole number of at least 1, "
-                         f"not {replicas!r}", fields.at("replicas"))
-    return replicas
+    if is_template(replicas):
+        return str(replicas)  # of play vars and -e: engine/playbook/resolve.py
+    return checked_replicas(replicas, fields.at("replicas"), fields.what)
 
 
 def _placement(fields: Fields, container: str) -> PlacementSpec | None:

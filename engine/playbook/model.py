@@ -35,6 +35,13 @@ class TaskSpec:
     become: Any = None
     run_once: bool = False
     no_log: Any = False
+    loop_kind: str = "loop"         # with_items / with_list / with_dict: "items" ...
+    loop_var: str = "item"
+    index_var: str | None = None
+    label: Any = None               # loop_control.label: what the output shows per item
+    become_user: Any = None
+    remote_user: Any = None
+    environment: Any = None         # a mapping (values may be templates) or a template
 
 
 @dataclass(frozen=True)
@@ -81,7 +88,9 @@ class ContainerSpec:
     state: str = "started"
     keep_images: Any = None
     when: str | None = None
-    replicas: int | None = None              # None: one on every host of the play
+    # None: one on every host of the play; a template of play vars and -e until
+    # engine/playbook/resolve.py renders it, before placement
+    replicas: int | str | None = None
     placement: PlacementSpec | None = None
 
     def per_host_fields(self) -> dict[str, Any]:
@@ -147,6 +156,9 @@ class Play:
     after: tuple[int, ...] | None = None  # indexes of plays it waits for; None = the one above
     registry: dict[str, Any] = field(default_factory=dict)
     become: Any = None
+    become_user: Any = None
+    remote_user: Any = None          # the login for hosts whose inventory names none
+    environment: Any = None
 
     def steps_of(self, kind: StepKind) -> tuple[Step, ...]:
         return tuple(step for step in self.steps if step.kind == kind)

@@ -426,7 +426,11 @@ HOSTS = "[web]\nweb1\n"
 
 
 @pytest.mark.parametrize(("playbook", "inventory", "extra", "message"), [
-    (PLAY.format(hosts="all", serial="'{{ n }}'"), HOSTS, [], "cannot be a template"),
+    (PLAY.format(hosts="all", serial="'{{ n }}'"), HOSTS, [], "serial '{{ n }}' cannot be "
+     "rendered: 'n' is undefined; serial is decided before the run, from play vars, "
+     "vars_files and -e only (not host vars)"),
+    (PLAY.format(hosts="all", serial="'{{ n }}'"), HOSTS, ["n=two"], "'serial' must be a "
+     "number of hosts"),
     (PLAY.format(hosts="all", serial="'²%'"), HOSTS, [], "'serial' must be"),
     (PLAY.format(hosts="all", serial=1), "[web]\nweb[1:99999999]\n", [], "more than 100,000"),
     (PLAY.format(hosts="all", serial=1), "[web]\nw[a:Z][a:Z][a:Z][a:Z]\n", [],

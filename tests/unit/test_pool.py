@@ -22,7 +22,8 @@ class FakeConnection(Connection):
         self.is_closed = False
 
     def run(self, argv: Sequence[str], *, stdin: bytes | None = None,
-            timeout: float | None = None, become: bool = False) -> CommandResult:
+            timeout: float | None = None, become: bool = False,
+            become_user: str | None = None) -> CommandResult:
         raise NotImplementedError
 
     def close(self) -> None:
