@@ -19,6 +19,7 @@ from engine.errors import InputError, Location, did_you_mean
 from engine.nested import leaves, strings
 from engine.output.redaction import MIN_SECRET, Redactor, secret_values
 from engine.playbook import ContainerSpec, Play, ServiceSpec, Step, TaskSpec
+from engine.playbook.keywords import loop_items
 from engine.playbook.load import find_local_file
 from engine.playbook.values import (
     Later,
@@ -91,7 +92,9 @@ class _HostChecker:
             self._check(step.name, False, local, step, "name", step.source)
         if isinstance(body, TaskSpec):
             if body.loop is not None:
-                local.add("item")
+                local.add(body.loop_var)
+                if body.index_var is not None:
+                    local.add(body.index_var)
             if body.register:
                 local.add(body.register)
         for field, value, is_expression in self.step_values[step.id]:
@@ -233,11 +236,17 @@ class _RenderedValues:
         if task.loop is None:
             yield self.scope
             return
-        items = self._render(task.loop, self.scope)
-        if not isinstance(items, list) or any(isinstance(item, Later) for item in items):
+        try:
+            items = loop_items(task.loop_kind, self._render(task.loop, self.scope))
+        except ValueError:
+            return  # not a list (yet): the run fails the step, saying what it got
+        if any(isinstance(item, Later) for item in items):
             return  # a loop over run-time values: its items are checked when it runs
-        for item in items:
-            yield self.scope.child({"item": item})
+        for index, item in enumerate(items):
+            values = {task.loop_var: item}
+            if task.index_var is not None:
+                values[task.index_var] = index
+            yield self.scope.child(values)
 
     def _check_local_source(self, step: Step, task: TaskSpec, args: Any) -> None:
         """A templated template/copy `src` names a file beside the playbook, as a literal
