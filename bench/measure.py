@@ -93,6 +93,9 @@ class _TreeSampler(threading.Thread):
             self.peak_kb = max(self.peak_kb, total)
 
 
+TIMED_OUT = 98  # stopped at its time limit: it did not finish, and that is the figure
+
+
 def run_measured(argv: Sequence[str], *, env: Mapping[str, str] | None = None,
                  cwd: Path | None = None, timeout: float = 1800) -> Sample:
     """Run `argv` to its end; then stop whatever it left running below us."""

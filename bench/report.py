@@ -6,7 +6,7 @@ import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from bench.measure import Sample
+from bench.measure import TIMED_OUT, Sample
 from bench.scenarios import Scenario
 
 Key = tuple[str, str, str]   # (scenario, phase, tool)
@@ -73,8 +73,10 @@ def table(scenarios: Sequence[Scenario], results: Mapping[Key, list[Sample]]) ->
             for tool, samples in rows:
                 walls = [sample.wall for sample in samples]
                 ratio = f"{_median(play) / _median(samples):.2f}" if play else "-"
-                failed = sum(1 for sample in samples if sample.exit_status != 0)
-                note = f" ({failed} failed)" if failed else ""
+                failed = sum(1 for sample in samples if sample.exit_status not in (0, TIMED_OUT))
+                stopped = sum(1 for sample in samples if sample.exit_status == TIMED_OUT)
+                note = (f" ({failed} failed)" if failed else "") + (
+                    f" (stopped at {max(walls):.0f} s, unfinished)" if stopped else "")
                 lines.append(
                     f"| {scenario.key}: {scenario.title} | {phase.name} | {tool}{note} | "
                     f"{_median(samples):.3f} | {min(walls):.3f} | {max(walls):.3f} | "

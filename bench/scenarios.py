@@ -79,4 +79,4 @@ def all_scenarios(is_quick: bool) -> list[Scenario]:
     if is_quick:
         return [STARTUP, COMMANDS, _containers("a", 10), _many_hosts(5)]
     return [STARTUP, COMMANDS, _containers("a", 10), _containers("b", 30),
-            _many_hosts(5), _many_hosts(50), _many_hosts(200)]
+            _many_hosts(5), _many_hosts(50), _many_hosts(200), _many_hosts(1000)]

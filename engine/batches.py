@@ -7,15 +7,18 @@ Pure: it takes the loaded playbook and inventory and touches nothing remote.
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from collections.abc import Sequence
+from collections import ChainMap
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from engine.errors import InputError
 from engine.playbook import Play, Playbook
 
 if TYPE_CHECKING:
-    from engine.inventory import Inventory
+    from engine.inventory import Host, Inventory
 
 
 @dataclass(frozen=True)
@@ -30,9 +33,75 @@ class PlayPlacement:
 
 def place_plays(playbook: Playbook, inventory: Inventory,
                 limit: str | None = None) -> tuple[PlayPlacement, ...]:
-    """Every play's hosts (its pattern, narrowed by `--limit`) and batches."""
-    limited = {host.name for host in inventory.select(limit)} if limit else None
-    return tuple(_place(play, inventory, limited) for play in playbook.plays)
+    """Every play's hosts (its pattern, narrowed by `--limit`) and batches. A run that
+    targets no host at all is refused, naming the selection that emptied it (a play
+    whose pattern matches nothing while others match is only skipped, as in Ansible)."""
+    limited = None if limit is None else {host.name for host in _select_limit(inventory, limit)}
+    placements = tuple(_place(play, inventory, limited) for play in playbook.plays)
+    if playbook.plays and not any(placement.hosts for placement in placements):
+        raise InputError(_why_no_host(playbook, placements, limit), playbook.plays[0].source)
+    return placements
+
+
+def _select_limit(inventory: Inventory, limit: str) -> tuple[Host, ...]:
+    if not limit.strip():
+        # an unset $HOSTS in `play -l "$HOSTS"` must not mean every host
+        raise InputError("an empty --limit matches no host; give a pattern (-l web1, "
+                         "-l 'web:!web3') or leave -l out to run on every host the plays name")
+    try:
+        return inventory.select(limit)
+    except InputError as error:
+        raise InputError(f"--limit: {error.message}", error.location) from None
+
+
+def _why_no_host(playbook: Playbook, placements: Sequence[PlayPlacement],
+                 limit: str | None) -> str:
+    targeted = sorted({host for placement in placements for host in placement.pattern_hosts})
+    if limit is not None and targeted:
+        shown = ", ".join(targeted[:5]) + (", ..." if len(targeted) > 5 else "")
+        return (f"--limit {limit!r} leaves no host to run on: the plays target {shown}; "
+                "nothing would be done")
+    patterns = ", ".join(f"{play.name!r} (hosts: {play.hosts!r})" for play in playbook.plays)
+    return (f"no play's hosts pattern matches a host of the inventory: {patterns}; nothing "
+            "would be done (check the pattern, or the inventory given with -i)")
+
+
+def render_patterns(playbook: Playbook, extra_vars: Mapping[str, Any]) -> Playbook:
+    """`hosts: "{{ target }}"` rendered from -e and the play's vars: the hosts must be known
+    before any host's variables are, so only those two can say which they are."""
+    from engine.templating import is_template
+
+    if not any(is_template(play.hosts) for play in playbook.plays):
+        return playbook
+    plays = tuple(dataclasses.replace(play, hosts=_rendered_pattern(play, extra_vars))
+                  if is_template(play.hosts) else play for play in playbook.plays)
+    return dataclasses.replace(playbook, plays=plays)
+
+
+def _rendered_pattern(play: Play, extra_vars: Mapping[str, Any]) -> str:
+    import jinja2
+
+    from engine.templating import names_in_template, render_text
+    from engine.variables import Scope
+
+    scope = Scope(ChainMap(dict(extra_vars), dict(play.vars)))
+    try:
+        missing = [name for name, _ in names_in_template(play.hosts) if name not in scope]
+        if missing:
+            raise InputError(f"{missing[0]!r} is undefined")
+        pattern = render_text(play.hosts, scope)
+    except (jinja2.TemplateError, InputError, ValueError, TypeError, LookupError) as error:
+        reason = error.message if isinstance(error, InputError) else str(error)
+        raise InputError(f"hosts {play.hosts!r} of play {play.name!r} cannot be rendered: "
+                         f"{reason}; the hosts are chosen before any host's variables exist, "
+                         "so only -e and the play's vars can set it (-e target=web)",
+                         play.source) from None
+    if isinstance(pattern, list) and all(isinstance(item, str) for item in pattern):
+        pattern = ":".join(pattern)
+    if not isinstance(pattern, str) or not pattern.strip():
+        raise InputError(f"hosts {play.hosts!r} of play {play.name!r} renders to "
+                         f"{pattern!r}, not a host pattern", play.source)
+    return pattern
 
 
 def _place(play: Play, inventory: Inventory, limited: set[str] | None) -> PlayPlacement:

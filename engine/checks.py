@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.actions.catalog import CATALOG
+from engine.actions.setup import FACT_NAMES, as_variables
 from engine.connection.base import MAX_COMMAND_LINE
 from engine.errors import InputError, Location, did_you_mean
 from engine.nested import leaves, strings
@@ -29,6 +30,7 @@ from engine.playbook.values import (
     service_problems,
     task_problems,
 )
+from engine.schema import type_name
 from engine.templating import (
     MAGIC_VARIABLES,
     is_template,
@@ -44,6 +46,8 @@ if TYPE_CHECKING:
     from engine.plan import Plan
 
 EXPRESSION_FIELDS = ("when", "until", "changed_when", "failed_when")
+# what `gather_facts: true` defines on every host before the play's first task
+FACT_VARIABLES = frozenset(as_variables(dict.fromkeys(FACT_NAMES)))
 
 
 def check_variables(plan: Plan, inventory: Inventory, extra_vars: Mapping[str, Any]) -> None:
@@ -68,9 +72,20 @@ def check_variables(plan: Plan, inventory: Inventory, extra_vars: Mapping[str, A
             magic = static_magic(host, inventory_host.groups, groups, folder)
             scope = host_scope(host, inventory_host.vars, play.vars, file_vars, extra_vars,
                                magic)
-            checker = _HostChecker(host, scope, MAGIC_VARIABLES | registered, step_values)
+            known = MAGIC_VARIABLES | registered | (FACT_VARIABLES if play.gather_facts else set())
+            checker = _HostChecker(host, scope, known, step_values)
             values = _RenderedValues(host, scope, renders)
             for step in play.steps:
+                if isinstance(step.body, TaskSpec) and (step.body.vars or step.body.defaults):
+                    # a role's or block's task: its own vars and the role's defaults too
+                    own = host_scope(host, inventory_host.vars, play.vars, file_vars,
+                                     extra_vars, magic, task_vars=step.body.vars,
+                                     role_defaults=step.body.defaults)
+                    shared = ChainMap(dict(extra_vars), step.body.vars, file_vars, play.vars)
+                    _HostChecker(host, own, known, step_values).check_step(play, step)
+                    _RenderedValues(host, own, _PlayRenders(play.name, shared, registered)
+                                    ).check_step(step)
+                    continue
                 checker.check_step(play, step)
                 values.check_step(step)
 
@@ -87,9 +102,6 @@ class _HostChecker:
     def check_step(self, play: Play, step: Step) -> None:
         local: set[str] = set()
         body = step.body
-        if step.kind in ("container", "service") and is_template(step.name):
-            # a container's or service's name is rendered too: a Docker name, a registry key
-            self._check(step.name, False, local, step, "name", step.source)
         if isinstance(body, TaskSpec):
             if body.loop is not None:
                 local.add(body.loop_var)
@@ -97,6 +109,9 @@ class _HostChecker:
                     local.add(body.index_var)
             if body.register:
                 local.add(body.register)
+        if is_template(step.name):
+            # every name is rendered: a Docker name, a registry key, a task's progress line
+            self._check(step.name, False, local, step, "name", step.source)
         for field, value, is_expression in self.step_values[step.id]:
             self._check(value, is_expression, local, step, field, step.source)
         if isinstance(body, TaskSpec) and body.action == "template":
@@ -124,10 +139,12 @@ class _HostChecker:
                 continue
             where = Location(at.file, line) if lines_are_in_file else at
             if name not in self.scope:
+                fix = "; it is a fact: set 'gather_facts: true' on the play" \
+                    if name in FACT_VARIABLES else f"{did_you_mean(name, self.scope)}; define " \
+                    f"it in the play's vars, the inventory, a vars file, or with -e {name}=..."
                 raise InputError(
                     f"undefined variable {name!r} in {step.label!r} ({field}) for host "
-                    f"{self.host!r}{did_you_mean(name, self.scope)}; define it in the play's "
-                    f"vars, the inventory, a vars file, or with -e {name}=...", where)
+                    f"{self.host!r}{fix}", where)
             self._check_variable(name, step)
 
     def _check_variable(self, name: str, step: Step) -> None:
@@ -188,8 +205,19 @@ class _RenderedValues:
         self.host = host
         self.scope = scope
         self.play = play
+        # a step with `when:` may be skipped on this host: what it would fail to render
+        # (`{{ a.b }}` under `when: a.b is defined`) is left to the run
+        self.may_skip = False
 
     def check_step(self, step: Step) -> None:
+        self.may_skip = getattr(step.body, "when", None) is not None
+        try:
+            self._check_step(step)
+        except _RenderFailed as failed:
+            raise InputError(f"{step.label!r} cannot be rendered for host {self.host!r}: "
+                             f"{self._secrets.text(failed.reason)}", step.source) from None
+
+    def _check_step(self, step: Step) -> None:
         if isinstance(step.body, ServiceSpec):
             # its record is named after the host too: checked on every host, even when
             # the service's name is written literally
@@ -236,12 +264,22 @@ class _RenderedValues:
         if task.loop is None:
             yield self.scope
             return
-        try:
-            items = loop_items(task.loop_kind, self._render(task.loop, self.scope))
-        except ValueError:
-            return  # not a list (yet): the run fails the step, saying what it got
-        if any(isinstance(item, Later) for item in items):
+        items = self._render(task.loop, self.scope)
+        if isinstance(items, Later) or (isinstance(items, list) and any(
+                isinstance(item, Later) for item in items)):
             return  # a loop over run-time values: its items are checked when it runs
+        if task.loop_kind in ("loop", "list") and not isinstance(items, list):
+            if self.may_skip:
+                return
+            raise _RenderFailed(f"'loop' must render to a list, not {type_name(items)} "
+                                f"({_short_value(items)}); write loop: [a, b] or a variable "
+                                "that holds a list")
+        try:
+            items = loop_items(task.loop_kind, items)  # with_items, with_dict
+        except ValueError as error:
+            if self.may_skip:
+                return
+            raise _RenderFailed(f"{error} ({_short_value(items)})") from None
         for index, item in enumerate(items):
             values = {task.loop_var: item}
             if task.index_var is not None:
@@ -260,7 +298,8 @@ class _RenderedValues:
         if not is_template(task.args.get(key)) or not isinstance(source, str):
             return  # written literally (the loader looked it up), or not known yet
         try:
-            find_local_file(Path(step.source.file), folder, source, step.source)
+            bases = task.sources or (step.source.file,)
+            find_local_file(tuple(Path(base) for base in bases), folder, source, step.source)
         except InputError as error:
             raise InputError(f"{step.label!r} as rendered for host {self.host!r}: "
                              f"{self._secrets.text(error.message)}", error.location) from None
@@ -276,8 +315,18 @@ class _RenderedValues:
                 return Later(value)
             try:
                 rendered = render_text(value, scope)
-            except template_errors(InputError, ValueError, TypeError, LookupError):
-                rendered = Later(value)  # the run reports it, on the host that renders it
+                if _is_undefined(rendered):  # `{{ conf.port }}` alone: Undefined, not raised
+                    str(rendered)
+            except template_errors(InputError, ValueError, TypeError, LookupError) as error:
+                # every variable it reads is known now, the lookups included: the run
+                # would fail on the same values
+                if self.may_skip:
+                    return Later(value)
+                reason = error.message if isinstance(error, InputError) else str(error)
+                # the loader's types are plain mappings and lists to the user
+                reason = reason.replace("'engine.yamlfile.YamlMap object'", "the mapping") \
+                    .replace("'engine.yamlfile.YamlList object'", "the list")
+                raise _RenderFailed(f"{_short_value(value)}: {reason}") from None
             if scope is self.scope and self.play.is_shared(value):
                 self.play.renders[value] = rendered
             return rendered
@@ -293,14 +342,28 @@ class _RenderedValues:
             return [self._render(item, scope) for item in value]
         return value
 
-    def _is_known_now(self, text: str, scope: Scope) -> bool:
+    def _is_known_now(self, text: str, scope: Scope, seen: frozenset[str] = frozenset()
+                      ) -> bool:
+        """Whether every variable `text` reads, through the values of the variables it
+        reads too, exists before the run (a var whose value reads a registered result
+        renders only when it runs)."""
         import jinja2
 
         try:
-            names = names_in_template(text)
+            # a guarded name counts too: `fact.address | default(x)` still reads `fact`,
+            # which a run may define (gather_facts, register) and a check cannot
+            names = names_in_template(text, with_guarded=True)
         except jinja2.TemplateSyntaxError:
             return False  # reported by _HostChecker
-        return all(name in scope and name not in self.play.registered for name, _ in names)
+        for name, _ in names:
+            if name not in scope or name in self.play.registered:
+                return False
+            if name in seen or scope.is_data(name):
+                continue  # a var that reads itself: rendering it says so
+            inner = [value for value in strings(scope.raw(name)) if is_template(value)]
+            if not all(self._is_known_now(value, scope, seen | {name}) for value in inner):
+                return False
+        return True
 
     def _refuse(self, step: Step, problems: Iterator[Problem]) -> None:
         with hiding(self._is_secret):  # the problems are made (and quote values) here
@@ -354,6 +417,26 @@ def _to_render(step: Step) -> Any:
     if isinstance(body, ContainerSpec):
         return body.per_host_fields()
     return body.args if isinstance(body, TaskSpec) else step.name
+
+
+def _is_undefined(value: Any) -> bool:
+    import jinja2
+
+    return isinstance(value, jinja2.Undefined)
+
+
+class _RenderFailed(Exception):
+    """A template whose variables are all known before the run fails to render: the run
+    would fail the same way, so it is refused now."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _short_value(value: Any) -> str:
+    shown = repr(value)
+    return shown if len(shown) <= 60 else shown[:57] + "..."
 
 
 def _text(value: Any) -> str | Later:

@@ -131,7 +131,9 @@ def _load_inventory(sources: Sequence[str]) -> Inventory:
     if not sources:
         default = os.environ.get("PLAY_INVENTORY") or DEFAULT_INVENTORY
         if not Path(default).exists():
-            raise InputError(f"no inventory given and {default} does not exist; pass -i "
+            named = f"$PLAY_INVENTORY ({default})" if os.environ.get("PLAY_INVENTORY") \
+                else default
+            raise InputError(f"no inventory given and {named} does not exist; pass -i "
                              "INVENTORY (or run `play lab up` to make the lab's)", None)
         sources = [default]
     inventory = load_inventory(sources)
@@ -196,13 +198,12 @@ def _graph(argv: Sequence[str]) -> int:
 
     options = _graph_parser().parse_args(argv)
     run_options, prepared = _prepare(options)
-    sys.stdout.write(render_graph(prepared.plan, options.format))
+    placement = None
     if options.explain:
         from engine.run import explain_placements
 
-        lines = explain_placements(prepared, run_options)
-        sys.stdout.write("placement:\n" + "".join(f"  {line}\n" for line in lines)
-                         if lines else "placement: no container asks for replicas\n")
+        placement = explain_placements(prepared, run_options)
+    sys.stdout.write(render_graph(prepared.plan, options.format, placement))
     return EXIT_OK
 
 
@@ -261,12 +262,17 @@ def _registry(argv: Sequence[str]) -> int:
 
 
 def _run(argv: Sequence[str]) -> int:
+    if "--version" in argv and len(argv) > 1:
+        raise InputError("--version takes no other argument (see play --help)", None)
     options = _run_parser().parse_args(argv)  # first: `--version` exits here, importing nothing
     from engine.connection.pool import EarlyConnections
     from engine.run import execute
 
     if options.forks < 1:
         raise InputError(f"--forks must be at least 1, not {options.forks}", None)
+    if not options.lock_timeout >= 0:  # nan too
+        raise InputError(f"--lock-timeout must be 0 or more seconds, not {options.lock_timeout}",
+                         None)
     early = EarlyConnections()
     try:
         run_options, prepared = _prepare(options, early, argv)

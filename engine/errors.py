@@ -54,6 +54,29 @@ class UnreachableError(Exception):
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
-    """'; did you mean 'x'?' for the closest of `choices`, or '' when nothing is close."""
-    close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
+    """'; did you mean 'x'?' for the closest of `choices`, or '' when nothing is close.
+    Short words need more than a similarity ratio: 'db' and 'web' share one letter of
+    two, yet 'db' is no typo of 'web'; there, only one slip (a letter changed, added,
+    dropped or two swapped) counts."""
+    ordered = sorted(choices)
+    close = difflib.get_close_matches(word, ordered, n=3, cutoff=0.6)
+    if len(word) <= 4:
+        close = [choice for choice in close if _slips(word, choice) <= 1] or \
+            [choice for choice in ordered if _slips(word, choice) <= 1][:1]
     return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _slips(word: str, other: str) -> int:
+    """Optimal string alignment distance: edits, a swap of neighbours counting as one."""
+    if abs(len(word) - len(other)) > 1:
+        return 2
+    rows = [list(range(len(other) + 1))]
+    for i, char in enumerate(word, start=1):
+        row = [i]
+        for j, other_char in enumerate(other, start=1):
+            cost = min(rows[-1][j] + 1, row[j - 1] + 1, rows[-1][j - 1] + (char != other_char))
+            if i > 1 and j > 1 and char == other[j - 2] and word[i - 2] == other_char:
+                cost = min(cost, rows[-2][j - 2] + 1)
+            row.append(cost)
+        rows.append(row)
+    return rows[-1][-1]

@@ -10,7 +10,6 @@ import queue
 import threading
 import traceback
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +27,8 @@ def is_barrier(node: Node) -> bool:
 
 RunNode = Callable[[Node], StepResult]
 Veto = Callable[[Node], str | None]  # a reason not to start this node, or None
+# A finished node: its result, and the reason its host is lost when the connection broke
+Completion = tuple[Node, StepResult, str | None]
 
 
 @dataclass(frozen=True)
@@ -60,8 +61,19 @@ class Scheduler:
         self.waiting_on = {node: graph.in_degree(node) for node in graph.nodes}
         # (successor, is_hard) per node, read once: networkx's edge views cost per access
         self.successors: dict[Node, list[tuple[Node, bool]]] = {node: [] for node in graph.nodes}
+        # block / rescue (plan.py): a node behind a `rescue` edge runs only if one of the
+        # nodes it rescues did not succeed, and is skipped (unseen) otherwise
+        # (a plan without blocks pays nothing for them: `has_rescue` is the plan's word)
+        self.rescues: dict[Node, list[Node]] = {}
+        self.is_rescuing: dict[Node, bool] = {}
+        if graph.graph.get("has_rescue"):
+            for before, after, is_rescue in graph.edges(data="rescue", default=False):
+                if is_rescue:
+                    self.rescues.setdefault(before, []).append(after)
+                    self.is_rescuing[after] = False
         for before, after, is_hard in graph.edges(data="hard", default=True):
-            self.successors[before].append((after, is_hard))
+            if not self.rescues or after not in self.rescues.get(before, ()):
+                self.successors[before].append((after, is_hard))
         self.in_flight: dict[str, int] = {}
         self.busy_hosts = 0                 # hosts with work in flight (bounded by forks)
         self.unreachable: dict[str, str] = {}
@@ -69,7 +81,6 @@ class Scheduler:
         # work in flight may start more at once (up to per_host); an idle one needs a fork.
         # Kept apart so that each round looks only at what can start, never at every ready
         # node of a big batch (that made a run quadratic in its hosts).
-        self.completed: queue.SimpleQueue[Future[StepResult]] = queue.SimpleQueue()
         self.ready_busy: dict[str, list[Node]] = {}
         self.ready_idle: dict[str, list[Node]] = {}
         for node in sorted(node for node, count in self.waiting_on.items() if count == 0):
@@ -77,47 +88,54 @@ class Scheduler:
 
     def run(self) -> dict[Node, StepResult]:
         """Run the graph; the results of its (host, step) nodes (barriers left out)."""
-        workers = max(1, min(self.limits.forks * self.limits.per_host, 256))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="play") as pool:
-            running: dict[Future[StepResult], Node] = {}
+        workers = _Workers(self._outcome, max(1, min(self.limits.forks * self.limits.per_host,
+                                                    256)))
+        try:
             while len(self.results) < self.graph.number_of_nodes():
-                self._start_ready(pool, running)
-                if not running:
+                self._start_ready(workers)
+                if not workers.in_flight:
                     if self.ready_busy or self.ready_idle:
                         continue
                     break  # nothing can start: the rest waits on skipped work
-                # one future at a time from the queue their callbacks fill: wait() on every
-                # running future cost a lock and a waiter per future, per completion
-                future = self.completed.get()
+                node, result, lost = workers.completed.get()
                 while True:
-                    node = running.pop(future)
+                    workers.in_flight -= 1
+                    if lost is not None:
+                        self.unreachable.setdefault(node[0], lost)
                     self._leave(node[0])
-                    self._finish(node, self._result_of(node, future))
+                    self._finish(node, result)
                     try:
-                        future = self.completed.get_nowait()
+                        node, result, lost = workers.completed.get_nowait()
                     except queue.Empty:
                         break
+        finally:
+            workers.close()
         for node in self.graph.nodes:  # stopped or blocked: say why, never leave a gap
             if node not in self.results:
                 self._record(_skipped(node, f"not started: {self.stop_reason()}"
                                       if self.stop.is_set() else "not started"))
         return {node: result for node, result in self.results.items() if not is_barrier(node)}
 
-    def _result_of(self, node: Node, future: Future[StepResult]) -> StepResult:
+    def _outcome(self, node: Node) -> Completion:
+        """What running the node gave, and why its host is lost if it is; in a worker."""
         try:
-            return future.result()
+            return node, self.run_node(node), None
         except UnreachableError as error:
-            self.unreachable.setdefault(node[0], error.message)
-            return StepResult(node[0], node[1], "unreachable", msg=error.message)
+            return node, StepResult(node[0], node[1], "unreachable", msg=error.message), \
+                error.message
         except Exception as error:
             # the one broad catch, at the boundary: a bug in one step must not unwind
             # the scheduler and leave other hosts half-done (and the lock held)
             detail = "".join(traceback.format_exception_only(error)).strip()
-            return StepResult(node[0], node[1], "failed", msg=f"internal error: {detail}")
+            return node, StepResult(node[0], node[1], "failed",
+                                    msg=f"internal error: {detail}"), None
 
     def _make_ready(self, node: Node) -> None:
         host = node[0]
-        if is_barrier(node):
+        if self.is_rescuing and self.is_rescuing.get(node) is False:
+            self._finish(node, StepResult(host, node[1], "skipped", msg="nothing to rescue",
+                                          is_hidden=True))
+        elif is_barrier(node):
             # nothing to run: it is done as soon as it is ready
             self._finish(node, StepResult(host, node[1], "ok"))
         elif self.in_flight.get(host, 0):
@@ -141,8 +159,7 @@ class Scheduler:
             if waiting:  # it needs a fork again, behind the hosts that waited for one
                 self.ready_idle.setdefault(host, []).extend(waiting)
 
-    def _start_ready(self, pool: ThreadPoolExecutor,
-                     running: dict[Future[StepResult], Node]) -> None:
+    def _start_ready(self, workers: _Workers) -> None:
         if self.stop.is_set():
             for ready in (self.ready_busy, self.ready_idle):
                 for nodes in ready.values():
@@ -151,16 +168,15 @@ class Scheduler:
                 ready.clear()
             return
         for host in list(self.ready_busy):
-            self._start_on(host, self.ready_busy, pool, running)
+            self._start_on(host, self.ready_busy, workers)
         while self.ready_idle and self.busy_hosts < self.limits.forks:
             host = next(iter(self.ready_idle))
-            self._start_on(host, self.ready_idle, pool, running)
+            self._start_on(host, self.ready_idle, workers)
         # an unreachable or vetoed node needs no fork: settle those of waiting hosts too
         for host in [host for host in self.ready_idle if host in self.unreachable]:
-            self._start_on(host, self.ready_idle, pool, running)
+            self._start_on(host, self.ready_idle, workers)
 
-    def _start_on(self, host: str, ready: dict[str, list[Node]], pool: ThreadPoolExecutor,
-                  running: dict[Future[StepResult], Node]) -> None:
+    def _start_on(self, host: str, ready: dict[str, list[Node]], workers: _Workers) -> None:
         """Start what `host` may start of its ready nodes; keep the rest where they wait."""
         nodes = ready.pop(host)
         while nodes:
@@ -180,9 +196,7 @@ class Scheduler:
                 continue
             self._enter(host)
             self.on_start(node)
-            future = pool.submit(self.run_node, node)
-            running[future] = node
-            future.add_done_callback(self.completed.put)
+            workers.start(node)
         if nodes:
             # what finishing nodes above made ready meanwhile went to the right dict
             waiting = self.ready_busy if self.in_flight.get(host, 0) else self.ready_idle
@@ -203,6 +217,14 @@ class Scheduler:
         pending = [(node, result)]
         while pending:
             done, outcome = pending.pop()
+            for rescuer in self.rescues.get(done, ()) if self.rescues else ():
+                if rescuer in self.results:
+                    continue
+                if (outcome.status == "failed" and not outcome.is_ignored) or outcome.is_blocked:
+                    self.is_rescuing[rescuer] = True
+                self.waiting_on[rescuer] -= 1
+                if self.waiting_on[rescuer] == 0:
+                    self._make_ready(rescuer)
             for successor, is_hard in self.successors[done]:
                 if successor in self.results:
                     continue
@@ -216,3 +238,42 @@ class Scheduler:
                 skipped = _skipped(successor, reason)
                 self._record(skipped)
                 pending.append((successor, skipped))
+
+
+class _Workers:
+    """The threads that run nodes: started as work needs them, up to `most`; each takes
+    the next node from one queue and puts (node, result) on `completed`, which the
+    scheduler's thread alone reads. (A ThreadPoolExecutor costs a Future, a Condition and
+    a done-callback per node: about a quarter of the scheduler's CPU per node, measured
+    with bench/planning.py's simulated run.)"""
+
+    def __init__(self, outcome: Callable[[Node], Completion], most: int) -> None:
+        self.outcome = outcome
+        self.most = most
+        self.work: queue.SimpleQueue[Node | None] = queue.SimpleQueue()
+        self.completed: queue.SimpleQueue[Completion] = queue.SimpleQueue()
+        self.threads: list[threading.Thread] = []
+        self.in_flight = 0  # started and not yet taken from `completed`
+
+    def start(self, node: Node) -> None:
+        self.in_flight += 1
+        # a worker is free only if fewer nodes are in flight than threads run: one that
+        # finished but is not yet taken from `completed` counts as busy, which at worst
+        # starts a thread early
+        if self.in_flight > len(self.threads) and len(self.threads) < self.most:
+            thread = threading.Thread(target=self._work, name=f"play-{len(self.threads)}",
+                                      daemon=True)
+            thread.start()
+            self.threads.append(thread)
+        self.work.put(node)
+
+    def _work(self) -> None:
+        while (node := self.work.get()) is not None:
+            self.completed.put(self.outcome(node))
+
+    def close(self) -> None:
+        """Let every thread finish the node it runs, then end it."""
+        for _ in self.threads:
+            self.work.put(None)
+        for thread in self.threads:
+            thread.join()

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import networkx as nx
 
 from engine.batches import PlayPlacement, place_plays
-from engine.errors import InputError
+from engine.errors import InputError, did_you_mean
 from engine.execute import BARRIER_HOST, Node, is_barrier
 from engine.playbook import ContainerSpec, Play, Playbook, ServiceSpec, Step, TaskSpec, step_id
 
@@ -32,6 +32,9 @@ class Plan:
     graph: Any
     placements: tuple[PlayPlacement, ...]
     steps: dict[str, Step] = field(default_factory=dict)
+    # tasks in a block whose `rescue:` is in the plan (not left out by --tags): a failure
+    # there is "rescued", the rescue decides how the block ends
+    rescued: frozenset[str] = frozenset()
 
     @property
     def nodes(self) -> list[Node]:
@@ -63,8 +66,38 @@ def plan_run(playbook: Playbook, inventory: Inventory,
     builder.build()
     _check_container_conflicts(playbook, placements)
     _check_acyclic(graph, builder.steps, playbook)
-    _drop_untagged(graph, builder.steps, frozenset(tags), frozenset(skip_tags))
-    return Plan(playbook, graph, placements, builder.steps)
+    tags, skip_tags = frozenset(tags), frozenset(skip_tags)
+    _check_tags_exist(playbook, tags)
+    had_steps = any(not is_barrier(node) for node in graph.nodes)
+    _drop_untagged(graph, builder.steps, tags, skip_tags)
+    if had_steps and not any(not is_barrier(node) for node in graph.nodes):
+        chosen = " ".join(f"{option} {','.join(sorted(given))}" for option, given in
+                          (("--tags", tags), ("--skip-tags", skip_tags)) if given)
+        raise InputError(f"{chosen} leaves no step to run on the hosts; nothing would be done",
+                         playbook.plays[0].source if playbook.plays else None)
+    return Plan(playbook, graph, placements, builder.steps, _rescued(playbook, graph))
+
+
+def _rescued(playbook: Playbook, graph: Any) -> frozenset[str]:
+    if not any(play.blocks for play in playbook.plays):
+        return frozenset()
+    planned = {step for _, step in graph.nodes}
+    return frozenset(task for play in playbook.plays for block in play.blocks
+                     if any(rescue in planned for rescue in block.rescue) for task in block.body)
+
+
+# Ansible's special tags: they select by rule, not by being written on a step
+_SPECIAL_TAGS = frozenset({"all", "always", "never", "tagged", "untagged"})
+
+
+def _check_tags_exist(playbook: Playbook, tags: frozenset[str]) -> None:
+    """A `--tags` word no step carries is a typo: from cron it would deploy nothing and
+    report success."""
+    known = {tag for play in playbook.plays for step in play.steps for tag in step.tags}
+    for tag in sorted(tags - known - _SPECIAL_TAGS):
+        raise InputError(f"--tags {tag!r}: no step of the playbook has that tag"
+                         f"{did_you_mean(tag, known)} (tags in the playbook: "
+                         f"{', '.join(sorted(known)) or 'none'})")
 
 
 def _excluded_by_constraints(playbook: Playbook, inventory: Inventory) -> set[tuple[str, str]]:
@@ -140,8 +173,11 @@ class _Builder:
             is_hard = is_hard or self.graph.edges[before, after]["hard"]
         self.graph.add_edge(before, after, hard=is_hard)
 
-    def _add_chain(self, host: str, steps: Sequence[Step]) -> None:
+    def _add_chain(self, host: str, steps: Sequence[Step],
+                   unchained: frozenset[str] = frozenset()) -> None:
         for before, after in itertools.pairwise(steps):
+            if after.id in unchained:  # a rescue or always section: its own edges
+                continue
             before_node, after_node = self._runs_on(host, before), self._runs_on(host, after)
             # other hosts only line up for a run_once node; everyone needs its result
             self._add(before_node, after_node, is_hard=after_node[0] == host)
@@ -149,10 +185,14 @@ class _Builder:
     def _add_host_edges(self, play: Play, host: str) -> None:
         tasks = play.steps_of("task")
         handlers = play.steps_of("handler")
-        self._add_chain(host, tasks)
+        unchained = frozenset(section[0] for block in play.blocks
+                              for section in (block.rescue, block.always) if section)
+        self._add_chain(host, tasks, unchained)
         self._add_chain(host, handlers)
         if tasks and handlers:
             self._add_chain(host, (tasks[-1], handlers[0]))
+        self._add_block_edges(play, host)
+        self._add_task_order_edges(play, host, tasks)
         for step in play.steps:
             if (host, step.id) in self.excluded:   # placement constraints rule it out
                 continue
@@ -161,6 +201,48 @@ class _Builder:
                 if (host, other) not in self.excluded:
                     self._add(self._runs_on(host, self.steps[other]), node)
             self._add_body_edges(play, host, step, node)
+
+    def _add_task_order_edges(self, play: Play, host: str, tasks: Sequence[Step]) -> None:
+        """Listed order, as an Ansible user reads a play: its containers on a host start
+        after its tasks there (the task that writes a container's config comes first),
+        unless a container says `after:` itself. Only the tasks listed before the first
+        one that waits for a container or service count: that one and the rest come after
+        the containers by their own word."""
+        before = list(itertools.takewhile(
+            lambda task: all(self.steps[other].kind in ("task", "handler") for other in task.after
+                             if other in self.steps), tasks))
+        if not before:
+            return
+        last = self._runs_on(host, before[-1])
+        for container in play.steps_of("container"):
+            node = self._node(host, container)
+            if container.follows_tasks and node not in self.excluded:
+                self._add(last, node)
+
+    def _add_block_edges(self, play: Play, host: str) -> None:
+        """block / rescue / always (Ansible's semantics): each rescue task also waits for
+        the body's exits and runs only if one of them failed (a `rescue` edge, see
+        execute.py); the always tasks wait for the body and rescue to finish, whatever
+        their outcome; what follows a block needs it to have succeeded (`play.sequence`)."""
+        for block in play.blocks:
+            for rescue in block.rescue:
+                for exit_id in block.body_exits:
+                    self._add_rescue(self._runs_on(host, self.steps[exit_id]),
+                                     self._runs_on(host, self.steps[rescue]))
+            if block.always:
+                first = self._runs_on(host, self.steps[block.always[0]])
+                for exit_id in block.region_exits:
+                    self._add(self._runs_on(host, self.steps[exit_id]), first, is_hard=False)
+        for needed, step in play.sequence:
+            node = self._runs_on(host, self.steps[step])
+            for other in needed:
+                self._add(self._runs_on(host, self.steps[other]), node)
+
+    def _add_rescue(self, before: Node, after: Node) -> None:
+        if before == after or self.graph.has_edge(before, after):
+            return
+        self.graph.add_edge(before, after, hard=False, rescue=True)
+        self.graph.graph["has_rescue"] = True  # the scheduler reads rescue edges only then
 
     def _add_body_edges(self, play: Play, host: str, step: Step, node: Node) -> None:
         body = step.body
@@ -293,10 +375,18 @@ def _drop_untagged(graph: Any, steps: dict[str, Step], tags: frozenset[str],
         if not is_selected(_selection_owner(steps[node[1]], steps)):
             for pred in graph.predecessors(node):
                 for succ in graph.successors(node):
-                    is_hard = graph.edges[pred, node]["hard"] and graph.edges[node, succ]["hard"]
+                    before, after = graph.edges[pred, node], graph.edges[node, succ]
+                    # a rescue task still runs only if what stood before it failed, and
+                    # what needed a dropped rescue to succeed needs the block it rescued to
+                    is_hard = (before["hard"] or before.get("rescue", False)) and after["hard"]
+                    is_rescue = after.get("rescue", False)
                     if graph.has_edge(pred, succ):
                         is_hard = is_hard or graph.edges[pred, succ]["hard"]
-                    graph.add_edge(pred, succ, hard=is_hard)
+                        is_rescue = is_rescue and graph.edges[pred, succ].get("rescue", False)
+                    if is_rescue:
+                        graph.add_edge(pred, succ, hard=False, rescue=True)
+                    else:
+                        graph.add_edge(pred, succ, hard=is_hard)
             graph.remove_node(node)
 
 

@@ -10,8 +10,9 @@ from typing import Any, Literal
 
 Status = Literal["ok", "changed", "failed", "skipped", "unreachable"]
 STATUSES: tuple[Status, ...] = ("ok", "changed", "failed", "skipped", "unreachable")
-# the recap's columns: the statuses, plus failures that `ignore_errors` let through
-RECAP_COLUMNS = (*STATUSES, "ignored")
+# the recap's columns: the statuses, plus failures that `ignore_errors` let through and
+# failures of a block that its `rescue:` tasks then ran for (Ansible's "rescued")
+RECAP_COLUMNS = (*STATUSES, "ignored", "rescued")
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class StepResult:
     is_ignored: bool = False    # failed, but `ignore_errors` let the run go on
     is_hidden: bool = False     # a handler nobody notified: not counted, not shown
     is_blocked: bool = False    # skipped because something it needs did not succeed
+    is_rescued: bool = False    # failed in a block with `rescue:`: the rescue decides
 
     @property
     def has_changed(self) -> bool:
@@ -62,7 +64,9 @@ class Recap:
         if result.is_hidden:
             return
         host = self.counts.setdefault(result.host, dict.fromkeys(RECAP_COLUMNS, 0))
-        host["ignored" if result.is_ignored else result.status] += 1
+        column = "ignored" if result.is_ignored else "rescued" if result.is_rescued else \
+            result.status
+        host[column] += 1
 
     def total(self, status: str) -> int:
         return sum(host[status] for host in self.counts.values())

@@ -20,10 +20,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
 
 from engine.errors import (
-    EXIT_DRIFT,
-    EXIT_INTERRUPTED,
     EXIT_LOCK_BUSY,
-    EXIT_OK,
     EXIT_STEP_FAILED,
     EXIT_UNREACHABLE,
     InputError,
@@ -35,6 +32,7 @@ from engine.output.redaction import Redactor
 from engine.playbook.model import ContainerSpec, TaskSpec
 from engine.registry.model import LockBusy, RegistryError
 from engine.results import Event, Recap, StepResult
+from engine.rollout import Rollout, exit_status
 
 if TYPE_CHECKING:
     from engine.batches import PlayPlacement
@@ -86,17 +84,23 @@ def prepare(options: RunOptions, load_inventory: Callable[[tuple[str, ...]], Inv
     """Load, plan and check; any user mistake raises `InputError` here, before any
     command runs on a host. With `early`, the first hosts' connections start opening as
     soon as the hosts are known, while the plan is built and checked."""
-    from engine.batches import place_plays
+    from engine.batches import place_plays, render_patterns
     from engine.checks import check_variables
     from engine.playbook import load_playbook
     from engine.playbook.resolve import resolve_play_templates
     from engine.registry.config import PlayRegistry, resolve_registries
     from engine.variables import parse_extra_vars
 
-    playbook = load_playbook(options.playbook)
+    try:
+        extra_vars = parse_extra_vars(options.extra_vars)  # a templated include may need them
+    except InputError:
+        # the playbook's and the inventory's own mistakes are reported first, as before
+        load_playbook(options.playbook)
+        load_inventory(options.inventories)
+        raise
+    playbook = load_playbook(options.playbook, extra_vars)
     inventory = load_inventory(options.inventories)
-    extra_vars = parse_extra_vars(options.extra_vars)
-    playbook = resolve_play_templates(playbook, extra_vars)
+    playbook = resolve_play_templates(render_patterns(playbook, extra_vars), extra_vars)
     placements = place_plays(playbook, inventory, options.limit)
     if early is not None:
         early.start(_first_hosts(inventory, placements, options.forks))
@@ -117,13 +121,31 @@ def _connection_settings(plan: Plan, inventory: Inventory,
     """How to reach every host of the plan and every file registry host; a bad connection
     var raises `InputError` (exit 4 before anything runs, `play graph` included)."""
     from engine.connection import settings_for
+    from engine.inventory import implicit_localhost
+    from engine.templating import is_template
 
     hosts = {host for host, _ in plan.nodes}
     hosts |= {config.host for config in registries if config.host is not None}
+    delegated = {step.body.delegate_to for step in plan.steps.values()
+                 if isinstance(step.body, TaskSpec) and step.body.delegate_to is not None}
+    if any(is_template(target) for target in delegated):
+        hosts |= set(inventory.hosts)  # known only once rendered: every host may be one
+    for step in plan.steps.values():
+        target = step.body.delegate_to if isinstance(step.body, TaskSpec) else None
+        if target is not None and not is_template(target) and target != "localhost" and \
+                target not in inventory.hosts:
+            raise InputError(f"task {step.name!r} is delegated to {target!r}, which is not a "
+                             "host of the inventory; name an inventory host, or localhost "
+                             "for the control node", step.source)
+    hosts |= {target for target in delegated if target in inventory.hosts}
     logins = _remote_users(plan, inventory)
-    return {host: settings_for(dataclasses.replace(inventory.hosts[host], user=logins[host])
-                               if host in logins else inventory.hosts[host])
-            for host in sorted(hosts)}
+    settings = {host: settings_for(dataclasses.replace(inventory.hosts[host], user=logins[host])
+                                   if host in logins else inventory.hosts[host])
+                for host in sorted(hosts)}
+    if "localhost" not in inventory.hosts and delegated:
+        # Ansible's implicit localhost: the control node, reached without SSH
+        settings["localhost"] = settings_for(implicit_localhost())
+    return settings
 
 
 def _remote_users(plan: Plan, inventory: Inventory) -> dict[str, str]:
@@ -303,7 +325,7 @@ def execute(prepared: Prepared, options: RunOptions, stdout: TextIO = sys.stdout
     pool, registries, runner = wiring.pool, wiring.registries, wiring.runner
     reporter = Reporter(_sinks(options, stdout), Redactor(_secrets(prepared, runner)))
     recap = Recap()
-    rollout = _Rollout(plan)
+    rollout = Rollout(plan)
     stop = threading.Event()
     started = time.monotonic()
 
@@ -315,7 +337,9 @@ def execute(prepared: Prepared, options: RunOptions, stdout: TextIO = sys.stdout
         if not is_template(step.name):
             return play.name, step.label
         try:
-            return play.name, f"{step.kind} {render(step.name, runner.scope(node[0], play))}"
+            task = step.body if isinstance(step.body, TaskSpec) else None
+            scope = runner.scope(node[0], play, task)
+            return play.name, f"{step.kind} {render(step.name, scope)}"
         except template_errors():
             return play.name, step.label
 
@@ -427,74 +451,6 @@ def _grace(config: RegistryConfig) -> Grace:
     from engine.containers.sweep import Grace
 
     return Grace(config.grace_converges, config.grace_seconds)
-
-
-def exit_status(recap: Recap, interrupted: bool, check: bool) -> int:
-    """130 interrupted; 2 a step failed; 3 a host unreachable; 6 drift under --check."""
-    if interrupted:
-        return EXIT_INTERRUPTED
-    if recap.total("failed"):
-        return EXIT_STEP_FAILED
-    if recap.total("unreachable"):
-        return EXIT_UNREACHABLE
-    if check and recap.total("changed"):
-        return EXIT_DRIFT
-    return EXIT_OK
-
-
-class _Rollout:
-    """Stops a play's later batches once too many hosts failed (max_fail_percentage; by
-    default only when a whole batch failed, as in Ansible) and a whole play on the
-    first failure when it says any_errors_fatal. Constant time per node: the scheduler
-    asks for each of them."""
-
-    def __init__(self, plan: Plan) -> None:
-        self.plan = plan
-        self.failed: dict[int, set[str]] = {}
-        # play -> host -> its batch's number; play -> the failed hosts of each batch
-        self.batch_of = {placement.play: {host: number
-                                          for number, batch in enumerate(placement.batches)
-                                          for host in batch}
-                         for placement in plan.placements}
-        self.failed_in_batch: dict[tuple[int, int], set[str]] = {}
-        # play -> (first batch that failed too much, why): later batches are skipped
-        self.stopped: dict[int, tuple[int, str]] = {}
-        self.lock = threading.Lock()
-
-    def record(self, result: StepResult) -> None:
-        if (result.status == "failed" and not result.is_ignored) or \
-                result.status == "unreachable":
-            play_index = self.plan.steps[result.step].play
-            number = self.batch_of[play_index].get(result.host)
-            with self.lock:
-                self.failed.setdefault(play_index, set()).add(result.host)
-                if number is not None:
-                    self._judge_batch(play_index, number, result.host)
-
-    def _judge_batch(self, play_index: int, number: int, host: str) -> None:
-        failed = self.failed_in_batch.setdefault((play_index, number), set())
-        failed.add(host)
-        batch = self.plan.placements[play_index].batches[number]
-        limit = self.plan.playbook.plays[play_index].max_fail_percentage
-        too_many = len(failed) == len(batch) if limit is None else (
-            len(failed) * 100 / len(batch) > float(limit))
-        if too_many and (play_index not in self.stopped or number < self.stopped[play_index][0]):
-            self.stopped[play_index] = (number, (
-                f"skipped: rollout stopped, {len(failed)} of {len(batch)} hosts failed in an "
-                f"earlier batch (max_fail_percentage: {limit})"))
-
-    def veto(self, node: Node) -> str | None:
-        play_index = self.plan.steps[node[1]].play
-        play = self.plan.playbook.plays[play_index]
-        with self.lock:
-            failed = self.failed.get(play_index)
-            if play.any_errors_fatal and failed:
-                return f"skipped: any_errors_fatal and {', '.join(sorted(failed))} failed"
-            stopped = self.stopped.get(play_index)
-        number = self.batch_of[play_index].get(node[0])
-        if stopped is not None and number is not None and number > stopped[0]:
-            return stopped[1]
-        return None
 
 
 def _secrets(prepared: Prepared, runner: StepRunner) -> set[str]:

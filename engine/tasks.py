@@ -5,11 +5,10 @@ action, register and notify. Containers and services have their own runners.
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from engine.actions.base import ActionContext, ActionError, Outcome
@@ -97,7 +96,7 @@ class StepRunner:
                 members = list(batch)
                 by_host.update(dict.fromkeys(batch, members))
 
-    def scope(self, host: str, play: Play) -> Scope:
+    def scope(self, host: str, play: Play, task: TaskSpec | None = None) -> Scope:
         play_hosts, batch = self._play_hosts[play.index], self._batch_of[play.index].get(host, [])
         inventory_host = self.inventory.hosts[host]
         magic = {
@@ -109,7 +108,9 @@ class StepRunner:
         with self.state.lock:
             registered = dict(self.state.registered.get(host, {}))
         return host_scope(host, inventory_host.vars, play.vars, self._file_vars[play.index],
-                          self.extra_vars, magic, registered)
+                          self.extra_vars, magic, registered,
+                          task_vars=task.vars if task else {},
+                          role_defaults=task.defaults if task else {})
 
     def __call__(self, node: Node) -> StepResult:
         try:
@@ -135,28 +136,35 @@ class StepRunner:
         step = self.plan.steps[step_id]
         play = self.plan.playbook.plays[step.play]
         started = time.monotonic()
-        scope = self.scope(host, play)
+        scope = self.scope(host, play, step.body if isinstance(step.body, TaskSpec) else None)
         if not isinstance(step.body, TaskSpec):
             return self.other_kinds[step.kind](node, scope)
         if step.kind == "handler" and not self.state.is_notified(host, step.name):
             return StepResult(host, step_id, "skipped", msg="not notified", is_hidden=True)
         try:
-            result = self._run_task(host, step, play, step.body, scope)
+            result = self._run_task(host, step, play, step.body, scope, started)
         except template_errors(ActionError, ValueError, TypeError) as error:
             message = HIDDEN if _is_hidden(step.body, scope) else _template_message(error)
             result = StepResult(host, step_id, "failed", msg=message,
+                                duration=time.monotonic() - started,
                                 is_ignored=_is_ignored(step.body, scope))
-        return _with_duration(result, time.monotonic() - started)
+        if result.status == "failed" and step_id in self.plan.rescued and not result.is_ignored:
+            return replace(result, is_rescued=True)
+        return result
 
     def _run_task(self, host: str, step: Step, play: Play, task: TaskSpec,
-                  scope: Scope) -> StepResult:
+                  scope: Scope, started: float) -> StepResult:
         if task.when is not None and not evaluate(task.when, scope):
-            return StepResult(host, step.id, "skipped", msg="condition is false")
+            return StepResult(host, step.id, "skipped", msg="condition is false",
+                              duration=time.monotonic() - started)
         items = loop_items(task.loop_kind, render(task.loop, scope)) \
             if task.loop is not None else None
         item_scopes = [scope.child(_loop_values(task, index, item))
                        for index, item in enumerate(items)] if items is not None else [scope]
         outcomes = [self._attempts(host, play, task, item_scope) for item_scope in item_scopes]
+        for outcome in outcomes:
+            for name, value in outcome.ansible_facts.items():
+                self.state.register(host, name, value)
         changed = any(outcome.changed for outcome in outcomes)
         failed = any(outcome.failed for outcome in outcomes)
         if task.register:
@@ -180,7 +188,9 @@ class StepRunner:
         diff = "".join(outcome.diff for outcome in outcomes if outcome.diff) or None
         if _is_hidden(task, scope):
             message, diff = HIDDEN, None
+        # built once, with its duration: a dataclasses.replace per step cost as much again
         return StepResult(host, step.id, status, msg=message, diff=diff,
+                          duration=time.monotonic() - started,
                           is_ignored=failed and flag(task.ignore_errors, scope, "ignore_errors"))
 
     def _attempts(self, host: str, play: Play, task: TaskSpec, scope: Scope) -> Outcome:
@@ -208,7 +218,8 @@ class StepRunner:
                                                 inventory_host.become_user)
                             if value is not None), None)
         context = ActionContext(
-            connection=self.pool.get(host), check=self.options.check, diff=self.options.diff,
+            connection=self.pool.get(self._delegated(host, task, scope)),
+            check=self.options.check, diff=self.options.diff,
             become=flag(become, scope, "become"),
             timeout=float(render(task.timeout, scope)) if task.timeout is not None else None,
             render_file=lambda path: str(render_text(_read(path), scope)),
@@ -216,7 +227,8 @@ class StepRunner:
             # the task's variables over the play's, as Ansible merges them
             environment={**rendered_environment(render(play.environment, scope)),
                          **rendered_environment(render(task.environment, scope))})
-        args = resolve_local_source(task.action, render(task.args, scope), play.source.file)
+        args = resolve_local_source(task.action, render(task.args, scope),
+                                    task.sources or play.source.file)
         outcome = find_action(task.action)(args, context)
         if task.changed_when is None and task.failed_when is None:
             return outcome
@@ -227,7 +239,19 @@ class StepRunner:
             evaluate(task.failed_when, own))
         return Outcome(changed=changed, failed=failed, skipped=outcome.skipped, msg=outcome.msg,
                        diff=outcome.diff, rc=outcome.rc, stdout=outcome.stdout,
-                       stderr=outcome.stderr, facts=outcome.facts)
+                       stderr=outcome.stderr, facts=outcome.facts,
+                       ansible_facts=outcome.ansible_facts)
+
+    def _delegated(self, host: str, task: TaskSpec, scope: Scope) -> str:
+        """The host whose connection runs the task: `delegate_to` (rendered with this host's
+        variables), else the host itself."""
+        if task.delegate_to is None:
+            return host
+        target = str(render(task.delegate_to, scope))
+        if not self.pool.knows(target):
+            raise ValueError(f"delegate_to {target!r} is not a host of the inventory (nor "
+                             "localhost)")
+        return target
 
 
 def _loop_values(task: TaskSpec, index: int, item: Any) -> dict[str, Any]:
@@ -280,6 +304,3 @@ def _template_message(error: Exception) -> str:
         return f"undefined variable: {getattr(error, 'message', error)}"
     return str(error)
 
-
-def _with_duration(result: StepResult, duration: float) -> StepResult:
-    return dataclasses.replace(result, duration=duration)

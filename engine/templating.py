@@ -55,8 +55,30 @@ def _lookup_env(name: str, default: str | None = None) -> str:
     return value
 
 
-def _lookup_file(path: str) -> str:
-    return Path(path).expanduser().read_text(encoding="utf-8").rstrip("\n")
+def _lookup_file(context: Any, path: str) -> str:
+    """Ansible's `lookup('file')`: a relative path is looked up beside the playbook (its
+    `files/` folder, then the folder itself), not in the working directory. A file that
+    cannot be read as text is a ValueError: a failed step at run time, exit 4 before."""
+    candidates = [Path(path).expanduser()]
+    folder = context.get("playbook_dir")
+    if not candidates[0].is_absolute() and isinstance(folder, str):
+        candidates = [Path(folder) / "files" / path, Path(folder) / path]
+    found = candidates[-1]
+    try:
+        found = next((candidate for candidate in candidates if candidate.exists()), found)
+        content = found.read_bytes()
+    except OSError as error:  # missing, a folder, unreadable, a name too long
+        looked = ", ".join(str(candidate) for candidate in candidates)
+        raise ValueError(f"file({path!r}) cannot be read: {error.strerror or error} "
+                         f"(looked for {looked})") from None
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError:
+        text = "\0"
+    if "\0" in text:
+        raise ValueError(f"file({path!r}) reads {found}, which is not UTF-8 text (a binary "
+                         "file?); file() returns text, copy a binary file with copy: src")
+    return text.rstrip("\n")
 
 
 def _concat(values: Iterator[Any]) -> Any:
@@ -92,10 +114,10 @@ def environment() -> jinja2.Environment:
                           trim_blocks=True,
                           autoescape=False)
     env.globals["env"] = _lookup_env
-    env.globals["file"] = _lookup_file
+    env.globals["file"] = jinja2.pass_context(_lookup_file)
     env.globals["lookup"] = jinja2.pass_context(_lookup)
     env.globals["query"] = env.globals["q"] = jinja2.pass_context(_query)
-    env.filters.update(FILTERS)  # Ansible's (engine/filters.py), over Jinja's own
+    env.filters.update(FILTERS)  # Ansible's (engine/filters.py, `quote` among them)
     env.tests.update(TESTS)
     return env
 
@@ -120,27 +142,28 @@ def global_names() -> frozenset[str]:
 
 
 @functools.lru_cache(maxsize=4096)
-def names_in_template(text: str) -> tuple[tuple[str, int], ...]:
+def names_in_template(text: str, with_guarded: bool = False) -> tuple[tuple[str, int], ...]:
     """The variables a template reads without defining them, with the line of first use
-    (1-based, within the template). Raises `jinja2.TemplateSyntaxError`."""
+    (1-based, within the template); those guarded by `is defined` or `default()` only
+    `with_guarded`. Raises `jinja2.TemplateSyntaxError`."""
     import jinja2
 
     try:
-        return _names_in_template(text)
+        return _names_in_template(text, with_guarded)
     except RecursionError:
         # Jinja's parser and tree walks recurse once per bracket or block level
         raise jinja2.TemplateSyntaxError("brackets, parentheses or blocks nest too deeply",
                                          1) from None
 
 
-def _names_in_template(text: str) -> tuple[tuple[str, int], ...]:
+def _names_in_template(text: str, with_guarded: bool) -> tuple[tuple[str, int], ...]:
     import jinja2.meta
     import jinja2.nodes
 
     tree = environment().parse(text)
     _refuse_internals(tree)
     undeclared = jinja2.meta.find_undeclared_variables(tree) - global_names()
-    guarded = _guarded_names(tree)
+    guarded = set() if with_guarded else _guarded_names(tree)
     first_line: dict[str, int] = {}
     for node in tree.find_all(jinja2.nodes.Name):
         if node.name in undeclared and node.ctx == "load" and id(node) not in guarded:
@@ -189,7 +212,22 @@ def _guarded_names(tree: jinja2.nodes.Template) -> set[int]:
 
 def names_in_expression(expression: str) -> tuple[tuple[str, int], ...]:
     """Like `names_in_template`, for a bare expression (`when: result.rc == 0`)."""
-    return names_in_template("{{ (" + expression + ") }}")
+    import jinja2
+
+    try:
+        return names_in_template("{{ (" + expression + ") }}")
+    except jinja2.TemplateSyntaxError as error:
+        # the error of the expression as written, not of the parentheses put around it
+        # (`x ==` is "unexpected ')'" wrapped)
+        try:
+            environment().compile_expression(expression)
+        except jinja2.TemplateSyntaxError as own:
+            message = own.message or ""
+            if "end of template" in message:
+                message = (f"the expression {expression.strip()!r} ends where a value was "
+                           "expected")
+            raise jinja2.TemplateSyntaxError(message, own.lineno) from None
+        raise error
 
 
 def is_template(value: object) -> bool:

@@ -102,19 +102,25 @@ def playbook_dir(playbook_path: str) -> str:
 
 def host_scope(host: str, inventory_vars: Mapping[str, Any], play_vars: Mapping[str, Any],
                file_vars: Mapping[str, Any], extra_vars: Mapping[str, Any],
-               magic: Mapping[str, Any], registered: Mapping[str, Any] | None = None) -> Scope:
+               magic: Mapping[str, Any], registered: Mapping[str, Any] | None = None, *,
+               task_vars: Mapping[str, Any] | None = None,
+               role_defaults: Mapping[str, Any] | None = None) -> Scope:
     """The variables `host` sees in one play, as its templates read them; the one builder
     for the pre-run checks and the run, so the two cannot drift apart. Highest first: extra
-    vars, registered results, vars files, play vars, magic variables, inventory vars.
+    vars, registered results, a task's vars (its role's vars and params, its blocks' and
+    its own `vars:`), vars files, play vars, magic variables, inventory vars, its role's
+    defaults.
 
     What a host answered and the magic variables (a host's own name) are data, never
     rendered again; a play var, vars file or extra var of the same name is a var."""
     registered = dict(registered or {})
-    layers = ChainMap(dict(extra_vars), registered, dict(file_vars), dict(play_vars),
-                      {**inventory_vars, **magic})
+    task_vars = dict(task_vars or {})
+    layers = ChainMap(dict(extra_vars), registered, task_vars, dict(file_vars), dict(play_vars),
+                      {**(role_defaults or {}), **inventory_vars, **magic})
     # (registered results are shadowed only by extra vars, magic by every var above it)
     data = (frozenset(registered) - frozenset(extra_vars)) | (
-        frozenset(magic) - frozenset(play_vars) - frozenset(file_vars) - frozenset(extra_vars))
+        frozenset(magic) - frozenset(play_vars) - frozenset(file_vars) - frozenset(extra_vars)
+        - frozenset(task_vars))
     return Scope(layers, data=data)
 
 
@@ -141,7 +147,10 @@ class Scope(Mapping[str, Any]):
         from engine.templating import render
 
         if name in self._resolving:
-            raise InputError(f"variable {name!r} refers to itself through its own value")
+            others = sorted(self._resolving - {name})
+            through = f"through {', '.join(map(repr, others))}" if others else "in its own value"
+            raise InputError(f"variable {name!r} refers to itself {through}: give one of them "
+                             "a value that reads none of the others")
         self._resolving.add(name)
         try:
             self._rendered[name] = render(value, self)
@@ -157,6 +166,10 @@ class Scope(Mapping[str, Any]):
 
     def __contains__(self, name: object) -> bool:
         return name in self._layers
+
+    def is_data(self, name: str) -> bool:
+        """Whether `name` holds what a run found out, never rendered again."""
+        return name in self._data
 
     def raw(self, name: str) -> Any:
         """The value as written, templates unrendered."""

@@ -53,6 +53,17 @@ class YamlList(list[Any]):
         return Location(self.file, self.line)
 
 
+def derived_map(values: dict[str, Any], source: object, default: Location) -> YamlMap:
+    """A mapping a loader makes from what was written (a task with the keywords it inherits,
+    a role named by a bare string): `source`'s lines when it is a YAML mapping (a key it
+    lacks is at its first line), else `default`."""
+    derived = YamlMap(values)
+    at = source.where() if isinstance(source, YamlMap) else default
+    derived.file, derived.line = at.file, at.line
+    derived.key_lines = dict(source.key_lines) if isinstance(source, YamlMap) else {}
+    return derived
+
+
 def where(value: object, key: str | int | None = None, default: Location | None = None) -> Location:
     """The location of `value` (or of its `key`), when it came from a YAML file."""
     if isinstance(value, YamlMap):
@@ -64,6 +75,7 @@ def where(value: object, key: str | int | None = None, default: Location | None 
 
 class _LineLoader(_BaseLoader):  # type: ignore[misc,valid-type]
     file_name = "<string>"
+    text = ""   # the document, for messages that quote what was written
 
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
         if not isinstance(node, yaml.ScalarNode):
@@ -87,6 +99,10 @@ class _LineLoader(_BaseLoader):  # type: ignore[misc,valid-type]
             key = self.construct_object(key_node, deep=True)
             where = Location(self.file_name, key_node.start_mark.line + 1)
             if not isinstance(key, (str, int, float, bool)) or key is None:
+                mark = key_node.start_mark
+                if "{{" in _line_of(self.text, mark.line)[max(0, mark.column - 1):]:
+                    raise InputError("a value that starts with '{{' must be quoted, or YAML "
+                                     "reads it as a mapping: write key: \"{{ var }}\"", where)
                 raise InputError(f"a mapping key must be a plain scalar, got {key!r}", where)
             key = str(key) if not isinstance(key, str) else key
             if key in result:
@@ -202,6 +218,7 @@ def load_yaml(text: str, file_name: str) -> Any:
 def _load_yaml(text: str, file_name: str) -> Any:
     loader = _LineLoader(text)
     loader.file_name = file_name
+    loader.text = text
     try:
         _check_shape(text, file_name)
         node = loader.get_single_node()
@@ -221,6 +238,10 @@ def _load_yaml(text: str, file_name: str) -> Any:
         problem = error.problem or str(error)
         if error.context and error.context_mark and error.context_mark is not mark:
             problem += f" ({error.context} that starts on line {error.context_mark.line + 1})"
+        if mark is not None and "\t" in _line_of(text, mark.line) and \
+                "cannot start any token" in problem:
+            problem = ("a tab character: YAML indents with spaces only; replace the tab "
+                       "with spaces")
         if "could not determine a constructor" in str(error):
             problem = (f"unsupported YAML tag ({problem.strip()}); only plain YAML types "
                        "are allowed: maps, lists, strings, numbers, booleans, null")
@@ -240,6 +261,11 @@ def load_yaml_file(path: str | Path) -> Any:
     except (OSError, UnicodeDecodeError) as error:
         raise InputError(f"cannot read this file: {error}", Location(str(path))) from None
     return load_yaml(text, str(path))
+
+
+def _line_of(text: str, number: int) -> str:
+    lines = text.splitlines()
+    return lines[number] if 0 <= number < len(lines) else ""
 
 
 def _short(text: str) -> str:

@@ -392,7 +392,7 @@ def summary(verdicts: Iterable[Verdict]) -> dict[str, dict[str, int]]:
 
 
 def summary_text(verdicts: list[Verdict]) -> str:
-    """The table the README quotes."""
+    """The table docs/reliability.md quotes."""
     table = summary(verdicts)
     lines = [f"{len(CORPUS)} hostile values in {len({item.category for item in CORPUS})} "
              f"categories, {len(FIELDS)} fields, {len(verdicts)} (field, route, value) tried",

@@ -75,6 +75,8 @@ class Outcome:
     stdout: str = ""
     stderr: str = ""
     facts: Mapping[str, Any] = field(default_factory=dict)  # extra values for `register`
+    # variables the host has from now on (Ansible's `ansible_facts` of a module's result)
+    ansible_facts: Mapping[str, Any] = field(default_factory=dict)
 
     def registered(self) -> dict[str, Any]:
         """The value `register:` stores, shaped like Ansible's."""

@@ -10,7 +10,6 @@ import functools
 import secrets
 import shlex
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any
 
 from engine.actions.base import Action, ActionContext, ActionError, Outcome
@@ -66,12 +65,15 @@ def shell_argv(args: Mapping[str, Any]) -> list[str]:
     return [str(args.get("executable") or "/bin/sh"), "-c", str(args.get("cmd") or "")]
 
 
-def guarded(argv: list[str], args: Mapping[str, Any], marker: str) -> list[str]:
-    """`argv` behind the creates/removes/chdir wrapper, or unchanged when none is given."""
+def guarded(argv: list[str], args: Mapping[str, Any]) -> tuple[list[str], str | None]:
+    """`argv` behind the creates/removes/chdir wrapper, and the marker the wrapper prints
+    when it skips; `argv` unchanged, and no marker, when no guard is given."""
     guards = [str(args.get(key) or "") for key in ("creates", "removes", "chdir")]
     if not any(guards):
-        return argv
-    return ["/bin/sh", "-c", GUARD_SCRIPT, "play-command", *guards, marker, *argv]
+        return argv, None
+    # A fresh marker per run: a command's own output can never be mistaken for a skip.
+    marker = f"play-skip-{secrets.token_hex(8)}"
+    return ["/bin/sh", "-c", GUARD_SCRIPT, "play-command", *guards, marker, *argv], marker
 
 
 def stdin_bytes(args: Mapping[str, Any]) -> bytes | None:
@@ -83,9 +85,12 @@ def stdin_bytes(args: Mapping[str, Any]) -> bytes | None:
     return (text if text.endswith("\n") else f"{text}\n").encode()
 
 
-def outcome_of(result: CommandResult, marker: str) -> Outcome:
-    if result.exit_status == 0 and result.stdout.startswith(f"{marker} "):
-        return Outcome(skipped=True, msg=f"skipped: {result.stdout[len(marker) + 1:].strip()}")
+def outcome_of(result: CommandResult, marker: str | None,
+               facts: Mapping[str, Any]) -> Outcome:
+    if marker is not None and result.exit_status == 0 and \
+            result.stdout.startswith(f"{marker} "):
+        return Outcome(skipped=True, msg=f"skipped: {result.stdout[len(marker) + 1:].strip()}",
+                       facts=facts)
     stdout, stderr = result.stdout.rstrip("\r\n"), result.stderr.rstrip("\r\n")
     if result.exit_status == -1:
         msg = f"command {result.stderr_tail(1)}"
@@ -94,16 +99,15 @@ def outcome_of(result: CommandResult, marker: str) -> Outcome:
     else:
         msg = ""
     return Outcome(changed=True, failed=result.exit_status != 0, msg=msg,
-                   rc=result.exit_status, stdout=stdout, stderr=stderr)
+                   rc=result.exit_status, stdout=stdout, stderr=stderr, facts=facts)
 
 
 def run_command(argv: list[str], args: Mapping[str, Any], context: ActionContext) -> Outcome:
     if context.check:
         return Outcome(skipped=True, msg="skipped in check mode")
-    # A fresh marker per run: a command's own output can never be mistaken for a skip.
-    marker = f"play-skip-{secrets.token_hex(8)}"
-    result = context.run(guarded(argv, args, marker), stdin=stdin_bytes(args))
-    return replace(outcome_of(result, marker), facts={"cmd": argv})
+    guarded_argv, marker = guarded(argv, args)
+    result = context.run(guarded_argv, stdin=stdin_bytes(args))
+    return outcome_of(result, marker, {"cmd": argv})
 
 
 def command(args: Mapping[str, Any], context: ActionContext) -> Outcome:

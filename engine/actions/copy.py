@@ -3,7 +3,7 @@
 One command reads the destination's checksum and attributes (and, under --diff, its old
 content only when it differs); `connection.put` writes atomically; chown only if needed.
 A destination that is a symbolic link is followed: the link stays, its target gets the
-content and keeps its own mode and owner (Ansible's `follow: yes`; see the README).
+content and keeps its own mode and owner (Ansible's `follow: yes`; see docs/actions.md).
 """
 
 from __future__ import annotations

@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from engine.actions.base import Action, ActionContext, ActionError, Change, Outcome
+from engine.actions.catalog import CATALOG
 from engine.actions.files import chained, run_checked
 
-SOURCES = ("pull", "import", "load")
+SOURCES = CATALOG["docker_image"].choices["source"]
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ def tarball_path(desired: DesiredImage) -> Path | None:
 
 def desired_from(args: Mapping[str, Any]) -> DesiredImage:
     state, source = str(args.get("state") or "present"), str(args.get("source") or "pull")
-    if state not in ("present", "absent"):
+    if state not in CATALOG["docker_image"].choices["state"]:
         raise ActionError(f"state must be present or absent, not {state!r}")
     if source not in SOURCES:
         raise ActionError(f"source must be one of {', '.join(SOURCES)}, not {source!r}")

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.actions.base import Action, ActionContext, ActionError, Change, Outcome
+from engine.actions.catalog import CATALOG
 from engine.actions.files import (
     STAT_FORMAT,
     Attributes,
@@ -24,7 +25,7 @@ from engine.actions.files import (
 )
 from engine.schema import as_boolean
 
-STATES = ("file", "directory", "absent", "touch", "link")
+STATES = CATALOG["file"].choices["state"]
 
 # $1 path, then an optional `find` command that prints something when a path below
 # differs. Output lines: stat line (nothing: absent), link target, "drift" or nothing.

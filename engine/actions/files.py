@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.actions.base import ActionContext, ActionError
+from engine.actions.modes import apply_mode, explicit, is_symbolic, mode_problem
 
 # %F last: it may hold spaces ("regular empty file"); the other fields never do.
 STAT_FORMAT = "%a %u %g %U %G %F"
@@ -48,13 +49,15 @@ def parse_stat(line: str) -> PathState:
 
 
 def normalize_mode(value: Any) -> str | None:
-    """"0644", "644" or a YAML octal int (0644 loads as 420) as four octal digits."""
+    """"0644", "644" or a YAML octal int (0644 loads as 420) as four octal digits; a
+    symbolic mode ("u=rwx,go=rx") as written, each clause saying whom it is for."""
     if value is None or value == "":
         return None
+    problem = mode_problem(value)
+    if problem is not None:
+        raise ActionError(problem)
     text = format(value, "o") if isinstance(value, int) else str(value).strip()
-    if not text.isdigit() or any(digit in "89" for digit in text) or len(text) > 4:
-        raise ActionError(f"mode must be octal like '0644', not {value!r}")
-    return text.zfill(4)
+    return explicit(text) if is_symbolic(text) else text.zfill(4)
 
 
 def _is_same_account(current_id: str, current_name: str, desired: str | None) -> bool:
@@ -70,9 +73,14 @@ class Attributes:
     group: str | None = None
 
     def differing(self, current: PathState) -> Attributes:
-        """Only the attributes `current` does not have yet."""
+        """Only the attributes `current` does not have yet. A symbolic mode is compared as
+        the octal mode it gives the existing path (chmod applies it to a new one)."""
+        mode = self.mode
+        if mode is not None and is_symbolic(mode) and current.exists and current.mode:
+            mode = format(apply_mode(mode, int(current.mode, 8),
+                                     current.kind == "directory"), "04o")
         return Attributes(
-            None if self.mode is None or current.mode == self.mode else self.mode,
+            None if mode is None or current.mode == mode else mode,
             None if _is_same_account(current.uid, current.owner, self.owner) else self.owner,
             None if _is_same_account(current.gid, current.group, self.group) else self.group)
 

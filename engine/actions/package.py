@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.actions.base import Action, ActionContext, ActionError, Change, Outcome
+from engine.actions.catalog import CATALOG
 from engine.actions.files import chained, run_checked
 
-STATES = ("present", "absent", "latest")
+STATES = CATALOG["package"].choices["state"]
 
 # $1 "1" to refresh the cache first, $2 "1" to list upgrades, then the package names.
 # Output: the manager's name, "name<TAB>installed" lines, then (for latest) a "--" line

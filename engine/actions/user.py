@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.actions.base import Action, ActionContext, ActionError, Change, Outcome
+from engine.actions.catalog import CATALOG
 from engine.actions.files import chained, optional_text, run_checked
 from engine.schema import as_boolean
 
@@ -142,7 +143,7 @@ def _create_flags(desired: DesiredUser) -> list[str]:
 
 def desired_from(args: Mapping[str, Any]) -> DesiredUser:
     state = str(args.get("state") or "present")
-    if state not in ("present", "absent"):
+    if state not in CATALOG["user"].choices["state"]:
         raise ActionError(f"state must be present or absent, not {state!r}")
     name = str(args["name"])
     if not name or name.startswith("-") or ":" in name:

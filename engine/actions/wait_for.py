@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.actions.base import Action, ActionContext, ActionError, Outcome
+from engine.actions.catalog import CATALOG
 
 # The container's health when it has a health check and runs, else its plain status.
 CONTAINER_STATUS = ("{{if and .State.Running .State.Health}}{{.State.Health.Status}}"
@@ -94,7 +95,7 @@ def desired_from(args: Mapping[str, Any]) -> DesiredWait:
     if len(kinds) != 1:
         raise ActionError("wait_for takes exactly one of port, path or container")
     kind, state = kinds[0], str(args.get("state") or "started")
-    if state not in UP_STATES + DOWN_STATES:
+    if state not in CATALOG["wait_for"].choices["state"]:
         raise ActionError(f"state must be one of {', '.join(UP_STATES + DOWN_STATES)}, "
                           f"not {state!r}")
     accepted = ACCEPTED[(kind, state in UP_STATES)]

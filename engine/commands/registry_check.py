@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, TextIO
 from engine.containers.facts import HostFacts, facts_command, is_container_name, parse_facts
 from engine.containers.spec import LABEL_MANAGED
 from engine.errors import EXIT_DRIFT, EXIT_LOCK_BUSY, EXIT_OK, EXIT_UNREACHABLE
+from engine.output.table import table_lines
 from engine.registry.model import Instance, LockBusy, LockOwner, Registry, RegistryError
 
 if TYPE_CHECKING:
@@ -235,12 +236,10 @@ def _counts(findings: Sequence[Finding]) -> Mapping[str, int]:
 
 
 def format_table(findings: Sequence[Finding], problems: Sequence[str]) -> str:
-    lines = [f"{'SERVICE':<16} {'INSTANCE':<28} {'HOST':<12} {'STATE':<10} WHY"]
-    for finding in findings:
-        record = finding.record
-        state = "removed" if finding.is_removed else finding.verdict.state
-        lines.append(f"{record.service:<16} {record.instance:<28} {record.host:<12} "
-                     f"{state:<10} {finding.verdict.why}".rstrip())
+    rows = [(f.record.service, f.record.instance, f.record.host,
+             "removed" if f.is_removed else f.verdict.state, f.verdict.why) for f in findings]
+    lines = table_lines([("SERVICE", 16), ("INSTANCE", 28), ("HOST", 12), ("STATE", 10),
+                         ("WHY", 0)], rows)
     lines += [f"warning: {problem}" for problem in problems]
     counts = _counts(findings)
     lines.append(f"{len(findings)} records, {counts['stale']} stale ({counts['removed']} "

@@ -6,6 +6,7 @@ import json
 from typing import TYPE_CHECKING, TextIO
 
 from engine.errors import EXIT_OK, EXIT_UNREACHABLE
+from engine.output.table import table_lines
 
 if TYPE_CHECKING:
     from engine.inventory import Inventory
@@ -25,11 +26,11 @@ def list_instances(inventory: Inventory, service: str | None, as_json: bool,
     if as_json:
         out.write(json.dumps([json.loads(i.to_json()) for i in scan.instances], indent=2) + "\n")
     else:
-        out.write(f"{'SERVICE':<16} {'INSTANCE':<28} {'ADDRESS':<22} {'TAGS':<16} IMAGE\n")
-        for instance in scan.instances:
-            address = f"{instance.address}:{instance.port}"
-            out.write(f"{instance.service:<16} {instance.instance:<28} {address:<22} "
-                      f"{','.join(instance.tags):<16} {instance.image_id[7:19]}\n")
+        rows = [(instance.service, instance.instance, f"{instance.address}:{instance.port}",
+                 ",".join(instance.tags), instance.image_id[7:19]) for instance in scan.instances]
+        out.writelines(f"{line}\n" for line in table_lines(
+            [("SERVICE", 16), ("INSTANCE", 28), ("ADDRESS", 22), ("TAGS", 16), ("IMAGE", 0)],
+            rows))
     for problem in scan.problems:
         out.write(f"warning: {problem}\n")
     return EXIT_OK

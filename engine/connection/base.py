@@ -131,7 +131,13 @@ PUT_SCRIPT = (
     '{ echo "short write: $(wc -c < "$tmp") of $size bytes" >&2; exit 1; }; '
     'if [ -e "$dest" ]; then chown -- "$(stat -L -c %u:%g -- "$dest")" "$tmp" 2>/dev/null '
     '|| true; fi; '
+    'base() { if [ -e "$dest" ]; then stat -L -c %a -- "$dest"; '
+    'else printf %o $((0666 & ~0$login_umask)); fi; }; '
+    # a symbolic mode (g+w) applies to the mode the file would have had, worked out on an
+    # empty file: the written one never holds its content under a wider mode on the way
+    'case $mode in *[!0-7]*) probe=$(mktemp -- "$folder/.play-tmp.XXXXXXXXXX"); '
+    'chmod -- "$(base)" "$probe" && chmod -- "$mode" "$probe" && '
+    'mode=$(stat -c %a -- "$probe"); rm -f -- "$probe";; esac; '
     'if [ -n "$mode" ]; then chmod -- "$mode" "$tmp"; '
-    'elif [ -e "$dest" ]; then chmod -- "$(stat -L -c %a -- "$dest")" "$tmp"; '
-    'else chmod -- "$(printf %o $((0666 & ~0$login_umask)))" "$tmp"; fi; '
+    'else chmod -- "$(base)" "$tmp"; fi; '
     'mv -f -- "$tmp" "$dest"; trap - EXIT')

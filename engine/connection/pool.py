@@ -111,6 +111,9 @@ class ConnectionPool:
                 self._connections[host] = connection
             return connection
 
+    def knows(self, host: str) -> bool:
+        return host in self._settings
+
     def mark_lost(self, host: str, reason: str) -> None:
         with self._locks[host]:
             self._failures.setdefault(host, reason)

@@ -14,7 +14,6 @@ from engine.containers.spec import (
     DesiredContainer,
     env_file_problem,
     env_file_text,
-    run_arguments,
 )
 from engine.containers.swap import Command
 
@@ -90,7 +89,7 @@ class Docker:
         verb = "create" if desired.state == "stopped" else "run"
         env = env_file_text(desired) if desired.env else None
         return self._sh(_CREATE, desired.name, verb, "1" if env else "",
-                        *run_arguments(desired, desired.name)[2:], stdin=env)
+                        *create_options(desired), stdin=env)
 
     def apply(self, commands: Sequence[Command], desired: DesiredContainer) -> CommandResult:
         """Commands that need no decision between them (remove, stop, rename, start,
@@ -138,5 +137,45 @@ def run_line_problem(desired: DesiredContainer) -> str | None:
     if problem is not None:
         return problem
     argv = ["/bin/sh", "-c", _CREATE, "play", desired.name, "run", "1",
-            *run_arguments(desired, desired.name)[2:]]
+            *create_options(desired)]
     return command_line_size_problem(command_line(argv, become=True, become_password=True))
+
+
+def create_options(desired: DesiredContainer) -> list[str]:
+    """What follows `docker create` (or `docker run`) for the desired container: options,
+    `--`, the image and its command. Its env is not among them: it goes in an env file
+    (`env_file_text`), passed with --env-file."""
+    argv = ["--name", desired.name]
+    for key, value in sorted(desired.all_labels().items()):
+        argv += ["--label", f"{key}={value}"]
+    for port in desired.ports:
+        argv += ["--publish", port]
+    for volume in desired.volumes:
+        argv += ["--volume", volume]
+    options: dict[str, str | None] = {
+        "--network": desired.network, "--restart": desired.restart, "--user": desired.user,
+        "--workdir": desired.workdir, "--cpus": desired.cpus, "--memory": desired.memory}
+    for option, setting in options.items():
+        if setting is not None:
+            argv += [option, setting]
+    if desired.stop_timeout is not None:
+        argv += ["--stop-timeout", str(desired.stop_timeout)]
+    if desired.health is not None:
+        health = desired.health
+        argv += ["--health-cmd", health.cmd, "--health-interval", _milliseconds(health.interval),
+                 "--health-timeout", _milliseconds(health.timeout),
+                 "--health-retries", str(health.retries),
+                 "--health-start-period", _milliseconds(health.start_period)]
+    if desired.entrypoint is not None:
+        # --entrypoint takes one word; the rest of it goes before the command
+        argv += ["--entrypoint", desired.entrypoint[0] if desired.entrypoint else ""]
+    argv += ["--", desired.image]
+    if desired.entrypoint:
+        argv += list(desired.entrypoint[1:])
+    if desired.command is not None:
+        argv += list(desired.command)
+    return argv
+
+
+def _milliseconds(seconds: float) -> str:
+    return f"{int(seconds * 1000)}ms"

@@ -1,7 +1,8 @@
-"""The desired container, rendered for one host: its canonical form, the spec hash
-kept in a label, the `docker run` arguments that create it and the env file that carries
-its environment (never an argument: `ps` and /proc/*/cmdline show those to every user of
-the host). Pure functions.
+"""The desired container, rendered for one host: its canonical form, the spec hash kept
+in a label and the env file that carries its environment (never an argument: `ps` and
+/proc/*/cmdline show those to every user of the host). Pure functions; the `docker`
+command lines that create it are built in containers/docker.py, with every other docker
+call the reconciler makes.
 """
 
 from __future__ import annotations
@@ -175,42 +176,3 @@ def _env_text(value: Any) -> str:
 
 def _optional(value: Any) -> str | None:
     return None if value is None else str(value)
-
-
-def _duration(seconds: float) -> str:
-    return f"{int(seconds * 1000)}ms"
-
-
-def run_arguments(desired: DesiredContainer, container_name: str) -> list[str]:
-    """`docker create` arguments for the desired container (started separately). Its env
-    is not among them: it goes in an env file (`env_file_text`), passed with --env-file."""
-    argv = ["docker", "create", "--name", container_name]
-    for key, value in sorted(desired.all_labels().items()):
-        argv += ["--label", f"{key}={value}"]
-    for port in desired.ports:
-        argv += ["--publish", port]
-    for volume in desired.volumes:
-        argv += ["--volume", volume]
-    options: dict[str, str | None] = {
-        "--network": desired.network, "--restart": desired.restart, "--user": desired.user,
-        "--workdir": desired.workdir, "--cpus": desired.cpus, "--memory": desired.memory}
-    for option, setting in options.items():
-        if setting is not None:
-            argv += [option, setting]
-    if desired.stop_timeout is not None:
-        argv += ["--stop-timeout", str(desired.stop_timeout)]
-    if desired.health is not None:
-        health = desired.health
-        argv += ["--health-cmd", health.cmd, "--health-interval", _duration(health.interval),
-                 "--health-timeout", _duration(health.timeout),
-                 "--health-retries", str(health.retries),
-                 "--health-start-period", _duration(health.start_period)]
-    if desired.entrypoint is not None:
-        # --entrypoint takes one word; the rest of it goes before the command
-        argv += ["--entrypoint", desired.entrypoint[0] if desired.entrypoint else ""]
-    argv += ["--", desired.image]
-    if desired.entrypoint:
-        argv += list(desired.entrypoint[1:])
-    if desired.command is not None:
-        argv += list(desired.command)
-    return argv

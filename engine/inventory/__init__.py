@@ -11,10 +11,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from engine.inventory.build import build_inventory
-from engine.inventory.model import Group, Host, Inventory
+from engine.inventory.model import Group, Host, Inventory, implicit_localhost
 from engine.inventory.sources import read_sources
 
-__all__ = ["Group", "Host", "Inventory", "load_inventory"]
+__all__ = ["Group", "Host", "Inventory", "implicit_localhost", "load_inventory"]
 
 
 def load_inventory(sources: Sequence[str | Path]) -> Inventory:

@@ -45,6 +45,15 @@ class Host:
     ssh_options: Mapping[str, Any] = field(default_factory=dict)
 
 
+def implicit_localhost() -> Host:
+    """Ansible's implicit `localhost` (a `delegate_to: localhost` target when the inventory
+    has none): the control node, over a local connection, as the user running play."""
+    return Host(name="localhost", vars={"ansible_connection": "local"}, groups=("all",),
+                address="127.0.0.1", port=22, is_port_set=False, user=None, ssh_key=None,
+                connection="local", become=False, become_password=None, ssh_gateway=None,
+                source=Location("<implicit localhost>"))
+
+
 @dataclass(frozen=True)
 class Group:
     """A group; `vars` are its own (inline, then group_vars/ files), not its parents'.

@@ -31,6 +31,10 @@ def read_sources(sources: Sequence[str | Path]) -> Draft:
         path = Path(source)
         if path.is_dir():
             files, vars_dir = inventory_files(path), path
+            if not files:
+                raise InputError("this inventory folder holds no inventory file (YAML or INI, "
+                                 "in it or its subfolders); pass the inventory file, or a "
+                                 "folder that holds one, with -i", Location(str(path)))
         elif path.is_file():
             files, vars_dir = [path], path.parent
         else:

@@ -100,6 +100,13 @@ ulimit() { command ulimit "$@" 2>/dev/null || true; }
 """
 
 READY_TIMEOUT = 60.0
+# ... plus this much per host brought up at once: 1000 sshds starting on 2 busy cores
+# took longer than a minute to all answer (lab819 was still silent after 60 s)
+READY_PER_HOST = 0.15
+
+
+def ready_timeout(hosts: int) -> float:
+    return READY_TIMEOUT + READY_PER_HOST * hosts
 
 
 def docker(host: HostPaths, *args: str) -> list[str]:
@@ -170,7 +177,8 @@ def wait_until_ready(
             return sshd, dockerd
         time.sleep(0.1)
     what = "sshd" if not is_ssh_ready else "dockerd"
-    raise LabError(f"{host.name}: {what} not ready after {READY_TIMEOUT:.0f}s:\n{_logs(host)}")
+    raise LabError(f"{host.name}: {what} not ready within {READY_TIMEOUT:.0f} s + "
+                   f"{READY_PER_HOST} s per host brought up:\n{_logs(host)}")
 
 
 def _logs(host: HostPaths) -> str:

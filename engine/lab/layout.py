@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-# The lab's own subnet. It is documented in the README; 172.16/12 and 192.168/16
+# The lab's own subnet. It is documented in docs/lab.md; 172.16/12 and 192.168/16
 # are avoided because they collide with Docker's and home routers' defaults.
 BRIDGE = "playlab0"
 BRIDGE_ADDRESS = "10.250.0.1"

@@ -103,7 +103,7 @@ def _bring_up(paths: LabPaths, count: int, kind: str) -> None:
         state = state.with_host(_record(index, kind, tree))
         save_state(paths.state_file, state)
         started.append((index, tree))
-    deadline = time.monotonic() + hosts.READY_TIMEOUT
+    deadline = time.monotonic() + hosts.ready_timeout(len(started))
     for index, tree in started:
         sshd, dockerd = hosts.wait_until_ready(paths.host(index), tree, deadline, kind)
         state = state.with_host(_record(index, kind, tree, sshd, dockerd))

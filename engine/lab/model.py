@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from engine.output.table import table_lines
+
 
 class LabError(Exception):
     """The lab could not be brought up, checked or torn down; the message is for the user."""
@@ -47,12 +49,10 @@ def format_status(status: LabStatus) -> str:
     """Human text for `play lab status`: one line per host, then the registry."""
     if not status.is_up:
         return f"lab is down (state dir {status.state_dir})"
-    lines = [f"{'HOST':<8} {'ADDRESS':<14} {'SSHD':<5} {'DOCKER':<7} STATE"]
-    for host in status.hosts:
-        lines.append(
-            f"{host.name:<8} {host.address:<14} {_word(host.sshd_alive):<5} "
-            f"{_word(host.docker_alive, host.has_docker):<7} {'ok' if host.is_ok else 'NOT OK'}"
-        )
+    lines = table_lines([("HOST", 8), ("ADDRESS", 14), ("SSHD", 5), ("DOCKER", 7), ("STATE", 0)],
+                        [(host.name, host.address, _word(host.sshd_alive),
+                          _word(host.docker_alive, host.has_docker),
+                          "ok" if host.is_ok else "NOT OK") for host in status.hosts])
     lines.append(f"registry 10.250.0.1:5000 {_word(status.registry_alive)}")
     lines.append(f"state dir {status.state_dir}")
     return "\n".join(lines)

@@ -23,6 +23,12 @@ from engine.lab.proc import run, succeeds
 NETNS_DIR = Path("/run/netns")
 
 
+def mac_of(address: str) -> str:
+    """A fixed, locally administered MAC for a lab address (02:50 and the address's four
+    bytes), so that the lab can write its neighbour entries instead of asking ARP."""
+    return "02:50:" + ":".join(f"{int(part):02x}" for part in address.split("."))
+
+
 def link_exists(name: str) -> bool:
     return succeeds(["ip", "link", "show", "dev", name])
 
@@ -30,6 +36,8 @@ def link_exists(name: str) -> bool:
 def ensure_bridge() -> None:
     if not link_exists(BRIDGE):
         run(["ip", "link", "add", BRIDGE, "type", "bridge"])
+    # fixed, as the hosts' neighbour entries for it say (a bridge otherwise takes a port's)
+    run(["ip", "link", "set", BRIDGE, "address", mac_of(BRIDGE_ADDRESS)])
     addresses = run(["ip", "-4", "-o", "addr", "show", "dev", BRIDGE])
     if f" {BRIDGE_ADDRESS}/{BRIDGE_PREFIX} " not in addresses:
         run(["ip", "addr", "add", f"{BRIDGE_ADDRESS}/{BRIDGE_PREFIX}", "dev", BRIDGE])
@@ -68,13 +76,21 @@ def create_host_network(host: HostPaths) -> None:
     remove_host_network(host.netns, host.veth)
     run(["ip", "netns", "add", host.netns])
     # The peer is created directly inside the namespace, so it never appears in the root one.
-    peer = ["peer", "name", "eth0", "netns", host.netns]
+    peer = ["peer", "name", "eth0", "address", mac_of(host.address), "netns", host.netns]
     run(["ip", "link", "add", host.veth, "type", "veth", *peer])
     run(["ip", "link", "set", host.veth, "master", BRIDGE, "up"])
     inside = ["ip", "-n", host.netns]
     run([*inside, "addr", "add", f"{host.address}/{BRIDGE_PREFIX}", "dev", "eth0"])
     run([*inside, "link", "set", "eth0", "up"])
     run([*inside, "link", "set", "lo", "up"])
+    # Permanent neighbour entries between the control node and the host: the kernel's
+    # ARP table is shared by every namespace and, past 512 entries (gc_thresh2), drops
+    # them ("neighbor table overflow"): 1000 hosts reached only 511 of them. Permanent
+    # entries do not count against it, and go with the bridge and the namespace.
+    run(["ip", "neigh", "replace", host.address, "lladdr", mac_of(host.address), "dev", BRIDGE,
+         "nud", "permanent"])
+    run([*inside, "neigh", "replace", BRIDGE_ADDRESS, "lladdr", mac_of(BRIDGE_ADDRESS), "dev",
+         "eth0", "nud", "permanent"])
 
 
 def remove_host_network(netns: str, veth: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 from engine.execute import Node, is_barrier
@@ -28,8 +29,9 @@ def graph_text(plan: Plan) -> str:
         lines.append(f"play {play.name!r}: {kind} {batches}")
     levels = plan.levels()
     nodes = plan.nodes
-    lines.append(f"{len(nodes)} steps on {len({host for host, _ in nodes})} hosts, "
-                 f"{len(levels)} levels")
+    lines.append(f"{_count(len(nodes), 'step')} on "
+                 f"{_count(len({host for host, _ in nodes}), 'host')}, "
+                 f"{_count(len(levels), 'level')}")
     for number, level in enumerate(levels, start=1):
         lines.append(f"level {number} ({len(level)} at once):")
         hosts_by_step: dict[str, list[str]] = defaultdict(list)
@@ -64,7 +66,10 @@ def graph_dot(plan: Plan) -> str:
         # serial batches and plays meet in one point: "all above before all below"
         lines.append(f"  {_dot_quote(barrier)} [shape=point, width=0.08];")
     for before, after in sorted(plan.graph.edges, key=lambda e: (node_id(e[0]), node_id(e[1]))):
-        lines.append(f"  {_dot_quote(node_id(before))} -> {_dot_quote(node_id(after))};")
+        # a block's rescue runs only if what it rescues failed
+        style = ' [style=dashed, label="if failed"]' if plan.graph.edges[before, after].get(
+            "rescue") else ""
+        lines.append(f"  {_dot_quote(node_id(before))} -> {_dot_quote(node_id(after))}{style};")
     lines.append("}")
     return "\n".join(lines) + "\n"
 
@@ -90,9 +95,32 @@ def graph_json(plan: Plan) -> dict[str, Any]:
     }
 
 
-def render_graph(plan: Plan, output_format: str) -> str:
+def render_graph(plan: Plan, output_format: str,
+                 placement: Sequence[str] | None = None) -> str:
+    """The plan in `output_format`; with `placement` (`--explain`'s lines), the
+    explanation inside it, so that each format stays valid: a JSON key, dot comments."""
     if output_format == "dot":
-        return graph_dot(plan)
+        text = graph_dot(plan)
+        if placement is None:
+            return text
+        comments = [f"  // {line}" for line in _placement_lines(placement)]
+        return text[:text.rindex("}")] + "\n".join(comments) + "\n}\n"
     if output_format == "json":
-        return json.dumps(graph_json(plan), indent=2) + "\n"
-    return graph_text(plan)
+        document = graph_json(plan)
+        if placement is not None:
+            document["placement"] = list(placement)
+        return json.dumps(document, indent=2) + "\n"
+    text = graph_text(plan)
+    if placement is None:
+        return text
+    return text + "".join(f"{line}\n" for line in _placement_lines(placement))
+
+
+def _placement_lines(placement: Sequence[str]) -> list[str]:
+    if not placement:
+        return ["placement: no container asks for replicas"]
+    return ["placement:", *(f"  {line}" for line in placement)]
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"

@@ -1,4 +1,4 @@
-"""`--json`: one JSON object per line per event, for machines (documented in the README)."""
+"""`--json`: one JSON object per line per event, for machines (documented in docs/output.md)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def event_record(event: Event) -> dict[str, Any]:
         result = event.result
         record.update(status=result.status, changed=result.has_changed,
                       duration=round(result.duration, 4), msg=result.msg, diff=result.diff,
-                      ignored=result.is_ignored)
+                      ignored=result.is_ignored, rescued=result.is_rescued)
     for key, value in event.data.items():
         record[key] = value.counts if isinstance(value, Recap) else value
     return record

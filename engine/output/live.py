@@ -14,7 +14,8 @@ from engine.output.terminal import printable
 from engine.results import RECAP_COLUMNS, Event, Recap
 
 STYLES = {"ok": "green", "changed": "yellow", "failed": "red", "skipped": "cyan",
-          "unreachable": "magenta", "ignored": "blue"}
+          "unreachable": "magenta", "ignored": "blue",
+          "rescued": "cyan"}
 
 
 class LiveConsole:

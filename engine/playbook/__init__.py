@@ -2,6 +2,7 @@
 
 from engine.playbook.load import load_playbook
 from engine.playbook.model import (
+    BlockSpec,
     ContainerSpec,
     HealthCheck,
     PlacementSpec,
@@ -15,6 +16,7 @@ from engine.playbook.model import (
 )
 
 __all__ = [
+    "BlockSpec",
     "ContainerSpec",
     "HealthCheck",
     "PlacementSpec",

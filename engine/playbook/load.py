@@ -6,7 +6,8 @@ then checks the names that point across steps and plays.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import dataclasses
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +30,18 @@ from engine.playbook.model import (
     Step,
     StepKind,
     TaskSpec,
+    step_id,
 )
 from engine.playbook.references import check_references
 from engine.playbook.resolve import checked_replicas, checked_serial
+from engine.playbook.structure import (
+    Expansion,
+    TaskEntry,
+    expand_play,
+    finish_step,
+    local_file_bases,
+    resolve_notify,
+)
 from engine.playbook.values import (
     Problem,
     as_written,
@@ -41,14 +51,17 @@ from engine.playbook.values import (
 )
 from engine.schema import Fields, type_name
 from engine.templating import is_template
-from engine.yamlfile import load_yaml_file, where
+from engine.yamlfile import derived_map, load_yaml_file, where
 
 PLAY_KEYS = ("name", "hosts", "serial", "max_fail_percentage", "vars", "vars_files", "tasks",
              "handlers", "containers", "services", "after", "registry", "any_errors_fatal",
-             "become", "tags", *PLAY_KEYWORDS)
+             "become", "tags", "pre_tasks", "roles", "post_tasks", "gather_facts",
+             *PLAY_KEYWORDS)
 TASK_KEYWORDS = ("name", "when", "loop", "register", "notify", "after", "retries", "until",
                  "delay", "timeout", "ignore_errors", "changed_when", "failed_when", "become",
-                 "run_once", "tags", "no_log", *ANSIBLE_TASK_KEYWORDS)
+                 "run_once", "tags", "no_log", "vars", "delegate_to", *ANSIBLE_TASK_KEYWORDS)
+# the task Ansible names "Gathering Facts", first on every host of a `gather_facts` play
+GATHER_FACTS = "Gathering Facts"
 CONTAINER_KEYS = ("name", "image", "pull", "command", "entrypoint", "env", "env_file", "ports",
                   "volumes", "network", "restart", "labels", "healthcheck", "user", "workdir",
                   "cpus", "memory", "stop_timeout", "depends_on", "after", "state",
@@ -62,11 +75,12 @@ RESTART_POLICIES = ("no", "always", "unless-stopped", "on-failure")
 StepParser = Callable[[int, StepKind, Any, Path, Location], Step]
 
 
-def load_playbook(path: str | Path) -> Playbook:
-    """Load and validate a playbook; any mistake raises `InputError` with file:line."""
+def load_playbook(path: str | Path, extra_vars: Mapping[str, Any] | None = None) -> Playbook:
+    """Load and validate a playbook; any mistake raises `InputError` with file:line.
+    `extra_vars` (-e) may name what a templated include or role name needs."""
     path = Path(path)
     entries = _play_entries(path, ())
-    plays = tuple(_parse_play(index, raw, play_path, at)
+    plays = tuple(_parse_play(index, raw, play_path, at, extra_vars or {})
                   for index, (raw, play_path, at) in enumerate(entries))
     playbook = Playbook(str(path), plays)
     return check_references(playbook, [raw for raw, _, _ in entries])
@@ -109,21 +123,27 @@ def _imported(raw: Any, path: Path, importers: tuple[Path, ...], at: Location,
     return _play_entries(imported, importers)
 
 
-def _parse_play(index: int, raw: Any, path: Path, at: Location) -> Play:
+def _parse_play(index: int, raw: Any, path: Path, at: Location,
+                extra_vars: Mapping[str, Any]) -> Play:
     fields = Fields(raw, "a play", at)
     fields.reject_unknown(PLAY_KEYS)
     name = fields.string("name", required=True)
     play_tags = frozenset(fields.string_list("tags"))
-    steps: list[Step] = []
+    gather_facts = fields.static_boolean("gather_facts", False)
+    expansion = expand_play(fields, path, index, extra_vars,
+                            (step_id(index, "task", GATHER_FACTS),) if gather_facts else ())
+    steps = [Step(index, "task", GATHER_FACTS, fields.at("gather_facts"),
+                  TaskSpec(action="setup", args={}), tags=frozenset({"always"}))
+             ] if gather_facts else []
+    steps += [Step(step.play, step.kind, step.name, step.source, step.body, step.after,
+                   step.tags | play_tags) for step in _expanded_tasks(index, expansion, path)]
     sections: tuple[tuple[StepKind, str, StepParser], ...] = (
-        ("task", "tasks", _parse_task), ("handler", "handlers", _parse_task),
         ("container", "containers", _parse_container), ("service", "services", _parse_service))
     for kind, key, parse in sections:
         for position, item in enumerate(_step_list(fields, key)):
             item_at = where(fields.raw(key), position, fields.at(key))
             step = parse(index, kind, item, path, item_at)
-            steps.append(Step(step.play, step.kind, step.name, step.source, step.body,
-                              step.after, step.tags | play_tags))
+            steps.append(dataclasses.replace(step, tags=step.tags | play_tags))
     return Play(
         index=index,
         name=name,
@@ -131,17 +151,64 @@ def _parse_play(index: int, raw: Any, path: Path, at: Location) -> Play:
         source=fields.location,
         steps=tuple(steps),
         vars=fields.mapping_of("vars"),
-        vars_files=tuple(str(_resolve(path, file)) for file in fields.string_list("vars_files")),
+        vars_files=_vars_files(fields, path),
         serial=_serial(fields),
         max_fail_percentage=fields.number("max_fail_percentage"),
         any_errors_fatal=fields.static_boolean("any_errors_fatal", False),
         after=None,  # play names, resolved to indexes by check_references
         registry=fields.mapping_of("registry"),
         become=fields.boolean("become"),
+        blocks=tuple(expansion.blocks),
+        sequence=tuple(expansion.sequence),
+        gather_facts=gather_facts,
         become_user=fields.string("become_user"),
         remote_user=fields.string("remote_user"),
         environment=read_environment(fields, f"play {name!r}"),
     )
+
+
+def _vars_files(fields: Fields, path: Path) -> tuple[str, ...]:
+    """The play's vars files beside the playbook; one written literally must exist."""
+    files = []
+    for file in fields.string_list("vars_files"):
+        resolved = _resolve(path, file)
+        if not is_template(file) and not resolved.is_file():
+            raise InputError(f"vars file {file!r} not found (looked for {resolved}); a relative "
+                             "path is read beside the playbook", fields.at("vars_files"))
+        files.append(str(resolved))
+    return tuple(files)
+
+
+def _expanded_tasks(play: int, expansion: Expansion, playbook: Path) -> list[Step]:
+    """The play's tasks and handlers, each parsed where it was written and given what its
+    blocks and roles give it; `notify:` then resolved as Ansible does (listen topics,
+    role handlers)."""
+    steps: list[Step] = []
+    listen: dict[str, tuple[str, ...]] = {}
+    sections: tuple[tuple[StepKind, list[TaskEntry]], ...] = (
+        ("task", expansion.tasks), ("handler", expansion.handlers))
+    for kind, entries in sections:
+        for entry in entries:
+            raw, topics = _without_listen(entry.raw, entry.at) if kind == "handler" else (
+                entry.raw, ())
+            step = _parse_task(play, kind, raw, entry.path, entry.at,
+                               local_file_bases(entry, playbook))
+            step = finish_step(step, entry)
+            if topics:
+                listen[step.name] = topics
+            steps.append(step)
+    return resolve_notify(steps, listen)
+
+
+def _without_listen(raw: Any, at: Location) -> tuple[Any, tuple[str, ...]]:
+    """A handler without its `listen:` topics, and the topics."""
+    if not isinstance(raw, dict) or "listen" not in raw:
+        return raw, ()
+    fields = Fields(raw, "a handler", at)
+    topics = fields.string_list("listen")
+    handler = derived_map({key: value for key, value in raw.items() if key != "listen"}, raw,
+                          at)
+    return handler, topics
 
 
 def _step_list(fields: Fields, key: str) -> list[Any]:
@@ -184,7 +251,8 @@ def _step_name(fields: Fields) -> str:
     return str(name)
 
 
-def _parse_task(play: int, kind: StepKind, raw: Any, path: Path, at: Location) -> Step:
+def _parse_task(play: int, kind: StepKind, raw: Any, path: Path, at: Location,
+                bases: tuple[Path, ...] = ()) -> Step:
     fields = Fields(raw, f"a {kind}", at)
     actions = [key for key in fields.mapping if key in CATALOG]
     unknown = [key for key in fields.mapping if key not in CATALOG and key not in TASK_KEYWORDS]
@@ -200,7 +268,8 @@ def _parse_task(play: int, kind: StepKind, raw: Any, path: Path, at: Location) -
         raise InputError(f"{kind} {name!r} must have exactly one action ({', '.join(CATALOG)})"
                          f"; found {found}", fields.location)
     action = actions[0]
-    args = _action_args(action, fields, path)
+    bases = bases or (path,)
+    args = _action_args(action, fields, bases)
     _refuse(f"{kind} {name!r}", task_problems(action, as_written(args)), fields.raw(action),
             fields.at(action))
     loop = read_loop(fields, f"{kind} {name!r}")
@@ -221,6 +290,9 @@ def _parse_task(play: int, kind: StepKind, raw: Any, path: Path, at: Location) -
         become=fields.boolean("become"),
         run_once=fields.static_boolean("run_once", False),
         no_log=fields.boolean("no_log", False),
+        vars=fields.mapping_of("vars"),
+        sources=tuple(str(base) for base in bases),
+        delegate_to=fields.string("delegate_to"),
         **({} if loop is None else {"loop_kind": loop.kind, "loop_var": loop.loop_var,
                                     "index_var": loop.index_var, "label": loop.label}),
         become_user=fields.string("become_user"),
@@ -243,7 +315,7 @@ def _condition(fields: Fields, key: str) -> Any:
                      f"\"result.rc == 0\", not {type_name(value)}", fields.at(key))
 
 
-def _action_args(action: str, fields: Fields, path: Path) -> Any:
+def _action_args(action: str, fields: Fields, bases: tuple[Path, ...]) -> Any:
     spec = CATALOG[action]
     value = merged_args(action, fields.raw(action), fields.raw("args"), fields.at("args"))
     at = fields.at(action)
@@ -262,7 +334,7 @@ def _action_args(action: str, fields: Fields, path: Path) -> Any:
         key, folder = spec.local_file
         source = resolved.get(key)
         if isinstance(source, str) and not is_template(source):
-            resolved[key] = str(find_local_file(path, folder, source, arguments.at(key)))
+            resolved[key] = str(find_local_file(bases, folder, source, arguments.at(key)))
     return resolved
 
 
@@ -281,10 +353,10 @@ def _has(container: dict[Any, Any] | list[Any], key: Any) -> bool:
     return isinstance(key, int) and 0 <= key < len(container)
 
 
-def resolve_local_source(action: str, args: Any, playbook: str) -> Any:
+def resolve_local_source(action: str, args: Any, bases: str | Sequence[str]) -> Any:
     """`args` of a task as rendered when it runs, with a template's or copy's `src` looked up
-    beside the playbook as a literal one was when it loaded (the pre-run checks made sure
-    it exists; ValueError, a failed step, if it went away since)."""
+    beside the playbook (a role's folders first) as a literal one was when it loaded (the
+    pre-run checks made sure it exists; ValueError, a failed step, if it went away since)."""
     local_file = CATALOG[action].local_file
     if local_file is None or not isinstance(args, dict):
         return args
@@ -292,19 +364,23 @@ def resolve_local_source(action: str, args: Any, playbook: str) -> Any:
     source = args.get(key)
     if not isinstance(source, str):
         return args
+    bases = (bases,) if isinstance(bases, str) else bases
     try:
-        found = find_local_file(Path(playbook), folder, source, Location(playbook))
+        found = find_local_file(tuple(Path(base) for base in bases), folder, source,
+                                Location(bases[-1]))
     except InputError as error:
         raise ValueError(error.message) from None
     return {**args, key: str(found)}
 
 
-def find_local_file(playbook: Path, folder: str, name: str, at: Location) -> Path:
-    """Look up a template or file next to the playbook: `<dir>/<folder>/`, then
-    `<dir>/../<folder>/` (the shipped layout), then `<dir>/` itself."""
-    base = playbook.parent
+def find_local_file(bases: Sequence[Path], folder: str, name: str, at: Location) -> Path:
+    """Look up a template or file next to each of `bases` in turn (a role's tasks file, the
+    task's own file, the playbook): `<dir>/<folder>/`, then `<dir>/../<folder>/` (the
+    shipped layout, and a role's templates/ beside its tasks/), then `<dir>/` itself."""
     candidates = [Path(name).expanduser()] if Path(name).expanduser().is_absolute() else [
-        base / folder / name, base.parent / folder / name, base / name]
+        candidate for base in (path.parent for path in bases)
+        for candidate in (base / folder / name, base.parent / folder / name, base / name)]
+    candidates = list(dict.fromkeys(candidate.absolute() for candidate in candidates))
     for candidate in candidates:
         try:
             if candidate.is_file():
@@ -354,7 +430,7 @@ def _parse_container(play: int, kind: StepKind, raw: Any, path: Path, at: Locati
     _refuse(f"container {name!r}", container_problems(as_written(name), as_written(body)),
             fields.mapping, fields.location)
     return Step(play, "container", name, fields.location, body, fields.string_list("after"),
-                frozenset(fields.string_list("tags")))
+                frozenset(fields.string_list("tags")), follows_tasks="after" not in fields.mapping)
 
 
 def _replicas(fields: Fields) -> int | str | None:

@@ -35,6 +35,11 @@ class TaskSpec:
     become: Any = None
     run_once: bool = False
     no_log: Any = False
+    # what a role, a block or the task itself brings (engine/playbook/structure.py)
+    vars: dict[str, Any] = field(default_factory=dict)      # role vars and params, block
+    defaults: dict[str, Any] = field(default_factory=dict)  # and task vars; role defaults
+    sources: tuple[str, ...] = ()   # files beside which its src is looked up; () = the play's
+    delegate_to: str | None = None  # runs over that host's connection, with this host's vars
     loop_kind: str = "loop"         # with_items / with_list / with_dict: "items" ...
     loop_var: str = "item"
     index_var: str | None = None
@@ -126,6 +131,8 @@ class Step:
     body: TaskSpec | ContainerSpec | ServiceSpec
     after: tuple[str, ...] = ()     # ids of steps in the same play that must finish first
     tags: frozenset[str] = frozenset()
+    # a container that says no `after:` of its own waits for its play's tasks on its host
+    follows_tasks: bool = False
 
     @functools.cached_property
     def id(self) -> str:
@@ -139,6 +146,20 @@ class Step:
 
 def step_id(play: int, kind: StepKind, name: str) -> str:
     return f"{play}/{kind}/{name}"
+
+
+@dataclass(frozen=True)
+class BlockSpec:
+    """A `block:` with `rescue:` or `always:`, as the step ids of its tasks (a block with
+    neither is only its tasks). The planner turns it into edges: the rescue runs only when
+    the body failed, the always tasks in either case, what follows only if the body or its
+    rescue succeeded."""
+
+    body: tuple[str, ...]
+    rescue: tuple[str, ...] = ()
+    always: tuple[str, ...] = ()
+    body_exits: tuple[str, ...] = ()    # the tasks whose success means the body succeeded
+    region_exits: tuple[str, ...] = ()  # the same for the body and its rescue
 
 
 @dataclass(frozen=True)
@@ -156,6 +177,11 @@ class Play:
     after: tuple[int, ...] | None = None  # indexes of plays it waits for; None = the one above
     registry: dict[str, Any] = field(default_factory=dict)
     become: Any = None
+    blocks: tuple[BlockSpec, ...] = ()
+    # (tasks, step) pairs: the step also needs those tasks to succeed, besides the one listed
+    # before it (what follows a block with `always:` needs the block to have succeeded)
+    sequence: tuple[tuple[tuple[str, ...], str], ...] = ()
+    gather_facts: bool = False
     become_user: Any = None
     remote_user: Any = None          # the login for hosts whose inventory names none
     environment: Any = None

@@ -9,6 +9,7 @@ Pure functions: a problem is a sentence, or None.
 
 from __future__ import annotations
 
+import math
 import re
 import shlex
 from collections.abc import Callable, Iterator, Mapping
@@ -17,6 +18,8 @@ from contextvars import ContextVar
 from typing import Any
 
 from engine.actions.catalog import CATALOG
+from engine.actions.modes import mode_problem
+from engine.errors import did_you_mean
 from engine.names import check_name, instance_id
 from engine.nested import leaves
 from engine.templating import is_template
@@ -205,8 +208,57 @@ def container_problems(name: str | Later, spec: Mapping[str, Any]) -> Iterator[P
     for key in ("command", "entrypoint"):
         if isinstance(spec.get(key), str):
             yield from _found((key,), command_line_problem(spec[key]))
+    yield from _docker_value_problems(spec)
     for path, text in _strings_at(spec):
         yield from _found(path, nul_problem(text))
+
+
+# docker's units (go-units RAMInBytes): 512m, 1.5g, 1GiB, 1048576
+_MEMORY = re.compile(r"[0-9]+(?:\.[0-9]+)?\s?(?:[kKmMgGtTpP][iI]?[bB]?|[bB])?")
+_PORTS = re.compile(r"[0-9]{1,5}(?:-[0-9]{1,5})?")
+
+
+def _docker_value_problems(spec: Mapping[str, Any]) -> Iterator[Problem]:
+    """Values `docker run` refuses: an empty image, ports, memory, cpus."""
+    image = spec.get("image")
+    if isinstance(image, str) and not image.strip():
+        yield ("image",), "image must name an image (such as 'nginx:1.27'), not ''"
+    for index, mapping in enumerate(spec.get("ports") or ()):
+        if isinstance(mapping, str):
+            yield from _found(("ports", index), port_mapping_problem(mapping))
+    memory = spec.get("memory")
+    if isinstance(memory, (str, int)) and not isinstance(memory, bool) \
+            and not _MEMORY.fullmatch(str(memory).strip()):
+        yield ("memory",), (f"memory {_short(str(memory))} is not a size Docker reads: a "
+                            "number with an optional unit b, k, m, g (512m, 1.5g)")
+    cpus = spec.get("cpus")
+    if isinstance(cpus, (int, float)) and not isinstance(cpus, bool) and \
+            not (math.isfinite(cpus) and cpus > 0):
+        yield ("cpus",), f"cpus must be a number of CPUs above 0 (0.5, 2), not {cpus!r}"
+
+
+def port_mapping_problem(mapping: str) -> str | None:
+    """`[ip:][host_port:]container_port[/protocol]` as `docker run -p` reads it; a port is
+    1..65535 or a range of them (8000-8010)."""
+    ports, _, protocol = mapping.partition("/")
+    if protocol and protocol not in ("tcp", "udp", "sctp"):
+        return f"port {_short(mapping)}: the protocol must be tcp, udp or sctp"
+    if ports.startswith("["):  # an IPv6 address: [::1]:8080:80
+        ports = ports[ports.find("]") + 1:].lstrip(":")
+    parts = ports.split(":")
+    if len(parts) == 3:
+        parts = parts[1:]  # the address to bind to; an empty host port picks one
+    if len(parts) > 2 or not all(_is_port_range(part) for part in parts if part) \
+            or not parts[-1]:
+        return (f"port {_short(mapping)} is not one Docker reads: write [IP:][HOST_PORT:]"
+                "CONTAINER_PORT[/tcp|udp], each port a number from 1 to 65535 "
+                "(\"8080:80\", \"127.0.0.1:8080:80\")")
+    return None
+
+
+def _is_port_range(text: str) -> bool:
+    return _PORTS.fullmatch(text) is not None and all(
+        0 < int(port) < 65536 for port in text.split("-"))
 
 
 def instance_problem(service: str, host: str) -> str | None:
@@ -236,12 +288,45 @@ def task_problems(action: str, args: Any) -> Iterator[Problem]:
         if isinstance(line, str):
             yield from _found(("cmd",), command_line_problem(line))
     if isinstance(args, Mapping):
-        for key in CATALOG[action].remote_paths:
-            if isinstance(args.get(key), str):
-                yield from _found((key,), path_problem(args[key]))
+        yield from _argument_problems(action, args)
     for path, text in _strings_at(args):
         if not (path and path[0] in _STDIN_ARGS):
             yield from _found(path, nul_problem(text))
+
+
+def _argument_problems(action: str, args: Mapping[str, Any]) -> Iterator[Problem]:
+    """The rules of the action's catalog entry, for each argument known now."""
+    entry = CATALOG[action]
+    for key in entry.required:
+        if args.get(key) == "":
+            yield (key,), f"{key} of the {action!r} action must not be empty"
+    for key in entry.remote_paths:
+        if isinstance(args.get(key), str):
+            yield from _found((key,), path_problem(args[key]))
+    for key, words in entry.choices.items():
+        value = args.get(key)
+        if value is None or value == "" or isinstance(value, Later):
+            continue
+        if str(value) not in words:
+            yield (key,), (f"{key} of the {action!r} action must be one of "
+                           f"{', '.join(words)}, not {_short(str(value))}"
+                           f"{did_you_mean(str(value), words)}")
+    for key in entry.modes:
+        if not isinstance(args.get(key), Later):
+            yield from _found((key,), mode_problem(args.get(key)))
+    for key in entry.ports:
+        if args.get(key) is not None and not isinstance(args[key], Later):
+            yield from _found((key,), port_problem(args[key], f"{key} of the {action!r} action"))
+
+
+def port_problem(value: Any, what: str) -> str | None:
+    """A TCP port: a whole number 1..65535 (a number written as text too)."""
+    number = value if isinstance(value, int) and not isinstance(value, bool) else None
+    if isinstance(value, str) and value.strip().isdigit() and value.strip().isascii():
+        number = int(value)
+    if number is not None and 0 < number < 65536:
+        return None
+    return f"{what} must be a port number from 1 to 65535, not {_short(str(value))}"
 
 
 def _found(path: tuple[Any, ...], problem: str | None) -> Iterator[Problem]:

@@ -189,6 +189,21 @@ def test_file_directory_then_no_change_then_check(lab1: Host, workdir: str) -> N
     assert lab1.stat(path) == "750 deploy deploy"
 
 
+def test_symbolic_modes_as_ansible_takes_them(lab1: Host, workdir: str) -> None:
+    path, conf = f"{workdir}/sym", f"{workdir}/sym.conf"
+    args = {"path": path, "state": "directory", "mode": "u=rwx,go=rx"}
+    assert lab1.act("file", args).changed
+    assert lab1.stat(path) == "755 deploy deploy"
+    assert not lab1.act("file", args).changed
+    assert lab1.act("file", {**args, "mode": "g+w,o-rx"}).msg == "mode 0755 -> 0770"
+    copied = {"content": "x\n", "dest": conf, "mode": "u=rw,g=r,o="}
+    assert lab1.act("copy", copied).changed
+    assert lab1.stat(conf) == "640 deploy deploy"
+    assert not lab1.act("copy", copied).changed
+    assert lab1.act("copy", {**copied, "content": "y\n", "mode": "g+w"}).changed
+    assert lab1.stat(conf) == "660 deploy deploy"  # relative to the file's own mode
+
+
 def test_file_recurse_fixes_modes_below(lab1: Host, workdir: str) -> None:
     lab1.sh("sh", "-c", f"mkdir -p {workdir}/tree/a && touch {workdir}/tree/a/f && "
                         f"chmod 600 {workdir}/tree/a/f")

@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 from lab_client import E2E_DATA, ROOT, Lab, json_events, play
 
+from engine.results import RECAP_COLUMNS
+
 pytestmark = pytest.mark.lab
 
 
@@ -27,7 +29,8 @@ def recap_line(stdout: str, host: str) -> list[int]:
     for line in stdout.splitlines():
         if line.startswith(host + " ") and "wall" not in line:
             fields = line.split()
-            if len(fields) == 7 and all(field.isdigit() for field in fields[1:]):
+            if len(fields) == 1 + len(RECAP_COLUMNS) and all(field.isdigit()
+                                                               for field in fields[1:]):
                 return [int(field) for field in fields[1:]]
     raise AssertionError(f"no recap line for {host} in:\n{stdout}")
 
@@ -35,7 +38,7 @@ def recap_line(stdout: str, host: str) -> list[int]:
 def test_failing_step_skips_only_its_dependents(lab: Lab, srv_dir: str) -> None:
     result = run_play(lab, "partial_failure.yml", "-e", f"dir={srv_dir}")
     assert result.returncode == 2, result.stdout + result.stderr
-    # ok, changed, failed, skipped, unreachable, ignored
+    # ok, changed, failed, skipped, unreachable, ignored, rescued
     assert recap_line(result.stdout, "lab2")[2] == 1
     for host in ("lab1", "lab3"):
         assert lab.run(lab.host(host), "cat", f"{srv_dir}/done").stdout == "done\n"
@@ -218,7 +221,11 @@ def test_sigint_lets_the_step_in_flight_finish_and_exits_130(lab: Lab, srv_dir: 
                                 "-i", str(lab.inventory), "-e", f"dir={srv_dir}"],
                                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True)
-    time.sleep(1.0)
+    # the signal comes once the step is in flight, however slow start-up is today
+    deadline = time.monotonic() + 60
+    while lab.run(lab.host("lab1"), "test", "-e", f"{srv_dir}/started").returncode != 0:
+        assert process.poll() is None and time.monotonic() < deadline, "the step never started"
+        time.sleep(0.1)
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=30)
     assert process.returncode == 130, stdout + stderr

@@ -51,10 +51,15 @@ def test_modes_are_normalized_to_four_octal_digits(given: object, expected: str 
     assert normalize_mode(given) == expected
 
 
-@pytest.mark.parametrize("bad", ["u+rwx", "0689", "12345"])
-def test_a_mode_that_is_not_octal_is_refused(bad: str) -> None:
-    with pytest.raises(ActionError, match="octal"):
+@pytest.mark.parametrize("bad", ["u+rwz", "0689", "12345", "rwx", "a=r,,"])
+def test_a_mode_that_is_neither_octal_nor_symbolic_is_refused(bad: str) -> None:
+    with pytest.raises(ActionError, match="octal such as '0644' or symbolic"):
         normalize_mode(bad)
+
+
+def test_a_symbolic_mode_is_kept_for_chmod_with_whom_it_is_for() -> None:
+    assert normalize_mode("u+rwx") == "u+rwx"
+    assert normalize_mode("+x,go=rx") == "a+x,go=rx"
 
 
 def test_stat_lines_parse_into_a_path_state() -> None:
@@ -226,10 +231,12 @@ def test_command_string_is_split_like_a_shell_but_never_run_by_one() -> None:
 
 
 def test_guards_wrap_the_command_as_positional_parameters() -> None:
-    argv = guarded(["touch", "/srv/x"], {"creates": "/srv/x", "chdir": "/srv"}, "MARK")
-    assert argv == ["/bin/sh", "-c", GUARD_SCRIPT, "play-command", "/srv/x", "", "/srv", "MARK",
+    argv, marker = guarded(["touch", "/srv/x"], {"creates": "/srv/x", "chdir": "/srv"})
+    assert marker is not None and marker.startswith("play-skip-")
+    assert argv == ["/bin/sh", "-c", GUARD_SCRIPT, "play-command", "/srv/x", "", "/srv", marker,
                     "touch", "/srv/x"]
-    assert guarded(["true"], {}, "MARK") == ["true"]
+    assert guarded(["true"], {}) == (["true"], None)
+    assert guarded(["true"], {"creates": "/x"})[1] != marker  # fresh per command
 
 
 def test_stdin_gets_a_final_newline() -> None:
@@ -238,10 +245,14 @@ def test_stdin_gets_a_final_newline() -> None:
 
 
 def test_marker_output_means_skipped_and_a_non_zero_exit_means_failed() -> None:
-    skipped = outcome_of(CommandResult("", 0, "MARK /srv/x exists\n", "", 0.0), "MARK")
-    assert skipped.skipped and not skipped.changed
-    failed = outcome_of(CommandResult("", 2, "", "no such file\n", 0.0), "MARK")
+    skipped = outcome_of(CommandResult("", 0, "MARK /srv/x exists\n", "", 0.0), "MARK",
+                         {"cmd": ["x"]})
+    assert skipped.skipped and not skipped.changed and skipped.facts == {"cmd": ["x"]}
+    failed = outcome_of(CommandResult("", 2, "", "no such file\n", 0.0), "MARK", {})
     assert failed.failed and failed.rc == 2 and "no such file" in failed.msg
+    # without guards there is no marker: output that looks like one is just output
+    unguarded = outcome_of(CommandResult("", 0, "MARK /srv/x exists\n", "", 0.0), None, {})
+    assert unguarded.changed and not unguarded.skipped
 
 
 # --- package -------------------------------------------------------------------------

@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
+from engine.containers.docker import create_options
 from engine.containers.facts import CurrentContainer, normalize_image, parse_facts
 from engine.containers.reconcile import decide
 from engine.containers.spec import (
     LABEL_HASH,
     desired_container,
     image_repository,
-    run_arguments,
 )
 
 
@@ -49,10 +49,10 @@ def test_env_file_values_count_and_env_wins() -> None:
     assert desired.env == (("A", "1"), ("B", "2"))
 
 
-def test_run_arguments_put_the_image_after_double_dash() -> None:
+def test_create_options_put_the_image_after_double_dash() -> None:
     desired = desired_container("web", spec(image="--privileged", command=["sh", "-c", "x; y"]),
                                 {}, "p")
-    argv = run_arguments(desired, "web")
+    argv = ["docker", "create", *create_options(desired)]
     assert argv[argv.index("--") + 1] == "--privileged"
     assert argv[-3:] == ["sh", "-c", "x; y"]
     assert "--label" in argv and f"{LABEL_HASH}={desired.spec_hash}" in argv
@@ -126,7 +126,7 @@ def test_the_env_goes_to_an_env_file_never_to_the_docker_arguments() -> None:
     from engine.containers.spec import env_file_text
 
     desired = desired_container("web", spec(env={"TOKEN": "s3cret value", "B": "x=y"}), {}, "p")
-    argv = run_arguments(desired, "web")
+    argv = ["docker", "create", *create_options(desired)]
     assert not any("s3cret" in argument for argument in argv)
     assert "--env" not in argv
     assert env_file_text(desired) == b"B=x=y\nTOKEN=s3cret value\n"

@@ -31,7 +31,8 @@ import pytest
 from engine.actions.command import command_argv
 from engine.cli import main
 from engine.connection.base import command_line
-from engine.containers.spec import desired_container, env_file_text, run_arguments
+from engine.containers.docker import create_options
+from engine.containers.spec import desired_container, env_file_text
 from engine.containers.step import _rendered_spec
 from engine.errors import EXIT_INVALID, EXIT_UNREACHABLE, InputError
 from engine.names import instance_id
@@ -170,7 +171,7 @@ def _task_arrival(field: str, args: Any, expected: str | None) -> str | None:
 
 
 def _container_arrival(field: str, desired: Any, expected: str | None) -> str | None:
-    argv = run_arguments(desired, desired.name)
+    argv = ["docker", "create", *create_options(desired)]
     wanted: dict[str, Callable[[], bool]] = {
         "container_name": lambda: desired.name == expected and argv[3] == expected,
         "env_value": lambda: ("HOSTILE", expected) in desired.env
@@ -189,7 +190,7 @@ def _container_arrival(field: str, desired: Any, expected: str | None) -> str | 
 
 def _env_file_lines(desired: Any) -> list[str]:
     """The env file as the docker CLI reads it: lines split at \\n, never in argv."""
-    assert "--env" not in run_arguments(desired, desired.name)
+    assert "--env" not in ["docker", "create", *create_options(desired)]
     return env_file_text(desired).decode().split("\n")[:-1]
 
 

@@ -184,3 +184,11 @@ def test_a_log_file_is_created_private(tmp_path: Path) -> None:
         sink.close()
     assert stat.S_IMODE(log.stat().st_mode) == 0o600
     assert "run p.yml on 1 hosts" in log.read_text()
+
+
+def test_tables_pad_every_column_but_the_last_and_never_cut_a_value() -> None:
+    from engine.output.table import table_lines
+
+    lines = table_lines([("SERVICE", 8), ("INSTANCE", 6), ("WHY", 0)],
+                        [("api", "api-lab1-1", "gone"), ("db", "db-1", "")])
+    assert lines == ["SERVICE  INSTANCE WHY", "api      api-lab1-1 gone", "db       db-1"]

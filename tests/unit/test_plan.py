@@ -66,10 +66,29 @@ def test_notified_container_waits_for_the_notifying_task() -> None:
     assert _waits(plan, ("web4", "task config"), ("web4", "container app"))
 
 
+def test_containers_wait_for_their_plays_tasks_on_their_host() -> None:
+    plan = _plan("valid.yml")
+    # listed order, as in Ansible: the tasks first, even those that notify nothing
+    assert _waits(plan, ("web1", "task check"), ("web1", "container app"))
+    # ... on the same host only
+    assert not _waits(plan, ("web2", "task check"), ("web1", "container app"))
+
+
+def test_a_container_that_says_after_waits_only_for_what_it_names() -> None:
+    plan = _plan("task_order.yml")
+    assert _waits(plan, ("web1", "task write config"), ("web1", "container app"))
+    # a task that waits for a container, and the tasks after it, come after it
+    assert _waits(plan, ("web1", "container app"), ("web1", "task smoke test"))
+    assert not _waits(plan, ("web1", "task report"), ("web1", "container app"))
+    # after: [] opts out; after: [report] waits for that one (and what comes before it)
+    assert not _waits(plan, ("web1", "task write config"), ("web1", "container sidecar"))
+    assert _waits(plan, ("web1", "task report"), ("web1", "container late"))
+
+
 def test_independent_steps_are_not_ordered() -> None:
     plan = _plan("valid.yml")
-    # the container does not wait for unrelated tasks
-    assert not _waits(plan, ("web1", "task check"), ("web1", "container app"))
+    # a service waits for its container and its own after:, not for other plays' steps
+    assert not _waits(plan, ("web1", "task check"), ("db1", "service db"))
 
 
 def test_serial_batches_wait_for_the_previous_batch() -> None:

@@ -8,7 +8,7 @@ from engine.inventory import load_inventory
 from engine.plan import Plan, plan_run
 from engine.playbook import load_playbook
 from engine.results import StepResult
-from engine.run import _Rollout
+from engine.rollout import Rollout
 
 
 def _plan(tmp_path: Path, policy: str, serial: int = 2) -> Plan:
@@ -22,7 +22,7 @@ def _plan(tmp_path: Path, policy: str, serial: int = 2) -> Plan:
 
 
 def test_without_a_limit_only_a_whole_failed_batch_stops_the_later_ones(tmp_path: Path) -> None:
-    rollout = _Rollout(_plan(tmp_path, ""))
+    rollout = Rollout(_plan(tmp_path, ""))
     rollout.record(StepResult("w1", "0/task/one", "failed"))
     assert rollout.veto(("w3", "0/task/one")) is None
     rollout.record(StepResult("w2", "0/task/one", "unreachable"))
@@ -32,7 +32,7 @@ def test_without_a_limit_only_a_whole_failed_batch_stops_the_later_ones(tmp_path
 
 
 def test_max_fail_percentage_stops_later_batches_past_the_limit(tmp_path: Path) -> None:
-    rollout = _Rollout(_plan(tmp_path, "  max_fail_percentage: 49\n"))
+    rollout = Rollout(_plan(tmp_path, "  max_fail_percentage: 49\n"))
     rollout.record(StepResult("w3", "0/task/one", "failed", is_ignored=True))
     assert rollout.veto(("w5", "0/task/one")) is None  # an ignored failure is no failure
     rollout.record(StepResult("w4", "0/task/one", "failed"))
@@ -41,6 +41,6 @@ def test_max_fail_percentage_stops_later_batches_past_the_limit(tmp_path: Path) 
 
 
 def test_any_errors_fatal_stops_every_host_of_the_play(tmp_path: Path) -> None:
-    rollout = _Rollout(_plan(tmp_path, "  any_errors_fatal: true\n", serial=6))
+    rollout = Rollout(_plan(tmp_path, "  any_errors_fatal: true\n", serial=6))
     rollout.record(StepResult("w6", "0/task/one", "failed"))
     assert "any_errors_fatal and w6 failed" in str(rollout.veto(("w1", "0/task/one")))
