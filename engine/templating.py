@@ -190,6 +190,24 @@ def _refuse_internals(tree: jinja2.nodes.Template) -> None:
             raise jinja2.TemplateSyntaxError(
                 f"templates cannot read {name!r}: names starting with '__' are Python "
                 "internals, not data", node.lineno)
+    _refuse_unknown_lookups(tree)
+
+
+def _refuse_unknown_lookups(tree: jinja2.nodes.Template) -> None:
+    """`lookup('pipe', ...)`: an Ansible lookup play does not have is exit 4 before the run
+    (Ansible's pipe or password lookups would run or write on the control node)."""
+    import jinja2.nodes
+
+    from engine.filters import LOOKUPS
+
+    for call in tree.find_all(jinja2.nodes.Call):
+        is_lookup = isinstance(call.node, jinja2.nodes.Name) and call.node.name in (
+            "lookup", "query", "q")
+        if is_lookup and call.args and isinstance(call.args[0], jinja2.nodes.Const) and \
+                call.args[0].value not in LOOKUPS:
+            raise jinja2.TemplateSyntaxError(
+                f"lookup {call.args[0].value!r} is not supported; play has "
+                f"{', '.join(repr(known) for known in LOOKUPS)}", call.lineno)
 
 
 def _guarded_names(tree: jinja2.nodes.Template) -> set[int]:

@@ -249,3 +249,13 @@ def test_unknown_lookup_names_the_ones_play_has() -> None:
     with pytest.raises(FilterError, match="lookup 'password' is not supported; play has 'env', "
                                           "'file', 'template'"):
         rendered("{{ lookup('password', '/tmp/x') }}")
+
+
+def test_an_unknown_lookup_is_refused_before_the_run() -> None:
+    import jinja2
+
+    from engine.templating import names_in_template
+
+    with pytest.raises(jinja2.TemplateSyntaxError, match="lookup 'pipe' is not supported"):
+        names_in_template("{{ lookup('pipe', 'touch /tmp/x') }}")
+    assert names_in_template("{{ lookup('env', 'HOME') }} {{ q('file', x) }}") == (("x", 1),)
