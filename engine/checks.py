@@ -20,6 +20,7 @@ from engine.errors import InputError, Location, did_you_mean
 from engine.nested import leaves, strings
 from engine.output.redaction import MIN_SECRET, Redactor, secret_values
 from engine.playbook import ContainerSpec, Play, ServiceSpec, Step, TaskSpec
+from engine.playbook.keywords import loop_items
 from engine.playbook.load import find_local_file
 from engine.playbook.values import (
     Later,
@@ -113,7 +114,9 @@ class _HostChecker:
         body = step.body
         if isinstance(body, TaskSpec):
             if body.loop is not None:
-                local.add("item")
+                local.add(body.loop_var)
+                if body.index_var is not None:
+                    local.add(body.index_var)
             if body.register:
                 local.add(body.register)
         if is_template(step.name):
@@ -275,14 +278,23 @@ class _RenderedValues:
         if isinstance(items, Later) or (isinstance(items, list) and any(
                 isinstance(item, Later) for item in items)):
             return  # a loop over run-time values: its items are checked when it runs
-        if not isinstance(items, list):
+        if task.loop_kind in ("loop", "list") and not isinstance(items, list):
             if self.may_skip:
                 return
             raise _RenderFailed(f"'loop' must render to a list, not {type_name(items)} "
                                 f"({_short_value(items)}); write loop: [a, b] or a variable "
                                 "that holds a list")
-        for item in items:
-            yield self.scope.child({"item": item})
+        try:
+            items = loop_items(task.loop_kind, items)  # with_items, with_dict
+        except ValueError as error:
+            if self.may_skip:
+                return
+            raise _RenderFailed(f"{error} ({_short_value(items)})") from None
+        for index, item in enumerate(items):
+            values = {task.loop_var: item}
+            if task.index_var is not None:
+                values[task.index_var] = index
+            yield self.scope.child(values)
 
     def _check_local_source(self, step: Step, task: TaskSpec, args: Any) -> None:
         """A templated template/copy `src` names a file beside the playbook, as a literal

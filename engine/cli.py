@@ -224,7 +224,10 @@ def _load_inventory(sources: Sequence[str]) -> Inventory:
             raise InputError(f"no inventory given and {named} does not exist; pass -i "
                              "INVENTORY (or run `play lab up` to make the lab's)", None)
         sources = [default]
-    return load_inventory(sources)
+    inventory = load_inventory(sources)
+    for warning in inventory.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return inventory
 
 
 def option_names(argv: Sequence[str]) -> tuple[str, ...]:

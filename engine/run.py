@@ -95,6 +95,7 @@ def prepare(options: RunOptions, load_inventory: Callable[[tuple[str, ...]], Inv
     from engine.batches import place_plays, render_patterns
     from engine.checks import check_variables
     from engine.playbook import load_playbook
+    from engine.playbook.resolve import resolve_play_templates
     from engine.registry.config import PlayRegistry, resolve_registries
     from engine.variables import parse_extra_vars
 
@@ -108,7 +109,7 @@ def prepare(options: RunOptions, load_inventory: Callable[[tuple[str, ...]], Inv
     playbook = load_playbook(options.playbook, extra_vars)
     inventory = with_connection_defaults(load_inventory(options.inventories),
                                          options.connection_defaults)
-    playbook = render_patterns(playbook, extra_vars)
+    playbook = resolve_play_templates(render_patterns(playbook, extra_vars), extra_vars)
     placements = place_plays(playbook, inventory, options.limit)
     if early is not None:
         early.start(_first_hosts(inventory, placements, options.forks))
@@ -147,11 +148,35 @@ def _connection_settings(plan: Plan, inventory: Inventory,
                              "host of the inventory; name an inventory host, or localhost "
                              "for the control node", step.source)
     hosts |= {target for target in delegated if target in inventory.hosts}
-    settings = {host: settings_for(inventory.hosts[host]) for host in sorted(hosts)}
+    logins = _remote_users(plan, inventory)
+    settings = {host: settings_for(dataclasses.replace(inventory.hosts[host], user=logins[host])
+                                   if host in logins else inventory.hosts[host])
+                for host in sorted(hosts)}
     if "localhost" not in inventory.hosts and delegated:
         # Ansible's implicit localhost: the control node, reached without SSH
         settings["localhost"] = settings_for(implicit_localhost())
     return settings
+
+
+def _remote_users(plan: Plan, inventory: Inventory) -> dict[str, str]:
+    """The login `remote_user` (a play's or a task's) asks for on each host that the
+    inventory names no user for (Ansible's precedence: `ansible_user` wins over the
+    keyword). A host keeps one SSH connection for the run, so one login per host."""
+    wanted: dict[str, dict[str, Location]] = {}
+    for host, step_id in plan.nodes:
+        step = plan.steps[step_id]
+        play = plan.playbook.plays[step.play]
+        user = step.body.remote_user if isinstance(step.body, TaskSpec) and \
+            step.body.remote_user is not None else play.remote_user
+        if user is not None and inventory.hosts[host].user is None:
+            wanted.setdefault(host, {}).setdefault(str(user), step.source)
+    for host, users in wanted.items():
+        if len(users) > 1:
+            (first, _), (second, at) = list(users.items())[:2]
+            raise InputError(f"host {host!r} would log in as {first!r} and as {second!r} "
+                             "(remote_user); play keeps one SSH connection per host: log in as "
+                             "one user and switch with `become: true` and `become_user:`", at)
+    return {host: next(iter(users)) for host, users in wanted.items()}
 
 
 def _first_hosts(inventory: Inventory, placements: Sequence[PlayPlacement],

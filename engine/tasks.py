@@ -17,6 +17,7 @@ from engine.connection.pool import ConnectionPool
 from engine.errors import UnreachableError
 from engine.execute import Node
 from engine.playbook import Play, Step, TaskSpec
+from engine.playbook.keywords import loop_items, rendered_environment
 from engine.playbook.load import resolve_local_source
 from engine.results import Status, StepResult
 from engine.schema import as_boolean
@@ -216,22 +217,31 @@ class StepRunner:
         if task.when is not None and not evaluate(task.when, scope):
             return StepResult(host, step.id, "skipped", msg="condition is false",
                               duration=time.monotonic() - started)
-        items = render(task.loop, scope) if task.loop is not None else None
-        if items is not None and not isinstance(items, list):
-            raise ValueError(f"loop must give a list, not {type(items).__name__}")
+        items = loop_items(task.loop_kind, render(task.loop, scope)) \
+            if task.loop is not None else None
         outcomes = self._outcomes(host, play, task, scope, items)
         changed = any(outcome.changed for outcome in outcomes)
         failed = any(outcome.failed for outcome in outcomes)
         if task.register:
             value = outcomes[0].registered() if items is None else {
                 "changed": changed, "failed": failed,
-                "results": [outcome.registered() for outcome in outcomes]}
+                "results": [{**outcome.registered(), **_loop_values(task, index, item),
+                             "ansible_loop_var": task.loop_var}
+                            for index, (outcome, item) in enumerate(zip(outcomes, items,
+                                                                       strict=True))]}
             self.state.register(host, task.register, value)
         if changed and not failed:
             self.state.notify(host, task.notify)
         status: Status = "failed" if failed else "changed" if changed else (
             "skipped" if all(outcome.skipped for outcome in outcomes) else "ok")
-        message = "; ".join(outcome.msg for outcome in outcomes if outcome.msg)
+        if task.label is not None and items is not None:
+            item_scopes = [scope.child(_loop_values(task, index, item))
+                           for index, item in enumerate(items)]
+            message = "; ".join(_labelled(render(task.label, item_scope), outcome)
+                                for outcome, item_scope in zip(outcomes, item_scopes,
+                                                               strict=True))
+        else:
+            message = "; ".join(outcome.msg for outcome in outcomes if outcome.msg)
         diff = "".join(outcome.diff for outcome in outcomes if outcome.diff) or None
         if _is_hidden(task, scope):
             message, diff = HIDDEN, None
@@ -251,8 +261,9 @@ class StepRunner:
             return outcomes
         learned: dict[str, Any] = {}
         outcomes = []
-        for item in items:
-            outcome = self._attempts(host, play, task, scope.child({**learned, "item": item}))
+        for index, item in enumerate(items):
+            outcome = self._attempts(host, play, task,
+                                     scope.child({**learned, **_loop_values(task, index, item)}))
             learned.update(outcome.ansible_facts)
             self._keep_vars(host, outcome)
             outcomes.append(outcome)
@@ -283,7 +294,11 @@ class StepRunner:
                        rc=outcome.rc, stdout=outcome.stdout, stderr=outcome.stderr)
 
     def _once(self, host: str, play: Play, task: TaskSpec, scope: Scope) -> Outcome:
-        become = _first_set(task.become, play.become, self.inventory.hosts[host].become)
+        inventory_host = self.inventory.hosts[host]
+        become = _first_set(task.become, play.become, inventory_host.become)
+        become_user = next((value for value in (task.become_user, play.become_user,
+                                                inventory_host.become_user)
+                            if value is not None), None)
         context = ActionContext(
             connection=self.pool.get(self._delegated(host, task, scope)),
             check=self.options.check, diff=self.options.diff,
@@ -291,7 +306,11 @@ class StepRunner:
             timeout=float(render(task.timeout, scope)) if task.timeout is not None else None,
             render_file=lambda path: str(render_text(_read(path), scope)),
             evaluate=lambda expression: _evaluate_for_action(expression, scope),
-            flush_handlers=lambda: self._flush_handlers(host, play))
+            flush_handlers=lambda: self._flush_handlers(host, play),
+            become_user=None if become_user is None else str(render(become_user, scope)),
+            # the task's variables over the play's, as Ansible merges them
+            environment={**rendered_environment(render(play.environment, scope)),
+                         **rendered_environment(render(task.environment, scope))})
         args = resolve_local_source(task.action, render(task.args, scope),
                                     task.sources or play.source.file)
         outcome = find_action(task.action)(args, context)
@@ -314,6 +333,22 @@ class StepRunner:
             raise ValueError(f"delegate_to {target!r} is not a host of the inventory (nor "
                              "localhost)")
         return target
+
+
+def _loop_values(task: TaskSpec, index: int, item: Any) -> dict[str, Any]:
+    """What one loop item sets: `item` (or loop_control's loop_var), and its index_var."""
+    values = {task.loop_var: item}
+    if task.index_var is not None:
+        values[task.index_var] = index
+    return values
+
+
+def _labelled(label: Any, outcome: Outcome) -> str:
+    """One item's line in the output, named by loop_control's label (as Ansible's
+    `(item=label)`)."""
+    state = "failed" if outcome.failed else "changed" if outcome.changed else (
+        "skipped" if outcome.skipped else "ok")
+    return f"(item={label}) {state}" + (f": {outcome.msg}" if outcome.msg else "")
 
 
 def flag(value: Any, scope: Mapping[str, Any], keyword: str) -> bool:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import itertools
 import os
-import shlex
 import sys
 from collections import ChainMap
 from collections.abc import Iterator, Mapping
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import jinja2
     import jinja2.nodes
+    import jinja2.runtime
 
 # Names a template may always use: magic variables set per host at run time.
 MAGIC_VARIABLES = frozenset({
@@ -34,7 +34,11 @@ def template_errors(*also: type[Exception]) -> tuple[type[Exception], ...]:
     was rendered, so no jinja2 error can happen. (An undefined value that escaped its
     template raises when used, which is why callers catch around more than `render`.)"""
     jinja2 = sys.modules.get("jinja2")
-    return also if jinja2 is None else (jinja2.TemplateError, *also)
+    if jinja2 is None:
+        return also
+    from engine.filters import FilterError  # loaded with jinja2: Ansible's filters raise it
+
+    return (jinja2.TemplateError, FilterError, *also)
 
 
 def is_undefined_error(error: Exception) -> bool:
@@ -104,6 +108,8 @@ def environment() -> jinja2.Environment:
     from jinja2.nativetypes import NativeEnvironment
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+    from engine.filters import FILTERS, TESTS
+
     # Sandboxed: a template reaches only plain data, never Python internals. Without it,
     # a value such as `{{ cycler.__init__.__globals__.os.popen('...') }}` (an -e value, a
     # host var) would run a command on the control node when rendered. Immutable: a
@@ -118,12 +124,26 @@ def environment() -> jinja2.Environment:
                           autoescape=False)
     env.globals["env"] = _lookup_env
     env.globals["file"] = jinja2.pass_context(_lookup_file)
-    env.filters["quote"] = _quote  # Ansible's: one shell word, for `shell:` lines
+    env.globals["lookup"] = jinja2.pass_context(_lookup)
+    env.globals["query"] = env.globals["q"] = jinja2.pass_context(_query)
+    env.filters.update(FILTERS)  # Ansible's (engine/filters.py, `quote` among them)
+    env.tests.update(TESTS)
     return env
 
 
-def _quote(value: Any) -> str:
-    return shlex.quote(str(value))
+def _lookup(context: jinja2.runtime.Context, name: str, *terms: Any, wantlist: bool = False,
+            **options: Any) -> Any:
+    """Ansible's `lookup('env'|'file'|'template', ...)` (engine/filters.py); a template
+    lookup renders against the variables of the template that calls it."""
+    from engine.filters import run_lookup
+
+    return run_lookup(name, terms, options, context.parent, render_text, wantlist)
+
+
+def _query(context: jinja2.runtime.Context, name: str, *terms: Any, **options: Any) -> Any:
+    from engine.filters import run_lookup
+
+    return run_lookup(name, terms, options, context.parent, render_text, True)
 
 
 def global_names() -> frozenset[str]:
@@ -207,6 +227,24 @@ def _refuse_internals(tree: jinja2.nodes.Template) -> None:
             raise jinja2.TemplateSyntaxError(
                 f"templates cannot read {name!r}: names starting with '__' are Python "
                 "internals, not data", node.lineno)
+    _refuse_unknown_lookups(tree)
+
+
+def _refuse_unknown_lookups(tree: jinja2.nodes.Template) -> None:
+    """`lookup('pipe', ...)`: an Ansible lookup play does not have is exit 4 before the run
+    (Ansible's pipe or password lookups would run or write on the control node)."""
+    import jinja2.nodes
+
+    from engine.filters import LOOKUPS
+
+    for call in tree.find_all(jinja2.nodes.Call):
+        is_lookup = isinstance(call.node, jinja2.nodes.Name) and call.node.name in (
+            "lookup", "query", "q")
+        if is_lookup and call.args and isinstance(call.args[0], jinja2.nodes.Const) and \
+                call.args[0].value not in LOOKUPS:
+            raise jinja2.TemplateSyntaxError(
+                f"lookup {call.args[0].value!r} is not supported; play has "
+                f"{', '.join(repr(known) for known in LOOKUPS)}", call.lineno)
 
 
 def _guarded_names(tree: jinja2.nodes.Template) -> set[int]:

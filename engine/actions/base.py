@@ -5,6 +5,7 @@ report an `Outcome`. Under --check an action stops after the compare.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,6 +15,24 @@ from engine.connection import CommandResult, Connection
 
 class ActionError(Exception):
     """The action could not do its job on this host; the step fails with this message."""
+
+
+# The environment reaches a command through its stdin, never its arguments (which any user
+# of the host can read with `ps`): `$1` bytes of `export NAME='value'` lines come first, read
+# one byte at a time by dd so that the rest of stdin is left to the command itself.
+ENVIRONMENT_SCRIPT = 'eval "$(dd bs=1 count="$1" 2>/dev/null)" || exit 125; shift; exec "$@"'
+
+
+def with_environment(argv: list[str], stdin: bytes | None,
+                     environment: Mapping[str, str]) -> tuple[list[str], bytes | None]:
+    """`argv` and `stdin` that run the command with `environment` exported (the values
+    quoted by shlex, so that `$(...)` or quotes in them stay text)."""
+    if not environment:
+        return argv, stdin
+    script = "".join(f"export {name}={shlex.quote(value)}\n"
+                     for name, value in environment.items()).encode("utf-8")
+    return (["/bin/sh", "-c", ENVIRONMENT_SCRIPT, "play-env", str(len(script)), *argv],
+            script + (stdin or b""))
 
 
 @dataclass(frozen=True)
@@ -29,9 +48,13 @@ class ActionContext:
     evaluate: Callable[[str], Any] = field(default=lambda expression: _no_scope())
     # run the handlers notified so far on this host, now (meta: flush_handlers)
     flush_handlers: Callable[[], Outcome] = field(default=lambda: _no_scope())
+    become_user: str | None = None    # sudo -u (None: root)
+    environment: Mapping[str, str] = field(default_factory=dict)  # the task's `environment:`
 
     def run(self, argv: list[str], stdin: bytes | None = None) -> CommandResult:
-        return self.connection.run(argv, stdin=stdin, timeout=self.timeout, become=self.become)
+        argv, stdin = with_environment(argv, stdin, self.environment)
+        return self.connection.run(argv, stdin=stdin, timeout=self.timeout, become=self.become,
+                                   become_user=self.become_user if self.become else None)
 
 
 @dataclass(frozen=True)

@@ -145,7 +145,9 @@ def write(context: ActionContext, current: CurrentFile, desired: DesiredFile) ->
     path = current.path
     if is_content_changed(current, desired):
         written = context.connection.put(desired.content, path, mode=desired.attributes.mode,
-                                         become=context.become)
+                                         become=context.become,
+                                         become_user=context.become_user if context.become
+                                         else None)
         if not written.is_ok:
             raise ActionError(f"writing {path} failed: {written.stderr_tail()}")
         todo = accounts_after_write(current, desired)

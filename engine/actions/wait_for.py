@@ -147,7 +147,8 @@ def wait_for(args: Mapping[str, Any], context: ActionContext) -> Outcome:
         return Outcome(skipped=True, msg="skipped in check mode")
     # The loop keeps its own deadline; the channel's only guards against a hung host.
     result = context.connection.run(wait_command(wait), timeout=wait.timeout + wait.delay + 30,
-                                    become=context.become)
+                                    become=context.become,
+                                    become_user=context.become_user if context.become else None)
     seen = result.stdout.strip() or "nothing"
     label = f"{wait.kind} {wait.target}"
     if result.is_ok:

@@ -42,17 +42,20 @@ class Connection(ABC):
 
     @abstractmethod
     def run(self, argv: Sequence[str], *, stdin: bytes | None = None,
-            timeout: float | None = None, become: bool = False) -> CommandResult:
-        """Run one command, given as arguments: they are quoted here, never by the caller."""
+            timeout: float | None = None, become: bool = False,
+            become_user: str | None = None) -> CommandResult:
+        """Run one command, given as arguments: they are quoted here, never by the caller.
+        With `become`, through sudo, as root or as `become_user`."""
 
     def put(self, content: bytes, path: str, *, mode: str | None = None,
-            become: bool = False) -> CommandResult:
+            become: bool = False, become_user: str | None = None) -> CommandResult:
         """Write a file atomically: an exclusive, random, 0600 temporary file beside it
         (mktemp under umask 077), then rename. Without `mode` the file keeps the mode and
         owner of the file it replaces (of a symlink's target, never the link's own 0777),
         or gets the login's umask when new (as Ansible's copy)."""
         return self.run(["/bin/sh", "-c", PUT_SCRIPT, "play-put", path, mode or "",
-                         str(len(content))], stdin=content, become=become)
+                         str(len(content))], stdin=content, become=become,
+                        become_user=become_user)
 
     @abstractmethod
     def close(self) -> None: ...
@@ -80,23 +83,30 @@ SUDO_PROMPT = f"[play sudo {_TOKEN}] "
 BECOME_MARKER = f"play-become-{_TOKEN}"
 
 
-def sudo_arguments(argv: Sequence[str]) -> str:
+def sudo_arguments(argv: Sequence[str], become_user: str | None = None) -> str:
     """What follows `sudo -S -p PROMPT` when sudo may ask for a password (Fabric's `sudo`
     adds those): DOCKER_HOST picks the engine a login talks to and sudo would drop it; the
     marker line tells the runner that sudo is done reading its stdin."""
-    return shlex.join(["--preserve-env=DOCKER_HOST", "--", "/bin/sh", "-c",
-                       'printf "%s\\n" "$0" >&2; exec "$@"', BECOME_MARKER, *argv])
+    return shlex.join([*_as_user(become_user), "--preserve-env=DOCKER_HOST", "--", "/bin/sh",
+                       "-c", 'printf "%s\\n" "$0" >&2; exec "$@"', BECOME_MARKER, *argv])
 
 
-def command_line(argv: Sequence[str], become: bool, become_password: bool = False) -> str:
+def _as_user(become_user: str | None) -> list[str]:
+    """sudo's `-H -u USER` (as Ansible's sudo become: HOME is the user's own)."""
+    return [] if become_user is None else ["-H", "-u", become_user]
+
+
+def command_line(argv: Sequence[str], become: bool, become_password: bool = False,
+                 become_user: str | None = None) -> str:
     """The single line a remote shell receives; every argument is quoted."""
     if not argv:
         raise ValueError("empty command")
     if not become:
         return shlex.join(argv)
     if become_password:
-        return f"sudo -S -p '{SUDO_PROMPT}' {sudo_arguments(argv)}"
-    return shlex.join(["sudo", "--preserve-env=DOCKER_HOST", "-n", "--", *argv])
+        return f"sudo -S -p '{SUDO_PROMPT}' {sudo_arguments(argv, become_user)}"
+    return shlex.join(["sudo", *_as_user(become_user), "--preserve-env=DOCKER_HOST", "-n", "--",
+                       *argv])
 
 
 def without_become_chatter(stderr: str) -> str:

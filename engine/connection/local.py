@@ -22,10 +22,11 @@ class LocalConnection(Connection):
         self.commands_run = 0
 
     def run(self, argv: Sequence[str], *, stdin: bytes | None = None,
-            timeout: float | None = None, become: bool = False) -> CommandResult:
+            timeout: float | None = None, become: bool = False,
+            become_user: str | None = None) -> CommandResult:
         if become and self.become_password is not None:
-            return self._sudo(argv, stdin, timeout, self.become_password)
-        line = command_line(argv, become)
+            return self._sudo(argv, stdin, timeout, self.become_password, become_user)
+        line = command_line(argv, become, become_user=become_user)
         self._count_command()
         started = time.monotonic()
         try:
@@ -40,7 +41,7 @@ class LocalConnection(Connection):
                              time.monotonic() - started)
 
     def _sudo(self, argv: Sequence[str], stdin: bytes | None, timeout: float | None,
-              password: str) -> CommandResult:
+              password: str, become_user: str | None) -> CommandResult:
         from invoke.config import Config
         from invoke.context import Context
 
@@ -52,9 +53,9 @@ class LocalConnection(Connection):
             "run": {"warn": True, "hide": True, "shell": "/bin/sh"},
             "sudo": {"prompt": SUDO_PROMPT},
         }))
-        return command_result(command_line(argv, True, become_password=True), timeout,
+        return command_result(command_line(argv, True, True, become_user), timeout,
                               "sudo refused the become password",
-                              lambda: sudo(context, argv, password, stdin, timeout))
+                              lambda: sudo(context, argv, password, stdin, timeout, become_user))
 
     def close(self) -> None:
         return None

@@ -35,8 +35,10 @@ class _Traced(Connection):
         return self.inner.commands_run
 
     def run(self, argv: Sequence[str], *, stdin: bytes | None = None,
-            timeout: float | None = None, become: bool = False) -> CommandResult:
-        result = self.inner.run(argv, stdin=stdin, timeout=timeout, become=become)
+            timeout: float | None = None, become: bool = False,
+            become_user: str | None = None) -> CommandResult:
+        result = self.inner.run(argv, stdin=stdin, timeout=timeout, become=become,
+                                become_user=become_user)
         self.trace(self.host, result)
         return result
 

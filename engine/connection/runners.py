@@ -163,12 +163,12 @@ class FastLocal(_Tuned, Local):
 
 
 def sudo(context: Any, argv: Sequence[str], password: str, stdin: bytes | None,
-         timeout: float | None) -> Result | None:
+         timeout: float | None, become_user: str | None = None) -> Result | None:
     """`context.sudo` (a fabric.Connection or an invoke.Context) of one command with the
     become protocol: the password answers sudo's prompt, the stdin waits for the marker."""
     authenticated = threading.Event()
     result: Result | None = context.sudo(
-        sudo_arguments(argv), password=password, timeout=timeout,
+        sudo_arguments(argv, become_user), password=password, timeout=timeout,
         in_stream=Feed(stdin or b"", after=authenticated),
         watchers=[SeenMarker(BECOME_MARKER + "\n", authenticated)])
     return result

@@ -47,6 +47,7 @@ class ConnectionSettings:
     become_password: str | None
     # Ansible's ansible_password / ansible_ssh_pass, or -k's prompt: offered after the keys
     ssh_password: str | None = dataclasses.field(default=None, repr=False)
+    become_user: str | None = None
 
 
 @functools.cache
@@ -113,9 +114,11 @@ def key_file_problem(path: str) -> str | None:
 
 
 def settings_for(host: Host) -> ConnectionSettings:
-    """Inventory vars win over ~/.ssh/config, which wins over the defaults."""
-    config = ssh_config_of(host.address) if host.connection == "ssh" else {}
-    policy = str(host.vars.get("host_key_policy", "strict"))
+    """Inventory vars win over the -o options of ansible_ssh_*_args, which win over
+    ~/.ssh/config (as ssh's own -o does), which wins over the defaults."""
+    config = {**ssh_config_of(host.address), **host.ssh_options} if host.connection == "ssh" \
+        else {}
+    policy = str(host.vars.get("host_key_policy", config.get("host_key_policy", "strict")))
     if policy not in HOST_KEY_POLICIES:
         raise InputError(f"host {host.name!r}: host_key_policy must be one of "
                          f"{', '.join(HOST_KEY_POLICIES)}, not {policy!r}", host.source)
@@ -142,13 +145,7 @@ def settings_for(host: Host) -> ConnectionSettings:
         command_timeout=_number(host, "command_timeout", None),
         become=host.become,
         become_password=host.become_password,
-        ssh_password=_ssh_password(host),
+        become_user=host.become_user,
+        ssh_password=host.ssh_password,
     )
 
-
-def _ssh_password(host: Host) -> str | None:
-    for name in ("ansible_password", "ansible_ssh_pass"):
-        value = host.vars.get(name)
-        if value is not None:
-            return str(value)
-    return None

@@ -85,7 +85,10 @@ class _HostConnection(fabric.Connection):  # type: ignore[misc]
                 "banner_timeout": settings.connect_timeout,
                 "auth_timeout": settings.connect_timeout,
                 "allow_agent": not key_files, "look_for_keys": not key_files,
-                **({"password": settings.ssh_password} if settings.ssh_password else {}),
+                # password login (ansible_password), offered after the keys, and to the
+                # host only: a jump host never sees it
+                **({"password": settings.ssh_password}
+                   if settings.ssh_password is not None and endpoint == settings.endpoint else {}),
             })
         self._set(settings=settings, key_name=key_name(endpoint.address, endpoint.port))
         trust(self.client, settings.known_hosts, self.key_name, settings.host_key_policy)
@@ -165,9 +168,10 @@ class SSHConnection(Connection):
         self.fabric = _open(settings)
 
     def run(self, argv: Sequence[str], *, stdin: bytes | None = None,
-            timeout: float | None = None, become: bool = False) -> CommandResult:
+            timeout: float | None = None, become: bool = False,
+            become_user: str | None = None) -> CommandResult:
         password = self.settings.become_password if become else None
-        line = command_line(argv, become, password is not None)
+        line = command_line(argv, become, password is not None, become_user)
         timeout = timeout if timeout is not None else self.settings.command_timeout
         self._count_command()
 
@@ -176,7 +180,7 @@ class SSHConnection(Connection):
                 result: Result | None = self.fabric.run(line, in_stream=Feed(stdin or b""),
                                                         timeout=timeout)
                 return result
-            return sudo(self.fabric, argv, password, stdin, timeout)
+            return sudo(self.fabric, argv, password, stdin, timeout, become_user)
 
         try:
             return command_result(

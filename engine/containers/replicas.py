@@ -58,7 +58,8 @@ class Replicas:
 
     def _decide(self, step: Step, scope: Mapping[str, Any]) -> Placement:
         body = step.body
-        assert isinstance(body, ContainerSpec) and body.replicas is not None
+        # a template was rendered before the run (engine/playbook/resolve.py)
+        assert isinstance(body, ContainerSpec) and isinstance(body.replicas, int)
         spec = body.placement
         assert spec is not None
         cpus, memory = render(body.cpus, scope), render(body.memory, scope)

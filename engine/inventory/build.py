@@ -51,7 +51,7 @@ def build_inventory(draft: Draft) -> Inventory:
             draft_host.vars,
             *file_vars("host_vars", name),
         ])
-        connection = read_connection_vars(name, merged)
+        connection = read_connection_vars(name, merged, draft.warn)
         hosts[name] = Host(
             name=name, vars=merged.values, groups=tuple(host_groups),
             address=connection.address, port=connection.port,
@@ -59,8 +59,11 @@ def build_inventory(draft: Draft) -> Inventory:
             ssh_key=connection.ssh_key, connection=connection.connection,
             become=connection.become, become_password=connection.become_password,
             ssh_gateway=connection.ssh_gateway, source=draft_host.where,
+            become_user=connection.become_user, ssh_password=connection.ssh_password,
+            ssh_options=connection.ssh_options,
         )
-    return Inventory(hosts=hosts, groups=groups, sources=tuple(draft.sources))
+    return Inventory(hosts=hosts, groups=groups, sources=tuple(draft.sources),
+                     warnings=tuple(draft.warnings))
 
 
 def _file_vars_loader(draft: Draft) -> Callable[[str, str], list[Vars]]:

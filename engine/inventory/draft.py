@@ -74,6 +74,8 @@ class Draft:
     hosts: dict[str, DraftHost] = field(default_factory=dict)
     vars_dirs: list[Path] = field(default_factory=list)  # where host_vars/ and group_vars/ live
     sources: list[str] = field(default_factory=list)
+    # what Ansible reads with a warning, and so does play: "file:line: what was done"
+    warnings: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.group("all", IMPLICIT)
@@ -93,6 +95,9 @@ class Draft:
         host = self.hosts.setdefault(name, DraftHost(name, where))
         self.group(group, where).hosts.setdefault(name)
         return host
+
+    def warn(self, message: str, where: Location) -> None:
+        self.warnings.append(f"{where}: {message}")
 
     def add_child(self, parent: str, child: str, where: Location) -> None:
         self.group(child, where)

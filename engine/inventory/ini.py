@@ -55,11 +55,11 @@ def parse_ini(text: str, path: Path, draft: Draft) -> None:
     defined = known_before | declared
     for child, (parent, where) in children_listed.items():
         if child not in defined:
-            raise InputError(
-                f"[{parent}:children] lists group {child!r}, which is not defined; "
-                f"add a [{child}] section" + did_you_mean(child, defined),
-                where,
-            )
+            # ansible-core warns that it cannot parse the file and keeps what it read, the
+            # child left out; an empty group selects the same hosts (none of its own)
+            draft.warn(f"Section [{parent}:children] includes undefined group: {child}; it is "
+                       f"made an empty group (add a [{child}] section to give it hosts)"
+                       + did_you_mean(child, defined - {child}), where)
     for name, where in vars_sections.items():
         if name not in defined and name not in children_listed:
             raise InputError(

@@ -7,7 +7,7 @@ These frozen dataclasses are what the loaders hand to the rest of the pipeline
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from engine.errors import Location
@@ -38,6 +38,11 @@ class Host:
     become_password: str | None
     ssh_gateway: str | None
     source: Location
+    become_user: str | None = None  # sudo -u (Ansible's default: root)
+    ssh_password: str | None = None  # password login (ansible_password), a secret
+    # the -o options of ansible_ssh_common_args / _extra_args play reads, by lower-case
+    # name: a layer of SSH config above ~/.ssh/config
+    ssh_options: Mapping[str, Any] = field(default_factory=dict)
 
 
 def implicit_localhost() -> Host:
@@ -67,7 +72,8 @@ class Inventory:
     hosts: Mapping[str, Host]  # in definition order
     groups: Mapping[str, Group]  # always has "all" and "ungrouped"
     sources: tuple[str, ...]
+    warnings: tuple[str, ...] = ()  # what was read leniently, as Ansible reads it
 
     def select(self, pattern: str, where: Location | None = None) -> tuple[Host, ...]:
-        """The hosts `pattern` selects (see `engine.patterns`), in inventory order."""
+        """The hosts `pattern` selects (see `engine.patterns`), in Ansible's order."""
         return tuple(self.hosts[name] for name in select_hosts(pattern, self, where))

@@ -43,6 +43,7 @@ def _with_defaults(host: Host, defaults: ConnectionDefaults) -> Host:
         variables["ansible_password"] = defaults.ssh_password
     return dataclasses.replace(
         host, vars=variables, user=host.user or defaults.user,
+        ssh_password=host.ssh_password or defaults.ssh_password,
         become=host.become if _sets(host, "become") else (host.become or defaults.become),
         become_password=become_password)
 

@@ -15,7 +15,7 @@ from engine.errors import InputError, Location
 from engine.inventory.draft import Draft
 from engine.inventory.ini import parse_ini
 from engine.inventory.yaml_source import parse_yaml_inventory
-from engine.yamlfile import YamlMap, load_yaml, load_yaml_file
+from engine.yamlfile import YamlMap, load_yaml
 
 YAML_EXTENSIONS = (".yml", ".yaml", ".json")
 # Ansible's INVENTORY_IGNORE_EXTS default, plus the folders and dotfiles it always skips.
@@ -64,19 +64,41 @@ def inventory_files(folder: Path) -> list[Path]:
 
 
 def read_inventory_file(path: Path, draft: Draft) -> None:
-    if path.suffix.lower() in YAML_EXTENSIONS:
-        parse_yaml_inventory(load_yaml_file(path), path, draft)
-        return
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
+        content = path.read_bytes()
+    except OSError as error:
         raise InputError(f"cannot read this inventory file: {error}", Location(str(path))) from None
+    text = _decoded(content, path, draft)
+    if path.suffix.lower() in YAML_EXTENSIONS:
+        parse_yaml_inventory(load_yaml(text, str(path)), path, draft)
+        return
     if not path.suffix:
         document = _try_yaml(text, path)
         if document is not None:
             parse_yaml_inventory(document, path, draft)
             return
     parse_ini(text, path, draft)
+
+
+def _decoded(content: bytes, path: Path, draft: Draft) -> str:
+    """The file as text. Like Ansible's INI plugin, a comment line that is not UTF-8 reads
+    as blank; any other such line keeps its bytes as U+FFFD (Ansible keeps them as lone
+    surrogates, which no host could be sent), with a warning naming the line."""
+    try:
+        return content.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    lines: list[str] = []
+    for number, raw in enumerate(content.split(b"\n"), 1):
+        try:
+            lines.append(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            is_comment = raw.lstrip()[:1] in (b"#", b";")
+            lines.append("" if is_comment else raw.decode("utf-8", "replace"))
+            if not is_comment:
+                draft.warn("this line is not UTF-8 text: its bad bytes read as U+FFFD (\ufffd);"
+                           " save the file as UTF-8", Location(str(path), number))
+    return "\n".join(lines)
 
 
 def _try_yaml(text: str, path: Path) -> YamlMap | None:

@@ -1,9 +1,10 @@
 """Read a YAML (or JSON) inventory into a `Draft`.
 
 Top-level keys are groups (usually just `all`); each group may have `hosts:`
-(name -> vars or empty), `children:` (name -> group) and `vars:`. Unlike Ansible,
-which warns and skips, an unknown key in a group is an error: `host:` for
-`hosts:` would otherwise silently drop every host under it.
+(name -> vars or empty), `children:` (name -> group) and `vars:`. What Ansible's
+YAML plugin skips with a warning (an unknown key in a group, an empty file) is
+skipped with the same warning, and a did-you-mean: `host:` for `hosts:` drops every
+host under it.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ _GROUP_KEYS = ("hosts", "children", "vars")
 def parse_yaml_inventory(document: Any, path: Path, draft: Draft) -> None:
     file_where = Location(str(path), 1)
     if document is None:
-        raise InputError("this inventory file is empty; write `all:` with `hosts:` under it",
-                         file_where)
+        draft.warn("Parsed empty YAML file: it adds no hosts (Ansible skips it too); write "
+                   "`all:` with `hosts:` under it", file_where)
+        return
     if not isinstance(document, YamlMap):
         raise InputError("a YAML inventory must be a mapping of group names, e.g. "
                          "`all:` with `hosts:` and `children:` under it", where(document,
@@ -44,11 +46,10 @@ def _parse_group(name: str, body: Any, at: Location, path: Path, draft: Draft) -
                          f"got {kind_of(body)}", at)
     for key in body:  # in written order, so hosts are defined in the order they appear
         if key not in _GROUP_KEYS:
-            raise InputError(
-                f"unknown key {key!r} in group {name!r}; expected one of "
-                + ", ".join(_GROUP_KEYS) + did_you_mean(key, _GROUP_KEYS),
-                body.where(key),
-            )
+            draft.warn(f"Skipping unexpected key ({key}) in group ({name}), only \"vars\", "
+                       f"\"children\" and \"hosts\" are valid{did_you_mean(key, _GROUP_KEYS)}",
+                       body.where(key))
+            continue
         section = _section(body, key, name)
         for entry, value in section.items():
             entry_at = section.where(entry)

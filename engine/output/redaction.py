@@ -18,7 +18,8 @@ MASK = "********"
 # Ansible's two spellings) and Ansible's SSH password variables, which an Ansible
 # inventory read unchanged may hold.
 SECRET_VARIABLES = frozenset({"become_password", "ansible_become_password",
-                              "ansible_become_pass", "ansible_password", "ansible_ssh_pass"})
+                              "ansible_become_pass", "ssh_password", "ansible_password",
+                              "ansible_ssh_pass", "ansible_ssh_password"})
 MIN_SECRET = 3  # masking "1" or "no" everywhere would garble every line
 
 

@@ -53,11 +53,7 @@ MODULES: dict[str, str] = {
 }
 # task keywords play has no counterpart for (yet) -> what to write in play
 TASK_KEYWORDS: dict[str, str] = {
-    "args": "write the arguments under the action itself (`command: {cmd: ..., chdir: ...}`)",
     "local_action": "write the action itself with `delegate_to: localhost`",
-    "environment": "set variables in the command (`shell: \"FOO=bar cmd\"`), or `env:` of a "
-                   "container",
-    "vars": "put variables in the play's `vars:` or set them with `set_fact:`",
     "check_mode": "--check applies to the whole run; there is no per-task check_mode",
     "diff": "--diff applies to the whole run",
     "async": "use `timeout:` (play runs steps concurrently across hosts already)",

@@ -7,7 +7,6 @@ then checks the names that point across steps and plays.
 from __future__ import annotations
 
 import dataclasses
-import re
 import signal
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -16,6 +15,13 @@ from typing import Any
 from engine.actions.catalog import CATALOG, action_name
 from engine.errors import InputError, Location, did_you_mean
 from engine.playbook.ansible import refuse_ansible_play_keys, refuse_ansible_task_key
+from engine.playbook.keywords import (
+    PLAY_KEYWORDS,
+    merged_args,
+    read_environment,
+    read_loop,
+)
+from engine.playbook.keywords import TASK_KEYWORDS as ANSIBLE_TASK_KEYWORDS
 from engine.playbook.model import (
     ContainerSpec,
     HealthCheck,
@@ -29,6 +35,7 @@ from engine.playbook.model import (
     step_id,
 )
 from engine.playbook.references import check_references
+from engine.playbook.resolve import checked_replicas, checked_serial
 from engine.playbook.structure import (
     Expansion,
     TaskEntry,
@@ -50,10 +57,11 @@ from engine.yamlfile import derived_map, load_yaml_file, where
 
 PLAY_KEYS = ("name", "hosts", "serial", "max_fail_percentage", "vars", "vars_files", "tasks",
              "handlers", "containers", "services", "after", "registry", "any_errors_fatal",
-             "become", "tags", "pre_tasks", "roles", "post_tasks", "gather_facts")
+             "become", "tags", "pre_tasks", "roles", "post_tasks", "gather_facts",
+             *PLAY_KEYWORDS)
 TASK_KEYWORDS = ("name", "when", "loop", "register", "notify", "after", "retries", "until",
                  "delay", "timeout", "ignore_errors", "changed_when", "failed_when", "become",
-                 "run_once", "tags", "no_log", "vars", "delegate_to")
+                 "run_once", "tags", "no_log", "vars", "delegate_to", *ANSIBLE_TASK_KEYWORDS)
 # the task Ansible names "Gathering Facts", first on every host of a `gather_facts` play
 GATHER_FACTS = "Gathering Facts"
 CONTAINER_KEYS = ("name", "image", "pull", "command", "entrypoint", "env", "env_file", "ports",
@@ -156,6 +164,9 @@ def _parse_play(index: int, raw: Any, path: Path, at: Location,
         blocks=tuple(expansion.blocks),
         sequence=tuple(expansion.sequence),
         gather_facts=gather_facts,
+        become_user=fields.string("become_user"),
+        remote_user=fields.string("remote_user"),
+        environment=read_environment(fields, f"play {name!r}"),
     )
 
 
@@ -225,22 +236,10 @@ def _serial(fields: Fields) -> tuple[Any, ...]:
     if value is None:
         return ()
     sizes = value if isinstance(value, list) else [value]
-    for size in sizes:
-        is_count = isinstance(size, int) and not isinstance(size, bool) and size > 0
-        # ASCII digits only: str.isdigit() accepts '²', which int() refuses
-        is_percent = isinstance(size, str) and re.fullmatch(r"[0-9]{1,3}%", size) is not None \
-            and 0 < int(size[:-1]) <= 100
-        if is_template(size):
-            # batches are planned before any host's variables exist, so there is
-            # nothing to render the template against
-            raise InputError(f"'serial' is needed to plan the batches before anything runs, "
-                             f"so it cannot be a template ({size!r}); write a number or a "
-                             "percentage", fields.at("serial"))
-        if not (is_count or is_percent):
-            raise InputError(f"'serial' must be a number of hosts (1, 2, ...), a percentage "
-                             f"such as \"30%\", or a list of those, not {size!r}",
-                             fields.at("serial"))
-    return tuple(sizes)
+    # a template (of play vars and -e, never host vars: batches come first) is rendered
+    # and checked by engine/playbook/resolve.py once the extra vars are known
+    return tuple(size if is_template(size) else checked_serial(size, fields.at("serial"))
+                 for size in sizes)
 
 
 def _resolve(playbook: Path, relative: str) -> Path:
@@ -287,11 +286,12 @@ def _parse_task(play: int, kind: StepKind, raw: Any, path: Path, at: Location,
     args = _action_args(action, key, fields, bases)
     _refuse(f"{kind} {name!r}", task_problems(action, as_written(args)), fields.raw(key),
             fields.at(key))
+    loop = read_loop(fields, f"{kind} {name!r}")
     body = TaskSpec(
         action=action,
         args=args,
         when=_condition(fields, "when"),
-        loop=fields.raw("loop"),
+        loop=None if loop is None else loop.items,
         register=fields.string("register"),
         notify=fields.string_list("notify"),
         retries=fields.integer("retries"),
@@ -307,11 +307,12 @@ def _parse_task(play: int, kind: StepKind, raw: Any, path: Path, at: Location,
         vars=fields.mapping_of("vars"),
         sources=tuple(str(base) for base in bases),
         delegate_to=fields.string("delegate_to"),
+        **({} if loop is None else {"loop_kind": loop.kind, "loop_var": loop.loop_var,
+                                    "index_var": loop.index_var, "label": loop.label}),
+        become_user=fields.string("become_user"),
+        remote_user=fields.string("remote_user"),
+        environment=read_environment(fields, f"{kind} {name!r}"),
     )
-    loop = body.loop
-    if loop is not None and not isinstance(loop, list) and not is_template(loop):
-        raise InputError(f"'loop' of {kind} {name!r} must be a list or a template that "
-                         "renders to one", fields.at("loop"))
     return Step(play, kind, name, fields.location, body, fields.string_list("after"),
                 frozenset(fields.string_list("tags")))
 
@@ -331,7 +332,7 @@ def _condition(fields: Fields, key: str) -> Any:
 def _action_args(action: str, written: str, fields: Fields, bases: tuple[Path, ...]) -> Any:
     """The arguments of action `action`, written as key `written` (`ansible.builtin.copy`)."""
     spec = CATALOG[action]
-    value = fields.raw(written)
+    value = merged_args(action, fields.raw(written), fields.raw("args"), fields.at("args"))
     at = fields.at(written)
     if isinstance(value, str) and spec.free_form:
         return value
@@ -449,18 +450,16 @@ def _parse_container(play: int, kind: StepKind, raw: Any, path: Path, at: Locati
                 frozenset(fields.string_list("tags")), follows_tasks="after" not in fields.mapping)
 
 
-def _replicas(fields: Fields) -> int | None:
+def _replicas(fields: Fields) -> int | str | None:
     replicas = fields.raw("replicas")
     if replicas is None:
         if fields.has("placement"):
             raise InputError("'placement' needs 'replicas: N' beside it (without replicas the "
                              "container runs on every host of the play)", fields.at("placement"))
         return None
-    if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 1:
-        # placement is decided before any host renders a template: a literal number
-        raise InputError(f"'replicas' of {fields.what} must be a whole number of at least 1, "
-                         f"not {replicas!r}", fields.at("replicas"))
-    return replicas
+    if is_template(replicas):
+        return str(replicas)  # of play vars and -e: engine/playbook/resolve.py
+    return checked_replicas(replicas, fields.at("replicas"), fields.what)
 
 
 def _placement(fields: Fields, container: str) -> PlacementSpec | None:

@@ -40,6 +40,13 @@ class TaskSpec:
     defaults: dict[str, Any] = field(default_factory=dict)  # and task vars; role defaults
     sources: tuple[str, ...] = ()   # files beside which its src is looked up; () = the play's
     delegate_to: str | None = None  # runs over that host's connection, with this host's vars
+    loop_kind: str = "loop"         # with_items / with_list / with_dict: "items" ...
+    loop_var: str = "item"
+    index_var: str | None = None
+    label: Any = None               # loop_control.label: what the output shows per item
+    become_user: Any = None
+    remote_user: Any = None
+    environment: Any = None         # a mapping (values may be templates) or a template
 
 
 @dataclass(frozen=True)
@@ -87,7 +94,9 @@ class ContainerSpec:
     state: str = "started"
     keep_images: Any = None
     when: str | None = None
-    replicas: int | None = None              # None: one on every host of the play
+    # None: one on every host of the play; a template of play vars and -e until
+    # engine/playbook/resolve.py renders it, before placement
+    replicas: int | str | None = None
     placement: PlacementSpec | None = None
 
     def per_host_fields(self) -> dict[str, Any]:
@@ -174,6 +183,9 @@ class Play:
     # before it (what follows a block with `always:` needs the block to have succeeded)
     sequence: tuple[tuple[tuple[str, ...], str], ...] = ()
     gather_facts: bool = False
+    become_user: Any = None
+    remote_user: Any = None          # the login for hosts whose inventory names none
+    environment: Any = None
 
     def steps_of(self, kind: StepKind) -> tuple[Step, ...]:
         return tuple(step for step in self.steps if step.kind == kind)

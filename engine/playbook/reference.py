@@ -54,8 +54,8 @@ PLAY: dict[str, Entry] = {
               "`--limit` narrows it.", "hosts: web:!web3"),
     "serial": ("all hosts in one batch", "Rolling batches: a count, a percentage (rounded "
                "down, at least 1) or a list of those, the last size repeating. Batch k+1 "
-               "starts when batch k is done. A literal: batches are planned before any "
-               "variable exists.", 'serial: [1, "30%"]'),
+               "starts when batch k is done. May be a template of play vars, vars_files and "
+               "`-e` (never host vars: batches are planned first).", 'serial: [1, "30%"]'),
     "max_fail_percentage": ("none: only a batch whose every host failed stops the rollout",
                             "Once more than this share of a batch's hosts failed, the play's "
                             "later batches are skipped.", "max_fail_percentage: 0"),
@@ -101,6 +101,15 @@ PLAY: dict[str, Entry] = {
                      "`ansible_distribution*`, `ansible_os_family`, `ansible_processor_vcpus`, "
                      "`ansible_memtotal_mb`, `ansible_default_ipv4` in a first task, one round "
                      "trip per host.", "gather_facts: true"),
+    "become_user": ("root", "The user `become` switches to (`sudo -H -u`) for the play's "
+                    "tasks; a task's own, else this, else the host's `ansible_become_user`.",
+                    "become_user: postgres"),
+    "remote_user": ("the inventory's `user`, else ~/.ssh/config, else yours", "The login of "
+                    "hosts whose inventory names no user (the inventory wins, as in Ansible); "
+                    "one login per host per run.", "remote_user: admin"),
+    "environment": ("{}", "Environment variables for every command of the play's tasks "
+                    "(a task's own names win); sent through the command's stdin, never its "
+                    "arguments.", "environment: {http_proxy: 'http://proxy:3128'}"),
 }
 
 TASK: dict[str, Entry] = {
@@ -147,6 +156,23 @@ TASK: dict[str, Entry] = {
                     "variables.", "delegate_to: db1"),
     "vars": ("{}", "Variables of this task only: above the play's and its vars files, "
              "below registered results and `-e`.", "vars: {port: 8080}"),
+    "with_items": ("none", "Ansible's: `loop` over the list flattened one level.",
+                   "with_items: [curl, git]"),
+    "with_list": ("none", "Ansible's: `loop` over the list as it is.", "with_list: [[a, b]]"),
+    "with_dict": ("none", "Ansible's: loop over a mapping, one `item` with `key` and `value` "
+                  "per entry.", "with_dict: {ann: admin, bob: dev}"),
+    "loop_control": ("item, no index, the item shown", "`loop_var` (the item's name), "
+                     "`index_var` (its position), `label` (a template: what the output shows "
+                     "per item).", "loop_control: {loop_var: user, label: '{{ user.name }}'}"),
+    "become_user": ("the play's, else the host's, else root", "The user `become` switches "
+                    "to (`sudo -H -u`).", "become_user: postgres"),
+    "remote_user": ("the play's", "The login, for hosts whose inventory names no user; one "
+                    "login per host per run.", "remote_user: admin"),
+    "environment": ("the play's", "Environment variables for the task's commands, over the "
+                    "play's; through stdin, never a command line.",
+                    "environment: {LANG: C.UTF-8}"),
+    "args": ("{}", "The action's arguments, under those written on the action itself "
+             "(`command: make` with `args: {chdir: /src}`).", "args: {chdir: /srv/app}"),
 }
 
 CONTAINER: dict[str, Entry] = {
@@ -207,8 +233,9 @@ CONTAINER: dict[str, Entry] = {
     "tags": ("[]", "Tags for `--tags` / `--skip-tags`; its services follow them.",
              "tags: [api]"),
     "replicas": ("none: one on every host of the play", "Run N copies on the play's hosts, "
-                 "placed once per run; a running healthy replica stays where it is. A literal "
-                 "whole number of at least 1.", "replicas: 2"),
+                 "placed once per run; a running healthy replica stays where it is. A whole "
+                 "number of at least 1, or a template of play vars, vars_files and `-e`.",
+                 'replicas: "{{ api_replicas }}"'),
     "placement": ("inventory order, spread, no constraints", "Where replicas may go (only "
                   "with `replicas`); see Placement below.",
                   "placement: {prefer: least-loaded}"),

@@ -318,8 +318,10 @@ class RecordingConnection(Connection):
         self.inner, self.host, self.lines = inner, inner.host, list[str]()
 
     def run(self, argv: Sequence[str], *, stdin: bytes | None = None,
-            timeout: float | None = None, become: bool = False) -> CommandResult:
-        result = self.inner.run(argv, stdin=stdin, timeout=timeout, become=become)
+            timeout: float | None = None, become: bool = False,
+            become_user: str | None = None) -> CommandResult:
+        result = self.inner.run(argv, stdin=stdin, timeout=timeout, become=become,
+                                become_user=become_user)
         self.lines.append(result.command)
         return result
 

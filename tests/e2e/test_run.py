@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -288,3 +289,19 @@ def test_secrets_never_reach_the_verbose_output(lab: Lab, srv_dir: str) -> None:
     assert "lab1 $ " in result.stdout and "(command hidden by no_log)" in result.stdout
     assert token not in result.stdout + result.stderr
     assert "stdout: using ********" in result.stdout
+
+
+def test_ansible_environment_chdir_and_become_user_on_a_host(lab: Lab, srv_dir: str) -> None:
+    secret = f"it's $(touch /tmp/play-canary-env) {uuid.uuid4().hex}"
+    result = run_play(lab, "ansible_keywords.yml", "-e", f"dir={srv_dir}", "-e",
+                      json.dumps({"secret": secret}))
+    assert result.returncode == 0, result.stdout + result.stderr
+    lab1 = lab.host("lab1")
+    assert lab.run(lab1, "cat", f"{srv_dir}/where.txt").stdout == f"{srv_dir}\n"
+    assert lab.run(lab1, "cat", f"{srv_dir}/env.txt").stdout == (
+        f"hello from the play\n{secret}\n")
+    command_lines = lab.run(lab1, "cat", f"{srv_dir}/cmdlines.txt").stdout
+    assert "for f in /proc" in command_lines and secret not in command_lines
+    assert lab.run(lab1, "test", "-e", "/tmp/play-canary-env").returncode == 1
+    assert lab.run(lab1, "cat", f"{srv_dir}/other.txt").stdout == (
+        "nobody /tmp hello from the play\n")

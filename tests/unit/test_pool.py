@@ -22,7 +22,8 @@ class FakeConnection(Connection):
         self.is_closed = False
 
     def run(self, argv: Sequence[str], *, stdin: bytes | None = None,
-            timeout: float | None = None, become: bool = False) -> CommandResult:
+            timeout: float | None = None, become: bool = False,
+            become_user: str | None = None) -> CommandResult:
         raise NotImplementedError
 
     def close(self) -> None:
@@ -127,7 +128,8 @@ def test_changed_settings_open_a_new_connection(opener: FakeOpener) -> None:
 
 class EchoConnection(FakeConnection):
     def run(self, argv: Sequence[str], *, stdin: bytes | None = None,
-            timeout: float | None = None, become: bool = False) -> CommandResult:
+            timeout: float | None = None, become: bool = False,
+            become_user: str | None = None) -> CommandResult:
         self._count_command()
         return CommandResult(" ".join(argv), 0, "out", "", 0.0)
 

@@ -90,7 +90,8 @@ class _Scripted:
         self.lines: list[str] = []
 
     def run(self, argv: list[str], *, stdin: bytes | None = None,
-            timeout: float | None = None, become: bool = False) -> Any:
+            timeout: float | None = None, become: bool = False,
+            become_user: str | None = None) -> Any:
         from engine.connection import CommandResult
 
         self.lines.append(" ".join(argv))
