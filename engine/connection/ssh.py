@@ -50,6 +50,12 @@ def _run_config() -> fabric.Config:
 
 
 _CONFIG_LOCK = threading.Lock()
+# SSH handshakes in progress at once, across the run. A handshake is mostly Python CPU
+# under the GIL: 1000 started together all finished late (the threads share the GIL
+# fairly), past the connect timeout, and hosts that answered were reported unreachable.
+# In turns, each handshake is timed by its own host's answers.
+HANDSHAKES_AT_ONCE = 64
+_HANDSHAKES = threading.BoundedSemaphore(HANDSHAKES_AT_ONCE)
 
 
 def _host_config() -> fabric.Config:
@@ -96,15 +102,16 @@ class _HostConnection(fabric.Connection):  # type: ignore[misc]
     def open(self) -> Any:
         if self.is_connected:
             return None
-        if not self.gateway:
-            sock = socket.create_connection((self.host, self.port),
-                                            timeout=self.settings.connect_timeout)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            self.connect_kwargs["sock"] = sock
-        try:
-            opened = super().open()
-        finally:
-            self.connect_kwargs.pop("sock", None)
+        with _HANDSHAKES:
+            if not self.gateway:
+                sock = socket.create_connection((self.host, self.port),
+                                                timeout=self.settings.connect_timeout)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                self.connect_kwargs["sock"] = sock
+            try:
+                opened = super().open()
+            finally:
+                self.connect_kwargs.pop("sock", None)
         check_revoked(self.client, self.settings.known_hosts, self.key_name)
         return opened
 
