@@ -52,7 +52,7 @@ from engine.tasks import StepOptions, StepRunner
 class StandIn(Connection):
     def __init__(self, host):
         self.host = host
-    def run(self, argv, *, stdin=None, timeout=None, become=False):
+    def run(self, argv, *, stdin=None, timeout=None, become=False, become_user=None):
         return CommandResult(" ".join(argv), 0, "", "", 0.0)
     def close(self):
         pass
