@@ -1,10 +1,6 @@
 """The Ansible-style corpus (tests/data/ansible/: playbooks and five roles in the standard
 layout, written the way Ansible users write them): each one loads with `play graph`
 (exit 0), or is refused with exit 4 and a hint that says what to write instead.
-
-Some files use constructs other parts of issue 19 build (new actions, FQCN names,
-meta). Until those land, they are refused as any
-unknown key is: NEEDS names the feature, and the entry moves to LOADS once it is there.
 """
 
 from __future__ import annotations
@@ -54,10 +50,6 @@ REFUSED = {
     "role_not_found.yml": "role 'nginxx' not found",
 }
 
-# expected-for-now refusals: (the feature of issue 19 it needs, today's message)
-NEEDS = {
-}
-
 ROLES = ("nginx", "users", "sshd_hardening", "docker_install", "app_deploy")
 
 
@@ -75,7 +67,7 @@ def graph(name: str, capsys: pytest.CaptureFixture[str],
 
 def test_the_corpus_has_40_playbooks_and_5_roles_each_classified() -> None:
     assert len(playbooks()) >= 40
-    assert set(playbooks()) == LOADS | set(REFUSED) | set(NEEDS)
+    assert set(playbooks()) == LOADS | set(REFUSED)
     for role in ROLES:
         folder = CORPUS / "roles" / role
         assert (folder / "tasks" / "main.yml").is_file()
@@ -98,11 +90,3 @@ def test_corpus_playbook_is_refused_with_a_hint(name: str, capsys: pytest.Captur
     assert status == 4
     assert REFUSED[name] in err
     assert "Traceback" not in err
-
-
-@pytest.mark.parametrize("name", sorted(NEEDS))
-def test_corpus_playbook_needing_another_feature_is_refused_for_now(
-        name: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    status, _, err = graph(name, capsys, monkeypatch)
-    assert status == 4, f"{name} loads now: move it to LOADS ({NEEDS[name][0]})"
-    assert NEEDS[name][1] in err
