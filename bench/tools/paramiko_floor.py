@@ -9,9 +9,11 @@ SPEC: {"user", "key", "known_hosts", "parallel", "rolling", "hosts": [{"address"
 
 from __future__ import annotations
 
+import functools
 import json
 import socket
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -22,17 +24,34 @@ sys.modules["invoke"] = None  # type: ignore[assignment]  # `import invoke` -> I
 
 import paramiko  # noqa: E402 - after the line above
 
+# As play (engine/connection/ssh.py HANDSHAKES_AT_ONCE): a handshake is Python CPU under
+# the GIL, and 1000 started at once all finish past the connect timeout. The known_hosts
+# file is parsed once, not once per host (1000 hosts parsing 1000 lines each is the
+# quadratic cost that kept this floor from finishing at 1000 hosts).
+HANDSHAKES = threading.BoundedSemaphore(64)
+
+
+@functools.cache
+def known_hosts(path: str) -> paramiko.HostKeys:
+    return paramiko.HostKeys(path)
+
+
+@functools.cache
+def private_key(path: str) -> paramiko.Ed25519Key:
+    return paramiko.Ed25519Key.from_private_key_file(path)
+
 
 def connect(address: str, spec: dict[str, Any]) -> paramiko.Transport:
-    sock = socket.create_connection((address, 22), timeout=10)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    transport = paramiko.Transport(sock)
-    transport.start_client(timeout=10)
-    known = paramiko.HostKeys(spec["known_hosts"])
-    offered = transport.get_remote_server_key()
-    if known.check(address, offered) is not True:
-        raise SystemExit(f"{address}: host key not in {spec['known_hosts']}")
-    transport.auth_publickey(spec["user"], paramiko.Ed25519Key.from_private_key_file(spec["key"]))
+    with HANDSHAKES:
+        sock = socket.create_connection((address, 22), timeout=10)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        transport = paramiko.Transport(sock)
+        transport.start_client(timeout=10)
+        known = known_hosts(spec["known_hosts"])
+        offered = transport.get_remote_server_key()
+        if known.check(address, offered) is not True:
+            raise SystemExit(f"{address}: host key not in {spec['known_hosts']}")
+        transport.auth_publickey(spec["user"], private_key(spec["key"]))
     return transport
 
 
