@@ -34,3 +34,9 @@ def ensure_anchors() -> None:
 
 def target_python() -> str:
     return HOST_PYTHON
+
+
+if __name__ == "__main__":
+    # `python3 -m bench.venvs`: install the anchors ahead of the bench (.ci/run does it
+    # in the background while the tests run: pip from PyPI takes 2-3 minutes here)
+    ensure_anchors()

@@ -10,6 +10,7 @@ a build cut short is never used. Hosts never write here: each mounts an overlay.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import shutil
@@ -110,13 +111,18 @@ def ensure_cache() -> Cache:
     """The roots and the mirror, built now if this machine has not built them yet."""
     cache = Cache(cache_dir(), recipe_key())
     cache.root.mkdir(mode=0o755, parents=True, exist_ok=True)
-    if not (cache.rootfs("fresh").is_dir() and cache.mirror.is_dir()):
-        _build_base_and_mirror(cache)
-    if not cache.rootfs("sshd").is_dir():
-        _derive(cache, "fresh", "sshd", _ADD_DEPLOY, ())
-    if not cache.rootfs("docker").is_dir():
-        _derive(cache, "sshd", "docker", _INSTALL_FROM_MIRROR, DOCKER_PACKAGES)
-    _remove_stale(cache)
+    # One builder at a time (CI warms the cache in the background while a `lab up` may
+    # start): a second one waits here and then finds the build done, where it would have
+    # built it again, and its _remove_stale would have deleted the first one's build.
+    with open(cache.root / ".lock", "w", encoding="utf-8") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (cache.rootfs("fresh").is_dir() and cache.mirror.is_dir()):
+            _build_base_and_mirror(cache)
+        if not cache.rootfs("sshd").is_dir():
+            _derive(cache, "fresh", "sshd", _ADD_DEPLOY, ())
+        if not cache.rootfs("docker").is_dir():
+            _derive(cache, "sshd", "docker", _INSTALL_FROM_MIRROR, DOCKER_PACKAGES)
+        _remove_stale(cache)
     return cache
 
 
@@ -190,3 +196,4 @@ def _derive(cache: Cache, source: str, kind: str, script: str, packages: tuple[s
 def _publish(built: Path, final: Path) -> None:
     """The rename is the commit: a name in the cache is always a complete build."""
     os.replace(built, final)
+
