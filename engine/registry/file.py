@@ -107,17 +107,23 @@ exit $status
 
 # Two runs may find the same stale lock. Under flock(1) on the registry host (the kernel
 # drops it when its holder dies, at any point), the one that gets there first checks that
-# the lock still holds the owner it judged gone and renames it to a unique name; the
-# other then finds a different owner, or none, and waits like any busy lock. A crash
+# the lock still holds the owner it judged gone and renames it to a unique name, with
+# every other lock of its hosts that holds that same owner (one gone run left them all);
+# the other then finds a different owner, or none, and waits like any busy lock. A crash
 # leaves the stale lock (judged again by the next run) or no lock: never one nobody may
 # take over (a `takeover` mkdir, as before, outlived a run that died holding it).
-TAKE_OVER = r"""lock=$1/.locks/$2; staging=$1/.staging
+TAKE_OVER = r"""locks=$1/.locks; staging=$1/.staging; judged=$2; shift
 command -v flock >/dev/null || { echo "flock(1) is missing (Debian: util-linux)" >&2; exit 3; }
 umask 077
 exec 9>>"$staging/takeover.flock" && flock -w 10 9 || exit 3
-cmp -s - "$lock/owner.json" || exit 1
 trash=$(mktemp -d "$staging/stale.XXXXXX") || exit 3
-mv -T -- "$lock" "$trash/lock" || exit 3
+cat > "$trash/holder" && mkdir "$trash/locks" || { rm -rf -- "$trash"; exit 3; }
+cmp -s "$trash/holder" "$locks/$judged/owner.json" || { rm -rf -- "$trash"; exit 1; }
+for host in "$@"; do
+  if cmp -s "$trash/holder" "$locks/$host/owner.json"; then
+    mv -T -- "$locks/$host" "$trash/locks/$host" || { rm -rf -- "$trash"; exit 3; }
+  fi
+done
 rm -rf -- "$trash"
 exit 0
 """
@@ -206,8 +212,10 @@ class FileRegistry:
             if not stale:
                 return (f"deploy lock on {host} held by {describe_holder(holder)}; "
                         f"lock directory {self.root}/.locks/{host} on {self.connection.host}")
+            # every lock of ours that the same gone process holds, in one round trip (one
+            # per host took 17 minutes after a 1000-host run was killed)
             taken = self._run(f"take over the stale deploy lock on {host}", TAKE_OVER,
-                              self.root, host, stdin=holder.encode(), ok=(0, 1))
+                              self.root, host, *hosts, stdin=holder.encode(), ok=(0, 1))
             if not taken.is_ok:  # another run took it over first: wait like any busy lock
                 return f"deploy lock on {host} was just taken over by another run"
             on_wait(f"taking over stale deploy lock on {host} held by "

@@ -223,6 +223,33 @@ def test_a_lock_left_mid_takeover_by_a_dead_run_is_taken_over(tmp_path: Path) ->
     assert not list((tmp_path / "registry" / ".locks").iterdir())
 
 
+def test_the_stale_locks_a_killed_run_left_on_many_hosts_go_in_one_takeover(
+        tmp_path: Path) -> None:
+    """A killed run leaves its lock on every host it held; the next run judges the owner
+    once and takes over all of them together (one at a time took 17 minutes after a
+    1000-host run was killed), and leaves a lock another owner holds alone."""
+    hosts = [f"host{i:02}" for i in range(40)]
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(yaml.safe_dump({"all": {
+        "hosts": {name: {"connection": "local"} for name in hosts},
+        "vars": {"registry": {"root": str(tmp_path / "registry")}}}}))
+    gone = LockRecord.new(LockOwner("root", dead_pid(), socket.gethostname(),
+                                    "2024-05-01T12:00:00Z", "play", "site.yml")).to_json()
+    other = LockRecord.new(LockOwner("root", dead_pid(), socket.gethostname(),
+                                     "2024-05-01T12:00:00Z", "play", "other.yml")).to_json()
+    for name in hosts:
+        lock = tmp_path / "registry" / ".locks" / name
+        lock.mkdir(parents=True)
+        (lock / "owner.json").write_text(other if name == "host39" else gone)
+    result = play(*hold_arguments(inventory, tmp_path, 0, "--lock-timeout", "5"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    takeovers = [line for line in result.stdout.splitlines()
+                 if "taking over stale deploy lock" in line]
+    assert len(takeovers) == 2, takeovers  # the 39 of site.yml's run, then other.yml's
+    assert "host00" in takeovers[0] and "host39" in takeovers[1], takeovers
+    assert not list((tmp_path / "registry" / ".locks").iterdir())
+
+
 TAKEOVER_TRIALS = 16
 
 
