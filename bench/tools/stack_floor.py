@@ -82,6 +82,9 @@ def main() -> int:
     with open(sys.argv[1], encoding="utf-8") as source:
         spec = json.load(source)
     hosts = spec["hosts"]
+    # parsed here, before the threads: 1000 threads missing the cache at once each parsed
+    # the file (paramiko takes logging's module lock per line: they queued on it for minutes)
+    known_hosts(spec["known_hosts"])
     if spec["rolling"]:
         return max(work_on(host, spec) for host in hosts)
     with ThreadPoolExecutor(len(hosts)) as pool:
