@@ -94,6 +94,16 @@ def check_targets(results: Mapping[Key, list[Sample]]) -> list[str]:
                 anchor = results.get((scenario, phase, target.anchor))
                 if not play or not anchor:
                     continue
+                # a failed run's time is no figure to compare; an anchor stopped at the cap
+                # took at least that long, which still bounds a time ratio from above
+                is_judged = all(sample.exit_status == 0 for sample in play) and all(
+                    sample.exit_status == 0 or (sample.exit_status == TIMED_OUT
+                                                and not target.is_memory)
+                    for sample in anchor)
+                if not is_judged:
+                    lines.append(f"n/a    {scenario} {phase}: {target.describe()} (a run of "
+                                 f"play or of {target.anchor} failed)")
+                    continue
                 if target.is_memory:
                     mine, theirs = _peak_mb(play), _peak_mb(anchor)
                 else:
