@@ -8,6 +8,7 @@ then takes them over as if it had opened them itself (same connection, same erro
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -47,7 +48,8 @@ class _Traced(Connection):
 
 
 class _Opening:
-    """One connection being opened in a background thread."""
+    """One connection to open early: its settings, and once an opener thread has taken
+    it, the connection or the error."""
 
     def __init__(self, settings: ConnectionSettings) -> None:
         self.settings = settings
@@ -56,10 +58,11 @@ class _Opening:
         self.error: UnreachableError | None = None
         self.is_abandoned = False  # closed before anyone took it: close it when it opens
         self.lock = threading.Lock()
-        threading.Thread(target=self._open, name=f"connect-{settings.host}",
-                         daemon=True).start()
 
-    def _open(self) -> None:
+    def open(self) -> None:
+        if self.is_abandoned:
+            self.done.set()
+            return
         try:
             connection = open_connection(self.settings)
         except UnreachableError as error:
@@ -82,16 +85,38 @@ class _Opening:
                 self.connection = None
 
 
+# Opener threads at once, whatever the host count: no more handshakes than this run at
+# once anyway (engine/connection/ssh.py HANDSHAKES_AT_ONCE). A thread per host cost 22 s
+# before a 1000-host run began: each Thread.start waits for its new thread to get the
+# GIL, which 64 handshakes in progress were holding.
+OPENERS = 64
+
+
 class EarlyConnections:
     def __init__(self) -> None:
         self._opening: dict[str, _Opening] = {}
+        self._queue: queue.SimpleQueue[_Opening] = queue.SimpleQueue()
         self._lock = threading.Lock()
 
     def start(self, settings: Iterable[ConnectionSettings]) -> None:
-        """Start opening these connections; nothing is raised here."""
+        """Start opening these connections, in this order; nothing is raised here."""
+        added = 0
         with self._lock:
             for one in settings:
-                self._opening.setdefault(one.host, _Opening(one))
+                if one.host not in self._opening:
+                    self._opening[one.host] = _Opening(one)
+                    self._queue.put(self._opening[one.host])
+                    added += 1
+        for _ in range(min(added, OPENERS)):
+            threading.Thread(target=self._open_queued, name="connect", daemon=True).start()
+
+    def _open_queued(self) -> None:
+        while True:
+            try:
+                opening = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            opening.open()
 
     def take(self, settings: ConnectionSettings) -> Connection | None:
         """The connection opened early with these settings, once open (raising its
@@ -109,7 +134,8 @@ class EarlyConnections:
         return opening.connection
 
     def close(self) -> None:
-        """Close what nobody took; a connection still opening closes itself when open."""
+        """Close what nobody took; a connection still opening closes itself when open,
+        and one not started yet is never opened."""
         with self._lock:
             left, self._opening = list(self._opening.values()), {}
         for opening in left:

@@ -56,6 +56,7 @@ _CONFIG_LOCK = threading.Lock()
 # In turns, each handshake is timed by its own host's answers.
 HANDSHAKES_AT_ONCE = 64
 _HANDSHAKES = threading.BoundedSemaphore(HANDSHAKES_AT_ONCE)
+IDLE_WAKEUP = 2.0  # seconds between an idle transport thread's checks (see open())
 
 
 def _host_config() -> fabric.Config:
@@ -113,6 +114,11 @@ class _HostConnection(fabric.Connection):  # type: ignore[misc]
             finally:
                 self.connect_kwargs.pop("sock", None)
         check_revoked(self.client, self.settings.known_hosts, self.key_name)
+        # paramiko's transport thread wakes every 0.1 s while idle (its socket timeout) to
+        # see whether it was closed; a closed or lost connection wakes it anyway. 1000
+        # hosts made that 10,000 wake-ups a second: the same 1000-host run took 76.5 s
+        # (40 s of it system time) with it, 39.9 s (8.8 s) with a 2 s timeout.
+        self.transport.sock.settimeout(IDLE_WAKEUP)
         return opened
 
     def create_session(self) -> paramiko.Channel:
