@@ -20,6 +20,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
 
 from engine.errors import (
+    EXIT_INTERRUPTED,
     EXIT_LOCK_BUSY,
     EXIT_STEP_FAILED,
     EXIT_UNREACHABLE,
@@ -32,7 +33,7 @@ from engine.output.events import Reporter, Sink
 from engine.output.redaction import Redactor
 from engine.output.verbose import CommandTrace
 from engine.playbook.model import ContainerSpec, TaskSpec
-from engine.registry.model import LockBusy, RegistryError
+from engine.registry.model import LockBusy, LockWaitInterrupted, RegistryError
 from engine.results import Event, Recap, StepResult
 from engine.rollout import Rollout, exit_status
 
@@ -402,6 +403,9 @@ def execute(prepared: Prepared, options: RunOptions, stdout: TextIO = sys.stdout
         with _stop_on_signals(stop), _deploy_lock(
                 registries, prepared.default_registry, hosts, options, warn, stop, lock):
             scheduler.run()
+    except LockWaitInterrupted as error:
+        warn(str(error))
+        status = EXIT_INTERRUPTED
     except LockBusy as error:
         warn(str(error))
         status = EXIT_LOCK_BUSY
@@ -505,7 +509,7 @@ def _deploy_lock(registries: RegistryPool, config: RegistryConfig, hosts: list[s
 
     held = registries.get(config).lock(hosts, LockOwner.current("play", options.playbook,
                                                                  options.option_names),
-                                       options.lock_timeout, warn)
+                                       options.lock_timeout, warn, stop)
     done = threading.Event()
 
     def watch_lock() -> None:

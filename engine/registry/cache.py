@@ -65,8 +65,9 @@ class CachedRegistry:
             return self._load().get((service, instance))
 
     def lock(self, hosts: Sequence[str], owner: LockOwner, timeout: float,
-             on_wait: Callable[[str], None]) -> HeldLock:
-        return self._registry.lock(hosts, owner, timeout, on_wait)
+             on_wait: Callable[[str], None], stop: threading.Event | None = None
+             ) -> HeldLock:
+        return self._registry.lock(hosts, owner, timeout, on_wait, stop)
 
     def close(self) -> None:
         self._registry.close()
@@ -124,8 +125,9 @@ class OwnedRegistry:
         return self.scan(service).instances
 
     def lock(self, hosts: Sequence[str], owner: LockOwner, timeout: float,
-             on_wait: Callable[[str], None]) -> HeldLock:
-        return self._registry.lock(hosts, owner, timeout, on_wait)
+             on_wait: Callable[[str], None], stop: threading.Event | None = None
+             ) -> HeldLock:
+        return self._registry.lock(hosts, owner, timeout, on_wait, stop)
 
     def close(self) -> None:
         self._registry.close()

@@ -202,12 +202,14 @@ class EtcdRegistry:
         return checked(self.scan(service), self.where)
 
     def lock(self, hosts: Sequence[str], owner: LockOwner, timeout: float,
-             on_wait: Callable[[str], None]) -> HeldLock:
+             on_wait: Callable[[str], None], stop: threading.Event | None = None
+             ) -> HeldLock:
         keys = [self._key(".locks", check_name("host", host)) for host in sorted(set(hosts))]
         record = LockRecord.new(owner)
         keeper = LeaseKeeper(self, self.lock_ttl)
         try:
-            return wait_for_lock(lambda: self._attempt(keys, record, keeper), timeout, on_wait)
+            return wait_for_lock(lambda: self._attempt(keys, record, keeper), timeout, on_wait,
+                                 stop)
         except BaseException:
             with contextlib.suppress(RegistryError):  # unrevoked, it expires by itself
                 keeper.stop(revoke=True)

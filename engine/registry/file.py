@@ -5,6 +5,7 @@ one remote /bin/sh script whose names arrive as positional parameters, never as 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 
 from engine.connection import CommandResult, Connection
@@ -192,10 +193,12 @@ class FileRegistry:
         return checked(self.scan(service), self.where)
 
     def lock(self, hosts: Sequence[str], owner: LockOwner, timeout: float,
-             on_wait: Callable[[str], None]) -> HeldLock:
+             on_wait: Callable[[str], None], stop: threading.Event | None = None
+             ) -> HeldLock:
         names = sorted({check_name("host", host) for host in hosts})
         record = LockRecord.new(owner)
-        return wait_for_lock(lambda: self._attempt(names, record, on_wait), timeout, on_wait)
+        return wait_for_lock(lambda: self._attempt(names, record, on_wait), timeout, on_wait,
+                             stop)
 
     def _attempt(self, hosts: list[str], record: LockRecord,
                  on_wait: Callable[[str], None]) -> HeldLock | str:

@@ -9,12 +9,13 @@ import os
 import random
 import secrets
 import socket
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
-from engine.registry.model import HeldLock, LockBusy, LockOwner, boot_id
+from engine.registry.model import HeldLock, LockBusy, LockOwner, LockWaitInterrupted, boot_id
 
 # A process that started this much later than the lock's start time is not its owner
 # (the pid was reused).
@@ -104,16 +105,21 @@ def _process_start(pid: int) -> float | None:
 
 
 def wait_for_lock(attempt: Callable[[], HeldLock | str], timeout: float,
-                  on_wait: Callable[[str], None]) -> HeldLock:
+                  on_wait: Callable[[str], None],
+                  stop: threading.Event | None = None) -> HeldLock:
     """Call `attempt` (a held lock, or a message naming the holder) until it wins or
-    `timeout` passes; `on_wait` hears the first busy message once."""
+    `timeout` passes; `on_wait` hears the first busy message once. A set `stop` (the
+    run's signal handler) ends the wait: Ctrl-C must not sit out --lock-timeout."""
     deadline = time.monotonic() + max(timeout, 0.0)
     delay = 0.1
     has_waited = False
+    interrupted = stop or threading.Event()
     while True:
         outcome = attempt()
         if not isinstance(outcome, str):
             return outcome
+        if interrupted.is_set():
+            raise LockWaitInterrupted(f"{outcome}; interrupted while waiting for it")
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise LockBusy(f"{outcome}; gave up after waiting {timeout:g} s")
@@ -121,5 +127,6 @@ def wait_for_lock(attempt: Callable[[], HeldLock | str], timeout: float,
             on_wait(f"waiting for the {outcome}")
             has_waited = True
         # jitter keeps several waiters from retrying in lockstep
-        time.sleep(min(remaining, delay * random.uniform(0.5, 1.5)))
+        if interrupted.wait(min(remaining, delay * random.uniform(0.5, 1.5))):
+            raise LockWaitInterrupted(f"{outcome}; interrupted while waiting for it")
         delay = min(delay * 1.5, 2.0)

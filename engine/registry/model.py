@@ -10,6 +10,7 @@ import json
 import os
 import re
 import socket
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +27,10 @@ class RegistryError(Exception):
 
 class LockBusy(RegistryError):
     """Another run holds the deploy lock on one of our hosts (exit status 5)."""
+
+
+class LockWaitInterrupted(LockBusy):
+    """SIGINT / SIGTERM came while waiting for a busy deploy lock (exit status 130)."""
 
 
 # Bounds on what a record may carry, checked when one is made and when one is read: a
@@ -219,7 +224,8 @@ class Registry(Protocol):
     def scan(self, service: str | None = None) -> Scan: ...
     def instances(self, service: str | None = None) -> list[Instance]: ...
     def lock(self, hosts: Sequence[str], owner: LockOwner, timeout: float,
-             on_wait: Callable[[str], None]) -> HeldLock: ...
+             on_wait: Callable[[str], None], stop: threading.Event | None = None
+             ) -> HeldLock: ...
     def close(self) -> None: ...
 
 

@@ -189,6 +189,32 @@ def test_the_lock_and_its_busy_message_never_hold_an_extra_var_value(tmp_path: P
     assert holder.returncode == 0, out + err
 
 
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_run_waiting_for_a_busy_lock_stops_at_once_when_interrupted(
+        tmp_path: Path, signum: int) -> None:
+    """Ctrl-C (or SIGTERM from cron's timeout) while the lock is busy ends the wait with
+    130 and runs nothing, instead of sitting out --lock-timeout."""
+    inventory = local_inventory(tmp_path)
+    holder = start_holding(inventory, tmp_path, 2, "--lock-timeout", "5")
+    try:
+        wait_for_steps(tmp_path, 1, holder)
+        waiter = start_holding(inventory, tmp_path, 0, "--lock-timeout", "120")
+        deadline = time.monotonic() + 30
+        seen = ""
+        assert waiter.stdout is not None
+        while "waiting for the deploy lock" not in seen:
+            assert time.monotonic() < deadline, seen
+            seen += waiter.stdout.readline()
+        os.kill(waiter.pid, signum)
+        out, err = waiter.communicate(timeout=15)  # well inside the 120 s it would wait
+        assert waiter.returncode == 130, seen + out + err
+        assert "interrupted while waiting" in seen + out
+        assert "here" not in out.partition("RECAP")[2], out  # nothing ran, nothing skipped
+    finally:
+        out, err = holder.communicate(timeout=60)
+    assert holder.returncode == 0, out + err
+
+
 # -- stale locks: boot id, and a takeover that a crash cannot wedge ----------------------
 
 def plant_stale_lock(root: Path, owner: LockOwner, *leftovers: str) -> Path:
