@@ -26,8 +26,13 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups (pyproject.toml's addopts)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # There is one lab per machine: the test that takes it down must come last.
+    # There is one lab per machine: the end-to-end tests run in one xdist worker, one after
+    # another, and the test that takes the lab down comes last.
+    for item in items:
+        if "e2e" in item.path.parts:
+            item.add_marker(pytest.mark.xdist_group("lab"))
     items.sort(key=lambda item: item.get_closest_marker("lab_teardown") is not None)
 
 
