@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import InputError, Location
+from engine.playbook.keywords import LOOP_KEYS, LoopSpec, loop_items, read_loop
 from engine.playbook.model import BlockSpec, Step, TaskSpec, step_id
 from engine.schema import Fields, type_name
 from engine.templating import is_template
@@ -27,8 +28,8 @@ BLOCK_KEYS = ("block", "rescue", "always", "name")
 # keywords combined with a task's own instead of overridden by it
 MERGED_KEYWORDS = ("when", "tags", "vars")
 # keywords Ansible refuses on a block or a static import too (they need a task's result)
-TASK_ONLY = ("register", "loop", "until", "retries", "delay", "notify", "changed_when",
-             "failed_when", "listen")
+TASK_ONLY = ("register", *LOOP_KEYS, "loop_control", "until", "retries", "delay", "notify",
+             "changed_when", "failed_when", "listen")
 INCLUDE_TASKS = ("import_tasks", "include_tasks", "include")
 INCLUDE_ROLE = ("import_role", "include_role")
 INCLUDE_ROLE_KEYS = ("name", "tasks_from", "vars_from", "defaults_from", "handlers_from",
@@ -45,6 +46,7 @@ class Context:
     """What the blocks, includes and roles around a task give it."""
 
     prefix: str = ""                                   # "nginx : " inside role nginx
+    suffix: str = ""                                   # " (alice)" in a looped include
     when: tuple[Any, ...] = ()
     tags: frozenset[str] = frozenset()
     vars: Mapping[str, Any] = field(default_factory=dict)
@@ -76,7 +78,7 @@ class TaskEntry:
     @property
     def name(self) -> str:
         name = self.raw.get("name") if isinstance(self.raw, dict) else None
-        return f"{self.context.prefix}{name}"
+        return f"{self.context.prefix}{name}{self.context.suffix}"
 
 
 @dataclass
@@ -200,9 +202,9 @@ def _with_keywords(raw: dict[str, Any], context: Context) -> Any:
     return derived_map({**raw, **missing}, raw, where(raw))
 
 
-def _refuse_task_only(fields: Fields, what: str) -> None:
+def _refuse_task_only(fields: Fields, what: str, allowed: tuple[str, ...] = ()) -> None:
     for key in TASK_ONLY:
-        if fields.has(key):
+        if fields.has(key) and key not in allowed:
             raise InputError(f"{key!r} cannot be set on {what}: play expands it into its "
                              f"tasks when the playbook loads, so put {key!r} on each task "
                              f"({COMING_FROM_ANSIBLE})", fields.at(key))
@@ -242,8 +244,16 @@ def _expand_block(expansion: Expansion, raw: dict[str, Any], path: Path, at: Loc
 def _expand_include_tasks(expansion: Expansion, raw: dict[str, Any], key: str, path: Path,
                           at: Location, context: Context, into: list[TaskEntry],
                           previous: tuple[str, ...]) -> tuple[str, ...]:
-    fields = Fields(raw, f"an {_short(key)}", at)
-    _refuse_task_only(fields, f"an {_short(key)}")
+    what = f"an {_short(key)}"
+    fields = Fields(raw, what, at)
+    loop = None if _short(key) == "import_tasks" else read_loop(fields, what)
+    if fields.has("register") and _short(key) != "import_tasks":
+        raise InputError(f"'register' on {what}: Ansible registers only the include's own "
+                         "result ({changed: false, include_args: ...}), never what the "
+                         "included tasks did, and ansible-core calls it no public API "
+                         "(ansible/ansible#82798); put 'register' on the tasks inside "
+                         f"({COMING_FROM_ANSIBLE})", fields.at("register"))
+    _refuse_task_only(fields, what, allowed=() if loop is None else (*LOOP_KEYS, "loop_control"))
     value = fields.raw(key)
     if isinstance(value, dict):
         arguments = Fields(value, f"the {_short(key)} arguments", fields.at(key))
@@ -264,8 +274,61 @@ def _expand_include_tasks(expansion: Expansion, raw: dict[str, Any], key: str, p
     if not target.is_file():
         raise InputError(f"{_short(key)}: no such tasks file {name!r} (looked for {target})",
                          fields.at(key))
-    inner = context.inside(fields, (key, "name"))
-    return _expand_file(expansion, target, fields.at(key), inner, into, previous)
+    inner = context.inside(fields, (key, "name", *LOOP_KEYS, "loop_control"))
+    if loop is None:
+        return _expand_file(expansion, target, fields.at(key), inner, into, previous)
+    exits = previous
+    for index, (item, label) in enumerate(_load_time_items(expansion, loop, fields)):
+        variables = {loop.loop_var: item, **({loop.index_var: index} if loop.index_var else {})}
+        iteration = replace(inner, vars={**inner.vars, **variables},
+                            suffix=f"{inner.suffix} ({label})")
+        exits = _expand_file(expansion, target, fields.at(key), iteration, into, exits)
+    return exits
+
+
+def _load_time_items(expansion: Expansion, loop: LoopSpec,
+                     fields: Fields) -> list[tuple[Any, str]]:
+    """A looped include's items and the label of each (what its tasks' names end with): as
+    in Ansible the file runs once per item, so play expands it once per item when the
+    playbook loads; the list is rendered from play vars and -e."""
+    from engine.templating import render, template_errors
+
+    key = next(name for name in LOOP_KEYS if fields.has(name))
+    try:  # a literal list stays as written: its items' templates render on each host
+        listed = loop.items if not is_template(loop.items) else render(loop.items,
+                                                                       expansion.variables)
+        items = loop_items(loop.kind, listed)
+    except template_errors(InputError, ValueError, TypeError) as error:
+        raise InputError(
+            f"the {key!r} of this include cannot be expanded when the playbook loads (play "
+            f"expands includes before the run, and this list needs more than the play's vars "
+            f"and -e: {error}); give the list in the play's vars or -e, or put the loop on "
+            f"the included tasks ({COMING_FROM_ANSIBLE})", fields.at(key)) from None
+    labelled: list[tuple[Any, str]] = []
+    for index, item in enumerate(items):
+        label = _item_label(expansion, loop, item, index)
+        taken = {seen for _, seen in labelled}
+        labelled.append((item, label if label not in taken else f"{label} #{index + 1}"))
+    return labelled
+
+
+def _item_label(expansion: Expansion, loop: LoopSpec, item: Any, index: int) -> str:
+    """`loop_control.label` rendered for `item`, else a scalar item itself, else the item's
+    `name` or `key` (a with_dict entry), else its position."""
+    from engine.templating import render, template_errors
+
+    if loop.label is not None:
+        try:
+            return str(render(loop.label, {**expansion.variables, loop.loop_var: item}))
+        except template_errors(InputError, ValueError, TypeError):
+            pass
+    if isinstance(item, (str, int, float)) and not isinstance(item, bool):
+        return str(item)
+    if isinstance(item, dict):
+        for name in ("name", "key"):
+            if isinstance(item.get(name), (str, int)):
+                return str(item[name])
+    return f"item {index + 1}"
 
 
 def _expand_file(expansion: Expansion, target: Path, at: Location, context: Context,
@@ -485,7 +548,7 @@ def finish_step(step: Step, entry: TaskEntry) -> Step:
         " and ".join(f"({condition})" for condition in conditions)
     body = replace(body, when=when, vars={**context.vars, **body.vars},
                    defaults=dict(context.defaults))
-    return replace(step, name=f"{context.prefix}{step.name}", body=body,
+    return replace(step, name=f"{context.prefix}{step.name}{context.suffix}", body=body,
                    tags=step.tags | context.tags)
 
 
