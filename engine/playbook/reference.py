@@ -119,7 +119,8 @@ TASK: dict[str, Entry] = {
              "list that must all hold); false skips the task, not what follows it.",
              "when: inventory_hostname in groups['web']"),
     "loop": ("none", "A list, or a template that renders to one: the action runs once per "
-             "`item`; a registered result holds `results`, one per item.",
+             "`item`; a registered result holds `results`, one per item. On `include_tasks`: the "
+             "whole file once per item (docs/structure.md).",
              "loop: [api, worker]"),
     "register": ("none", "Store the result for this host's later steps: `changed`, "
                  "`failed`, `skipped`, `msg`, the action's facts and, for commands, `rc`, "
