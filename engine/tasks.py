@@ -245,11 +245,14 @@ class StepRunner:
         diff = "".join(outcome.diff for outcome in outcomes if outcome.diff) or None
         if _is_hidden(task, scope):
             message, diff = HIDDEN, None
+        shows_msg = any(outcome.shows_msg for outcome in outcomes)
         # built once, with its duration: a dataclasses.replace per step cost as much again
         return StepResult(host, step.id, status, msg=message, diff=diff,
                           duration=time.monotonic() - started,
                           is_ignored=failed and flag(task.ignore_errors, scope, "ignore_errors"),
-                          shows_msg=any(outcome.shows_msg for outcome in outcomes))
+                          shows_msg=shows_msg,
+                          # an implicit flush that ran no handler: nothing happened
+                          is_hidden=task.is_implicit and status == "ok" and not shows_msg)
 
     def _outcomes(self, host: str, play: Play, task: TaskSpec, scope: Scope,
                   items: list[Any] | None) -> list[Outcome]:

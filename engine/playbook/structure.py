@@ -39,6 +39,7 @@ ROLE_KEYWORDS = ("when", "tags", "vars", "become", "become_user", "ignore_errors
 COLLECTION_PREFIXES = ("ansible.builtin.", "ansible.legacy.")
 ROLES_PATH_VARIABLES = ("PLAY_ROLES_PATH", "ANSIBLE_ROLES_PATH")
 COMING_FROM_ANSIBLE = "see docs/coming-from-ansible.md"
+FLUSH_NAME = "(handlers notified in {section})"  # an implicit flush: no task has this name
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,7 @@ class TaskEntry:
     path: Path
     at: Location
     context: Context
+    is_implicit: bool = False  # a step Ansible adds itself (a flush between sections)
 
     @property
     def name(self) -> str:
@@ -109,6 +111,9 @@ def expand_play(fields: Fields, path: Path, play: int, extra_vars: Mapping[str, 
     variables = {**_literal(fields.mapping_of("vars")), **extra_vars}
     expansion = Expansion(play, path, variables)
     exits = _expand_section(expansion, fields, "pre_tasks", path, first)
+    # Ansible flushes the handlers after pre_tasks and after roles and tasks too: where,
+    # kept until the play's handlers (its own and its roles') are known
+    flushes = [("pre_tasks", len(expansion.tasks), exits)] if fields.raw("pre_tasks") else []
     roles = fields.raw("roles")
     if roles is not None:
         if not isinstance(roles, list):
@@ -118,17 +123,45 @@ def expand_play(fields: Fields, path: Path, play: int, extra_vars: Mapping[str, 
         for position, entry in enumerate(roles):
             exits = _expand_role_entry(expansion, entry, where(roles, position,
                                                                fields.at("roles")), exits)
-    for key in ("tasks", "post_tasks"):
-        exits = _expand_section(expansion, fields, key, path, exits)
+    exits = _expand_section(expansion, fields, "tasks", path, exits)
+    if fields.raw("roles") or fields.raw("tasks"):
+        flushes.append(("tasks", len(expansion.tasks), exits))
+    exits = _expand_section(expansion, fields, "post_tasks", path, exits)
     expansion.kind = "handler"
     handlers = fields.raw("handlers")
     if handlers is not None:
         _check_list(handlers, "handlers", fields.at("handlers"))
         _expand_list(expansion, handlers, path, Context(), expansion.handlers, ())
+    for section, index, before in reversed(flushes):  # the later first: indexes stay true
+        if expansion.handlers and index < len(expansion.tasks):
+            _insert_flush(expansion, section, index, before)
     if expansion.handlers and expansion.tasks and \
             exits != (step_id(play, "task", expansion.tasks[-1].name),):
         expansion.sequence.append((exits, expansion.step_id(expansion.handlers[0])))
     return expansion
+
+
+def _insert_flush(expansion: Expansion, section: str, index: int,
+                  before: tuple[str, ...]) -> None:
+    """Put the `meta: flush_handlers` Ansible runs after pre_tasks and after roles and tasks
+    (ansible-core's Play.compile) at `index`: the handlers notified so far run before the
+    next section (the play's handler steps are the last flush). What waited for the
+    section's exits (`before`) waits for the flush now. Tagged `always`, as Ansible runs it
+    whatever the tags; shown only when it runs a handler."""
+    at = expansion.tasks[index].at
+    raw = derived_map({"name": FLUSH_NAME.format(section=section), "meta": "flush_handlers",
+                       "tags": ["always"]}, None, at)
+    entry = TaskEntry(raw, Path(at.file), at, Context(), is_implicit=True)
+    def task_id(task: TaskEntry) -> str:  # (expansion.kind is "handler" by now)
+        return step_id(expansion.play, "task", task.name)
+
+    flush = task_id(entry)
+    later = {task_id(task) for task in expansion.tasks[index:]}
+    expansion.sequence = [((flush,) if needed == before and step in later else needed, step)
+                          for needed, step in expansion.sequence]
+    if before and (index == 0 or before != (task_id(expansion.tasks[index - 1]),)):
+        expansion.sequence.append((before, flush))
+    expansion.tasks.insert(index, entry)
 
 
 def _expand_section(expansion: Expansion, fields: Fields, key: str, path: Path,
@@ -547,7 +580,7 @@ def finish_step(step: Step, entry: TaskEntry) -> Step:
     when = None if not conditions else conditions[0] if len(conditions) == 1 else \
         " and ".join(f"({condition})" for condition in conditions)
     body = replace(body, when=when, vars={**context.vars, **body.vars},
-                   defaults=dict(context.defaults))
+                   defaults=dict(context.defaults), is_implicit=entry.is_implicit)
     return replace(step, name=f"{context.prefix}{step.name}{context.suffix}", body=body,
                    tags=step.tags | context.tags)
 

@@ -378,3 +378,59 @@ def test_a_loop_on_a_block_or_an_import_stays_refused(tmp_path: Path) -> None:
         (tmp_path / "play.yml").write_text(f"- name: p\n  hosts: all\n  tasks:\n    {entry}")
         with pytest.raises(InputError, match="'with_items' cannot be set on"):
             load_playbook(tmp_path / "play.yml")
+
+
+FLUSHES = ("- name: p\n  hosts: h1\n  pre_tasks:\n{pre}  tasks:\n{tasks}  post_tasks:\n{post}"
+           "  handlers:\n    - name: h\n      shell: echo handler >> {{{{ playbook_dir }}}}/log\n")
+
+
+def _notifying(name: str) -> str:
+    return (f"    - name: {name}\n      shell: echo {name} >> {{{{ playbook_dir }}}}/log\n"
+            "      notify: h\n")
+
+
+def test_handlers_flush_after_pre_tasks_after_tasks_and_after_post_tasks(
+        tmp_path: Path) -> None:
+    status, out = _run(tmp_path, FLUSHES.format(pre=_notifying("pre"), tasks=_notifying("task"),
+                                                post=_notifying("post")))
+    assert status == 0, out
+    # what ansible-playbook 2.19 writes for the same play (each section's notify runs the
+    # handler before the next section starts)
+    assert _log(tmp_path) == ["pre", "handler", "task", "handler", "post", "handler"]
+    assert "ran handlers: h (changed)" in out
+
+
+def test_a_flush_with_no_handler_notified_is_not_shown_or_counted(tmp_path: Path) -> None:
+    quiet = "    - name: {0}\n      command: 'true'\n      changed_when: false\n"
+    status, out = _run(tmp_path, FLUSHES.format(pre=quiet.format("pre"), tasks=quiet.format(
+        "task"), post=quiet.format("post")))
+    assert status == 0, out
+    assert "handlers notified in" not in out
+    assert out.splitlines()[-2].split() == ["h1", "3", "0", "0", "0", "0", "0", "0"]
+
+
+def test_the_flushes_stand_between_the_sections_in_the_plan(tmp_path: Path) -> None:
+    (tmp_path / "play.yml").write_text(FLUSHES.format(
+        pre=_notifying("pre"), tasks=_notifying("task"), post=_notifying("post")))
+    steps = load_playbook(tmp_path / "play.yml").plays[0].steps
+    assert [step.name for step in steps] == [
+        "pre", "(handlers notified in pre_tasks)", "task", "(handlers notified in tasks)",
+        "post", "h"]
+    assert all("always" in step.tags for step in steps if step.name.startswith("("))
+
+
+def test_a_play_without_handlers_gets_no_flush_steps() -> None:
+    # pre_tasks, a role without handlers, tasks and post_tasks
+    assert not any(name.startswith("(handlers") for name in _task_names(
+        CORPUS / "pre_post_order.yml"))
+
+
+def test_tags_that_select_one_section_still_flush_before_the_next(tmp_path: Path) -> None:
+    playbook = FLUSHES.format(pre=_notifying("pre") + "      tags: [pick]\n",
+                              tasks=_notifying("task"),
+                              post=_notifying("post") + "      tags: [pick]\n")
+    # (the handler is tagged too: play leaves out a handler that --tags does not select)
+    status, out = _run(tmp_path, playbook.replace("- name: h\n", "- name: h\n      tags: [pick]\n"),
+                       "-t", "pick")
+    assert status == 0, out
+    assert _log(tmp_path) == ["pre", "handler", "post", "handler"]
