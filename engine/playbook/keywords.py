@@ -155,6 +155,20 @@ def split_free_form(action: str, line: str) -> dict[str, Any] | str:
     return {**options, "cmd": " ".join(words)}
 
 
+def split_key_values(written: str, line: str) -> dict[str, Any]:
+    """`msg="hello {{ x }}" verbosity=1` as Ansible's parse_kv reads an action written on one
+    line: each word a key=value (quotes around the value removed, a template kept whole)."""
+    found: dict[str, Any] = {}
+    for word in _split_words(line):
+        key, equals, value = word.partition("=")
+        if not equals or not key.isidentifier():
+            raise ValueError(f"the {written!r} action written on one line takes key=value "
+                             f"words (msg=\"hello {{{{ name }}}}\"), and {word!r} is none; "
+                             "or write its arguments as a mapping")
+        found[key] = _unquoted(value)
+    return found
+
+
 def _split_words(line: str) -> list[str]:
     """Words split on blanks outside quotes and outside `{{ }}` / `{% %}` (Ansible's
     split_args), each kept as written, quotes included."""

@@ -138,6 +138,31 @@ def test_free_form_and_args_reach_the_action_as_arguments(
         {"chdir": "/mine", "removes": "x", "cmd": "make"}]
 
 
+def test_an_action_on_one_line_takes_key_value_words_as_ansible_does(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _, seen = run_tasks(tmp_path, play_of(
+        "    - name: msg\n      debug: msg=\"hello {{ who }} and {{ 'you' | upper }}\"\n"
+        "    - name: var\n      ansible.builtin.debug: var=who\n"
+        "    - name: quoted\n      debug: msg='a b' verbosity=0\n"
+        "    - name: file\n      file: path=/srv/x state=directory mode=0750\n",
+        vars="{who: world}"), monkeypatch)
+    assert [args for args, _ in seen] == [
+        {"msg": "hello world and YOU"}, {"var": "who"}, {"msg": "a b", "verbosity": "0"},
+        {"path": "/srv/x", "state": "directory", "mode": "0750"}]
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    ("debug: hello", "takes key=value words"),
+    ("debug: msg=hi colour=red", "unknown key 'colour'"),
+])
+def test_a_one_line_action_that_is_not_key_values_is_refused(tmp_path: Path, line: str,
+                                                             message: str) -> None:
+    (tmp_path / "play.yml").write_text(play_of(f"    - name: t\n      {line}\n"))
+    with pytest.raises(InputError, match=message) as error:
+        load_playbook(tmp_path / "play.yml")
+    assert error.value.location is not None and error.value.location.line == 5
+
+
 def test_args_with_an_unknown_argument_is_refused(tmp_path: Path) -> None:
     (tmp_path / "play.yml").write_text(play_of(
         "    - name: t\n      command: make\n      args: {chdri: /build}\n"))
