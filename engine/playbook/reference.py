@@ -169,8 +169,10 @@ TASK: dict[str, Entry] = {
                     "to (`sudo -H -u`).", "become_user: postgres"),
     "remote_user": ("the play's", "The login, for hosts whose inventory names no user; one "
                     "login per host per run.", "remote_user: admin"),
-    "environment": ("the play's", "Environment variables for the task's commands, over the "
-                    "play's; through stdin, never a command line.",
+    "environment": ("the play's", "Environment variables for the task's commands, over its "
+                    "blocks', its role's and the play's (per name, as Ansible merges them); a "
+                    "mapping, a template or a list of them; through stdin, never a command "
+                    "line.",
                     "environment: {LANG: C.UTF-8}"),
     "args": ("{}", "The action's arguments, under those written on the action itself "
              "(`command: make` with `args: {chdir: /src}`).", "args: {chdir: /srv/app}"),

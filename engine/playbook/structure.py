@@ -17,7 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import InputError, Location
-from engine.playbook.keywords import LOOP_KEYS, LoopSpec, loop_items, read_loop
+from engine.playbook.keywords import (
+    LOOP_KEYS,
+    LoopSpec,
+    loop_items,
+    merged_environment,
+    read_loop,
+)
 from engine.playbook.model import BlockSpec, Step, TaskSpec, step_id
 from engine.schema import Fields, type_name
 from engine.templating import is_template
@@ -59,6 +65,9 @@ class Context:
         """This context with the keywords of a block, include or role entry added."""
         keywords = {**self.keywords, **{key: value for key, value in fields.mapping.items()
                                         if key not in (*skip, *MERGED_KEYWORDS)}}
+        if "environment" in keywords and "environment" not in skip:
+            keywords["environment"] = merged_environment(self.keywords.get("environment"),
+                                                         fields.raw("environment"))
         when = fields.raw("when")
         conditions = (*self.when, *(when if isinstance(when, list) else
                                     [] if when is None else [when]))
@@ -230,6 +239,9 @@ def _expand_item(expansion: Expansion, raw: Any, path: Path, at: Location, conte
 def _with_keywords(raw: dict[str, Any], context: Context) -> Any:
     """The task with the keywords it inherits written in (its own value wins)."""
     missing = {key: value for key, value in context.keywords.items() if key not in raw}
+    if "environment" in raw and "environment" in context.keywords:  # merged, the task's wins
+        missing["environment"] = merged_environment(context.keywords["environment"],
+                                                    raw["environment"])
     if not missing:
         return raw
     return derived_map({**raw, **missing}, raw, where(raw))

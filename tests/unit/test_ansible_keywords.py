@@ -183,6 +183,28 @@ def test_environment_of_play_and_task_merge_and_render(
                                       "HTTP_PROXY": "http://p:3128"}
 
 
+def test_environment_merges_play_into_blocks_into_task_the_innermost_winning_per_name(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _, seen = run_tasks(tmp_path, play_of(
+        "    - environment: {B: block, C: block, D: block}\n"
+        "      block:\n"
+        "        - environment: {C: inner, E: '{{ e }}'}\n"
+        "          block:\n"
+        "            - name: t\n              command: env\n"
+        "              environment: {D: task}\n"
+        "            - name: own\n              command: env\n"
+        "    - environment: '{{ proxy_env }}'\n"
+        "      block:\n"
+        "        - name: templated\n          command: env\n"
+        "          environment: {HTTP_PROXY: mine}\n",
+        vars="{e: from-var, proxy_env: {HTTP_PROXY: theirs, NO_PROXY: lab}}",
+        environment="{A: play, B: play}"), monkeypatch)
+    assert [context.environment for _, context in seen] == [
+        {"A": "play", "B": "block", "C": "inner", "D": "task", "E": "from-var"},
+        {"A": "play", "B": "block", "C": "inner", "D": "block", "E": "from-var"},
+        {"A": "play", "B": "play", "HTTP_PROXY": "mine", "NO_PROXY": "lab"}]
+
+
 def test_environment_values_go_through_stdin_never_the_command_line() -> None:
     secret = "it's $(touch /tmp/x); `id`"
     argv, stdin = with_environment(["printenv", "TOKEN"], b"input\n", {"TOKEN": secret})
