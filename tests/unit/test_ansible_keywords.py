@@ -5,6 +5,7 @@ and replicas as templates of play vars and -e."""
 from __future__ import annotations
 
 import shlex
+from types import SimpleNamespace
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -27,11 +28,12 @@ HOSTS = "all:\n  hosts:\n    web1: {connection: local}\n    web2: {connection: l
 
 class _Pool:
     def get(self, host: str) -> object:
-        return object()
+        return SimpleNamespace(host=host)  # a stand-in connection that says whose it is
 
 
 def run_tasks(tmp_path: Path, play: str, monkeypatch: pytest.MonkeyPatch,
-              extra_vars: tuple[str, ...] = ()) -> tuple[dict[str, Any], list[Any]]:
+              extra_vars: tuple[str, ...] = (), hosts: str = HOSTS,
+              limit: str | None = "web1") -> tuple[dict[str, Any], list[Any]]:
     """Run a play on web1 with an action that records what it was given."""
     seen: list[Any] = []
 
@@ -40,10 +42,10 @@ def run_tasks(tmp_path: Path, play: str, monkeypatch: pytest.MonkeyPatch,
         return Outcome(changed=True, msg=f"ran {args}")
 
     monkeypatch.setattr(engine.tasks, "find_action", lambda name: record)
-    (tmp_path / "hosts.yml").write_text(HOSTS)
+    (tmp_path / "hosts.yml").write_text(hosts)
     (tmp_path / "play.yml").write_text(play)
     prepared = prepare(RunOptions(playbook=str(tmp_path / "play.yml"),
-                                  inventories=(str(tmp_path / "hosts.yml"),), limit="web1",
+                                  inventories=(str(tmp_path / "hosts.yml"),), limit=limit,
                                   extra_vars=extra_vars), _load_inventory)
     runner = StepRunner(prepared.plan, prepared.inventory, prepared.extra_vars,
                         _Pool(), StepOptions())  # type: ignore[arg-type]
@@ -249,6 +251,38 @@ def test_become_user_of_task_over_play_over_inventory(
         vars="{app: web}", become_user="postgres"), monkeypatch)
     assert [(context.become, context.become_user) for _, context in seen] == [
         (True, "web"), (True, "postgres")]
+
+
+BECOME_USERS = """\
+    - {name: play keyword, command: id}
+    - {name: task keyword, command: id, become_user: bin}
+    - become_user: sys
+      block:
+        - {name: block keyword, command: id}
+    - name: task var
+      command: id
+      become_user: bin
+      vars: {ansible_become_user: sys}
+"""
+
+
+@pytest.mark.parametrize(("extra_vars", "expected"), [
+    # what ansible-playbook 2.19 runs as for the same play and inventory (id -un):
+    # ansible_become_user, a variable, wins over every keyword; keywords: task > block > play
+    ((), {"web1": ["nobody", "nobody", "nobody", "sys"], "web2": ["daemon", "bin", "sys", "sys"]}),
+    (("ansible_become_user=games",), {"web1": ["games"] * 4, "web2": ["games"] * 4}),
+])
+def test_become_user_follows_ansibles_precedence(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, extra_vars: tuple[str, ...],
+        expected: dict[str, list[str]]) -> None:
+    hosts = ("all:\n  hosts:\n    web1: {connection: local, ansible_become_user: nobody}\n"
+             "    web2: {connection: local}\n")
+    _, seen = run_tasks(tmp_path, play_of(BECOME_USERS, become="true", become_user="daemon"),
+                        monkeypatch, extra_vars, hosts, limit=None)
+    users: dict[str, list[str]] = {"web1": [], "web2": []}
+    for _, context in seen:
+        users[context.connection.host].append(context.become_user)
+    assert users == expected
 
 
 # --- remote_user ----------------------------------------------------------------------------
