@@ -5,9 +5,9 @@ and replicas as templates of play vars and -e."""
 from __future__ import annotations
 
 import shlex
-from types import SimpleNamespace
 from collections.abc import Mapping
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
