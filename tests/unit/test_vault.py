@@ -230,3 +230,25 @@ def test_vaulted_values_reach_the_file_and_never_the_output(tmp_path: Path) -> N
             assert plaintext not in output
     assert "the token is ********" in traced.stdout
     assert "DB_USER=app" in traced.stdout  # a plain value stays visible
+
+
+def test_a_vaulted_value_in_a_services_meta_never_reaches_a_registry_record(
+        keyring: vault.Keyring) -> None:
+    from engine.containers.services import refuse_secrets
+    from engine.registry import Instance
+
+    load_inventory([DATA / "inventory.yml"])  # decrypts db_password
+
+    def record(meta: dict[str, str], tags: tuple[str, ...] = ()) -> Instance:
+        return Instance(service="api", instance="api-h1", host="h1", address="10.0.0.1",
+                        port=80, tags=tags, meta=meta, container="api", image_id="sha256:1",
+                        registered_at="2026-01-01T00:00:00Z")
+
+    refuse_secrets(record({"version": "2"}), {})
+    for bad in (record({"dsn": "postgres://app:inventory-s3cret@db/app"}),
+                record({}, ("inventory-s3cret",))):
+        with pytest.raises(ValueError, match="registry records are no place for secrets"):
+            refuse_secrets(bad, {})
+    listed = {"secret_vars": ["token"], "token": "listed-t0ken"}
+    with pytest.raises(ValueError, match="hold a secret"):
+        refuse_secrets(record({"t": "listed-t0ken"}), listed)
