@@ -417,6 +417,8 @@ def test_the_flushes_stand_between_the_sections_in_the_plan(tmp_path: Path) -> N
         "pre", "(handlers notified in pre_tasks)", "task", "(handlers notified in tasks)",
         "post", "h"]
     assert all("always" in step.tags for step in steps if step.name.startswith("("))
+    _, listed = _run(tmp_path, (tmp_path / "play.yml").read_text(), "--list-tasks")
+    assert "pre" in listed and "(handlers" not in listed  # nor does ansible-playbook list them
 
 
 def test_a_play_without_handlers_gets_no_flush_steps() -> None:
