@@ -58,9 +58,9 @@ class Keyring:
         tried = ", ".join(dict.fromkeys(secret.source for secret in self.secrets))
         encrypted = "" if label == DEFAULT_LABEL else f" (encrypted with vault id {label!r})"
         raise InputError(f"no vault password given decrypts this value{encrypted} (tried "
-                         f"{tried}): a "
-                         "wrong password, or the value was changed after it was encrypted; "
-                         f"{HOW_TO_UNLOCK} with the password it was encrypted with", at)
+                         f"{tried}): a wrong password, or the value was changed after it was "
+                         f"encrypted; {HOW_TO_UNLOCK} with the password it was encrypted with",
+                         at)
 
     def reveal(self, value: Any) -> Any:
         """Record `value` (a decrypted value, or a document read from an encrypted file) as
@@ -69,6 +69,9 @@ class Keyring:
         return value
 
 
+# One keyring per command rather than an argument: every loader (inventory files, vars
+# dirs, vars files, roles, includes, -e @file) reads YAML through engine/yamlfile.py, which
+# decrypts, and the passwords would otherwise travel through all of their signatures.
 _keyring = Keyring()
 
 
