@@ -61,6 +61,26 @@ def _inventory_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-i", "--inventory", action="append", default=[], metavar="INV",
                         help="inventory file or folder; repeatable (default: $PLAY_INVENTORY, "
                              f"else {DEFAULT_INVENTORY})")
+    vault = parser.add_argument_group("ansible-vault (every vaulted value is a secret)")
+    vault.add_argument("--vault-password-file", "--vault-pass-file", action="append",
+                       default=[], metavar="FILE",
+                       help="the vault password, or an executable that prints it; repeatable "
+                            "(also $ANSIBLE_VAULT_PASSWORD_FILE)")
+    vault.add_argument("--vault-id", action="append", default=[], metavar="LABEL@FILE",
+                       help="a password for the values encrypted with this vault id "
+                            "(LABEL@prompt asks for it); repeatable")
+    vault.add_argument("-J", "--ask-vault-pass", "--ask-vault-password", action="store_true",
+                       help="prompt for the vault password")
+
+
+def _unlock(options: argparse.Namespace) -> None:
+    """The vault passwords the options give, for the loaders (engine/vault.py)."""
+    import getpass
+
+    from engine import vault
+
+    vault.current().secrets = vault.load_secrets(
+        options.vault_password_file, options.vault_id, options.ask_vault_pass, getpass.getpass)
 
 
 def _selection_options(parser: argparse.ArgumentParser) -> None:
@@ -324,6 +344,7 @@ def _graph(argv: Sequence[str]) -> int:
     from engine.output.graph import render_graph
 
     options = _graph_parser().parse_args(argv)
+    _unlock(options)
     run_options, prepared = _prepare(options)
     placement = None
     if options.explain:
@@ -346,6 +367,7 @@ def _inventory(argv: Sequence[str]) -> int:
     from engine.output.inventory import ansible_list, graph_text, host_vars_json
 
     options = _inventory_parser().parse_args(argv)
+    _unlock(options)
     inventory = _load_inventory(options.inventory)
     if options.host:
         sys.stdout.write(json.dumps(host_vars_json(inventory, options.host), indent=2) + "\n")
@@ -382,6 +404,7 @@ def _lab(argv: Sequence[str]) -> int:
 
 def _registry(argv: Sequence[str]) -> int:
     options = _registry_parser().parse_args(argv)
+    _unlock(options)
     inventory = _load_inventory(options.inventory)
     if options.action == "check":
         from engine.commands.registry_check import CheckOptions, check_registry
@@ -409,6 +432,7 @@ def _run(argv: Sequence[str]) -> int:
     from engine.connection.pool import EarlyConnections
     from engine.run import execute
 
+    _unlock(options)
     if options.forks < 1:
         raise InputError(f"--forks must be at least 1, not {options.forks}", None)
     if not options.lock_timeout >= 0:  # nan too
@@ -442,7 +466,14 @@ def _check_only(options: argparse.Namespace, argv: Sequence[str]) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from engine import vault
+
     arguments = list(sys.argv[1:] if argv is None else argv)
+    with vault.unlocked(vault.Keyring()):  # a command's own passwords and plaintexts
+        return _main(arguments)
+
+
+def _main(arguments: list[str]) -> int:
     try:
         if arguments and arguments[0] in SUBCOMMANDS:
             command = {"graph": _graph, "inventory": _inventory, "lab": _lab,

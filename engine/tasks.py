@@ -32,7 +32,7 @@ from engine.templating import (
 from engine.variables import Scope, host_scope, load_vars_files, playbook_dir, static_magic
 
 if TYPE_CHECKING:
-    from engine.inventory import Inventory
+    from engine.inventory import Host, Inventory
     from engine.plan import Plan
 
 HIDDEN = "(output hidden by no_log)"
@@ -245,11 +245,14 @@ class StepRunner:
         diff = "".join(outcome.diff for outcome in outcomes if outcome.diff) or None
         if _is_hidden(task, scope):
             message, diff = HIDDEN, None
+        shows_msg = any(outcome.shows_msg for outcome in outcomes)
         # built once, with its duration: a dataclasses.replace per step cost as much again
         return StepResult(host, step.id, status, msg=message, diff=diff,
                           duration=time.monotonic() - started,
                           is_ignored=failed and flag(task.ignore_errors, scope, "ignore_errors"),
-                          shows_msg=any(outcome.shows_msg for outcome in outcomes))
+                          shows_msg=shows_msg,
+                          # an implicit flush that ran no handler: nothing happened
+                          is_hidden=task.is_implicit and status == "ok" and not shows_msg)
 
     def _outcomes(self, host: str, play: Play, task: TaskSpec, scope: Scope,
                   items: list[Any] | None) -> list[Outcome]:
@@ -296,9 +299,7 @@ class StepRunner:
     def _once(self, host: str, play: Play, task: TaskSpec, scope: Scope) -> Outcome:
         inventory_host = self.inventory.hosts[host]
         become = _first_set(task.become, play.become, inventory_host.become)
-        become_user = next((value for value in (task.become_user, play.become_user,
-                                                inventory_host.become_user)
-                            if value is not None), None)
+        become_user = _become_user(task, play, inventory_host, scope)
         context = ActionContext(
             connection=self.pool.get(self._delegated(host, task, scope)),
             check=self.options.check, diff=self.options.diff,
@@ -354,6 +355,18 @@ def _labelled(label: Any, outcome: Outcome) -> str:
 def flag(value: Any, scope: Mapping[str, Any], keyword: str) -> bool:
     """A boolean keyword, rendered for this host and read as Ansible reads booleans."""
     return as_boolean(render(value, scope), keyword)
+
+
+def _become_user(task: TaskSpec, play: Play, host: Host, scope: Mapping[str, Any]) -> Any:
+    """Ansible's precedence, checked against ansible-playbook 2.19: the variable
+    `ansible_become_user`, from wherever the host's variables take it (inventory, play vars,
+    a block's or task's vars, -e), wins over every keyword, and so does the inventory's
+    `become_user`; then the keyword, the task's (or what its blocks and role give it) over
+    the play's."""
+    if "ansible_become_user" in scope:
+        return scope["ansible_become_user"]
+    return next((value for value in (host.become_user, task.become_user, play.become_user)
+                 if value is not None), None)
 
 
 def _is_hidden(task: TaskSpec, scope: Mapping[str, Any]) -> bool:

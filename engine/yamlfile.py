@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from engine import vault
 from engine.errors import InputError, Location
 
 # A document may expand to at most this many nodes once aliases are followed.
@@ -137,6 +138,16 @@ def _refuse_tag(loader: _LineLoader, node: yaml.Node) -> Any:
                      Location(loader.file_name, node.start_mark.line + 1))
 
 
+def _construct_vaulted(loader: _LineLoader, node: yaml.Node) -> str:
+    """Ansible's `!vault |` value: decrypted now (engine/vault.py), a secret from here on."""
+    at = Location(loader.file_name, node.start_mark.line + 1)
+    if not isinstance(node, yaml.ScalarNode):
+        raise InputError("a !vault value is the text ansible-vault encrypt_string printed "
+                         "(a block starting $ANSIBLE_VAULT;), not a list or mapping", at)
+    return vault.decrypt_value(str(node.value), at)
+
+
+_LineLoader.add_constructor("!vault", _construct_vaulted)
 _LineLoader.add_constructor("tag:yaml.org,2002:map", _LineLoader.construct_yaml_map)
 _LineLoader.add_constructor("tag:yaml.org,2002:seq", _LineLoader.construct_yaml_seq)
 # A date stays the text it was written as (`2024-01-01`, as a container's env or a
@@ -253,14 +264,23 @@ def _load_yaml(text: str, file_name: str) -> Any:
 
 
 def load_yaml_file(path: str | Path) -> Any:
-    """Read and parse a YAML file; a missing or unreadable file is an `InputError`."""
+    """Read and parse a YAML file, decrypting it first when ansible-vault encrypted it
+    (then every value in it is a secret); a missing or unreadable file is an `InputError`."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InputError("file not found", Location(str(path))) from None
     except (OSError, UnicodeDecodeError) as error:
         raise InputError(f"cannot read this file: {error}", Location(str(path))) from None
-    return load_yaml(text, str(path))
+    return load_yaml_text(text, str(path))
+
+
+def load_yaml_text(text: str, file_name: str) -> Any:
+    """`load_yaml` of a file's text, which ansible-vault may have encrypted as a whole."""
+    if not vault.is_vaulted(text):
+        return load_yaml(text, file_name)
+    return vault.current().reveal(load_yaml(vault.decrypt_file(text, Location(file_name, 1)),
+                                            file_name))
 
 
 def _line_of(text: str, number: int) -> str:

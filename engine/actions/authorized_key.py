@@ -1,13 +1,15 @@
 """`authorized_key`: SSH public keys present or absent in a user's
-~/.ssh/authorized_keys, the folder 0700 and the file 0600, both the user's (sshd's
-StrictModes refuses anything looser). A key is the same key when its type and base64 blob
-match, whatever its options or comment (Ansible's rule); `exclusive` removes the others.
+~/.ssh/authorized_keys (or the file `path` names), the folder 0700 and the file 0600, both
+the user's (sshd's StrictModes refuses anything looser). A key is the same key when its
+type and base64 blob match, whatever its options or comment (Ansible's rule); `exclusive`
+removes the others; `key_options` replace each key's own options, as in Ansible.
 
 The edit is a pure function of the file's text; textfile reads it and copy writes it.
 """
 
 from __future__ import annotations
 
+import posixpath
 import shlex
 from collections.abc import Mapping
 from typing import Any
@@ -21,12 +23,14 @@ from engine.schema import as_boolean
 KEY_TYPES = ("ssh-rsa", "ssh-dss", "ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384",
              "ecdsa-sha2-nistp521", "sk-ssh-ed25519@openssh.com",
              "sk-ecdsa-sha2-nistp256@openssh.com")
-# $1 user. Output: the passwd line, then the stat line of ~/.ssh (empty: absent).
+# $1 user, $2 the keys' folder (empty: ~/.ssh). Output: the passwd line, then the stat line
+# of the folder (empty: absent).
 READ_SCRIPT = f"""entry=$(getent passwd -- "$1") || {{
   echo "no user $1 on this host" >&2; exit 1; }}
 echo "$entry"
 home=$(printf '%s' "$entry" | cut -d: -f6)
-if [ -e "$home/.ssh" ]; then stat -c '{STAT_FORMAT}' -- "$home/.ssh"; else echo; fi"""
+folder=${{2:-$home/.ssh}}
+if [ -e "$folder" ]; then stat -c '{STAT_FORMAT}' -- "$folder"; else echo; fi"""
 
 
 def key_identity(line: str) -> tuple[str, str] | None:
@@ -83,7 +87,21 @@ def keys_from(args: Mapping[str, Any]) -> list[str]:
             and not str(line).strip().startswith("#")]
     if not keys:
         raise ActionError("key must hold at least one SSH public key")
-    return keys
+    options = args.get("key_options")
+    if options is None or not str(options).strip():
+        return keys
+    return [with_options(key, str(options).strip()) for key in keys]
+
+
+def with_options(key: str, options: str) -> str:
+    """`key` with `options` in place of the options it was written with (Ansible's
+    key_options); a line that is no key is left for edit_keys to refuse."""
+    try:
+        words = shlex.split(key, posix=False)
+    except ValueError:
+        words = key.split()
+    start = next((index for index, word in enumerate(words[:-1]) if word in KEY_TYPES), None)
+    return key if start is None else " ".join([options, *words[start:]])
 
 
 def authorized_key(args: Mapping[str, Any], context: ActionContext) -> Outcome:
@@ -91,11 +109,14 @@ def authorized_key(args: Mapping[str, Any], context: ActionContext) -> Outcome:
     if state not in ("present", "absent"):
         raise ActionError(f"state must be present or absent, not {state!r}")
     keys = keys_from(args)
-    lines = run_checked(context, ["/bin/sh", "-c", READ_SCRIPT, "play-authorized-key", user],
+    given = None if args.get("path") is None else str(args["path"])
+    lines = run_checked(context, ["/bin/sh", "-c", READ_SCRIPT, "play-authorized-key", user,
+                                  "" if given is None else posixpath.dirname(given) or "."],
                         f"reading the account {user}").split("\n")
     _, _, uid, gid, _, home = lines[0].split(":")[:6]
-    folder, folder_state = f"{home}/.ssh", parse_stat(lines[1] if len(lines) > 1 else "")
-    path = f"{folder}/authorized_keys"
+    folder_state = parse_stat(lines[1] if len(lines) > 1 else "")
+    path = given if given is not None else f"{home}/.ssh/authorized_keys"
+    folder = posixpath.dirname(path)
     if not folder_state.exists and state == "absent":
         return Outcome(msg=f"{folder} does not exist: no key to remove")
     manage_dir = as_boolean(args.get("manage_dir", True), "manage_dir")

@@ -82,8 +82,9 @@ CATALOG: dict[str, ActionEntry] = {
     "assert": _entry("control", "that fail_msg msg success_msg quiet", required="that"),
     "set_fact": _entry("control", "cacheable", any_names=True),
     "meta": _entry("control", "free_form", free_form="free_form"),
-    "lineinfile": _entry("lineinfile", "path line regexp state insertafter insertbefore "
-                         "create backrefs mode owner group validate backup", required="path",
+    "lineinfile": _entry("lineinfile", "path line regexp search_string state insertafter "
+                         "insertbefore firstmatch create backrefs mode owner group validate "
+                         "backup", required="path",
                          remote_paths="path", modes="mode",
                          choices={"state": "present absent"}),
     "blockinfile": _entry("blockinfile", "path block marker marker_begin marker_end state "
@@ -93,8 +94,9 @@ CATALOG: dict[str, ActionEntry] = {
     "stat": _entry("stat", "path follow get_checksum checksum_algorithm", required="path",
                    remote_paths="path",
                    choices={"checksum_algorithm": "sha1 sha256 md5 sha512"}),
-    "authorized_key": _entry("authorized_key", "user key state exclusive manage_dir",
-                             required="user key", choices={"state": "present absent"}),
+    "authorized_key": _entry("authorized_key", "user key state exclusive manage_dir path "
+                             "key_options", required="user key", remote_paths="path",
+                             choices={"state": "present absent"}),
     "service": _entry("service", "name state enabled", required="name"),
     "systemd": _entry("service", "name state enabled daemon_reload", required="name"),
     "systemd_service": _entry("service", "name state enabled daemon_reload", required="name"),

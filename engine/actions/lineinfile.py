@@ -1,6 +1,7 @@
-"""`lineinfile`: one line present (added, or replacing the last line a `regexp` matches)
-or absent in a remote text file, with Ansible's rules for where a new line goes
-(`insertafter` / `insertbefore`: EOF, BOF or a regex, its last match).
+"""`lineinfile`: one line present (added, or replacing the last line a `regexp` matches or
+that holds a `search_string`; the first with `firstmatch`) or absent in a remote text
+file, with Ansible's rules for where a new line goes (`insertafter` / `insertbefore`: EOF,
+BOF or a regex, its last match, or its first with `firstmatch`).
 
 The edit is a pure function of the file's text; textfile reads it and copy writes it.
 """
@@ -25,6 +26,8 @@ class DesiredLine:
     insertafter: str | None = None      # EOF | a regex (its last match)
     insertbefore: str | None = None     # BOF | a regex (its last match)
     backrefs: bool = False
+    search_string: str | None = None    # a literal part of the line, instead of regexp
+    firstmatch: bool = False            # the first match of regexp / search / anchor, not the last
 
 
 @dataclass(frozen=True)
@@ -52,7 +55,7 @@ def edit_lines(text: str, desired: DesiredLine) -> Edit:
     assert desired.line is not None
     new = desired.line
     if matches:
-        index = matches[-1]
+        index = matches[0] if desired.firstmatch else matches[-1]
         if desired.backrefs and desired.regexp is not None:
             found = _search(desired.regexp, "regexp").search(lines[index].rstrip("\r\n"))
             new = found.expand(desired.line) if found else new
@@ -63,7 +66,8 @@ def edit_lines(text: str, desired: DesiredLine) -> Edit:
         return Edit("".join(lines), "line replaced")
     if desired.backrefs:
         return Edit(text, "")  # Ansible: with backrefs an unmatched regexp changes nothing
-    if desired.regexp is not None and any(line.rstrip("\r\n") == new for line in lines):
+    searched = desired.regexp is not None or desired.search_string is not None
+    if searched and any(line.rstrip("\r\n") == new for line in lines):
         return Edit(text, "")
     at = _insert_at(lines, desired)
     if at > 0 and not lines[at - 1].endswith("\n"):
@@ -73,7 +77,10 @@ def edit_lines(text: str, desired: DesiredLine) -> Edit:
 
 
 def _matching(lines: list[str], desired: DesiredLine) -> list[int]:
-    """The indexes of the lines the task is about: regexp matches, else the exact line."""
+    """The indexes of the lines the task is about: regexp matches, lines that hold the
+    search_string, else the exact line."""
+    if desired.search_string is not None:
+        return [index for index, line in enumerate(lines) if desired.search_string in line]
     if desired.regexp is not None:
         pattern = _search(desired.regexp, "regexp")
         return [index for index, line in enumerate(lines) if pattern.search(line.rstrip("\r\n"))]
@@ -91,7 +98,8 @@ def _insert_at(lines: list[str], desired: DesiredLine) -> int:
     found = [index for index, line in enumerate(lines) if pattern.search(line.rstrip("\r\n"))]
     if not found:
         return len(lines)  # Ansible: an anchor that matches nothing appends at the end
-    return found[-1] + 1 if anchor == desired.insertafter else found[-1]
+    chosen = found[0] if desired.firstmatch else found[-1]
+    return chosen + 1 if anchor == desired.insertafter else chosen
 
 
 def desired_from(args: Mapping[str, Any]) -> DesiredLine:
@@ -100,17 +108,25 @@ def desired_from(args: Mapping[str, Any]) -> DesiredLine:
         raise ActionError(f"state must be present or absent, not {state!r}")
     line = None if args.get("line") is None else str(args["line"])
     regexp = None if args.get("regexp") is None else str(args["regexp"])
+    search_string = _text(args, "search_string")
+    if regexp is not None and search_string is not None:
+        raise ActionError("give regexp or search_string, not both")
+    if "" in (regexp, search_string):
+        raise ActionError("an empty regexp or search_string matches every line; give the "
+                          "part of the line to find")
     if state == "present" and line is None:
         raise ActionError("state: present needs line, the line the file must hold")
-    if state == "absent" and line is None and regexp is None:
-        raise ActionError("state: absent needs line or regexp, the lines to remove")
+    if state == "absent" and line is None and regexp is None and search_string is None:
+        raise ActionError("state: absent needs line, regexp or search_string, the lines to "
+                          "remove")
     if args.get("insertafter") is not None and args.get("insertbefore") is not None:
         raise ActionError("give insertafter or insertbefore, not both")
     backrefs = as_boolean(args.get("backrefs"), "backrefs")
     if backrefs and regexp is None:
-        raise ActionError("backrefs needs regexp")
+        raise ActionError("backrefs needs regexp (a search_string has no groups)")
     return DesiredLine(line, state, regexp, _text(args, "insertafter"),
-                       _text(args, "insertbefore"), backrefs)
+                       _text(args, "insertbefore"), backrefs, search_string,
+                       as_boolean(args.get("firstmatch"), "firstmatch"))
 
 
 def _text(args: Mapping[str, Any], key: str) -> str | None:

@@ -24,6 +24,19 @@ from engine.results import StepResult
 from engine.templating import evaluate, render, template_errors
 
 
+def refuse_secrets(instance: Instance, scope: Mapping[str, Any]) -> None:
+    """A registry record is read by every run and every `play registry ls`: a secret (a
+    vaulted value, a `secret_vars` one) in a service's tags or meta fails the step
+    (ValueError) before it is written."""
+    from engine.output.redaction import Redactor, secret_values
+
+    secrets = Redactor(secret_values(scope))
+    if any(secrets.contains_secret(text) for text in (*instance.tags, *instance.meta.values())):
+        raise ValueError(f"service {instance.service!r}: its tags or meta hold a secret (a "
+                         "vaulted or secret_vars value); registry records are no place for "
+                         "secrets: keep it out of them")
+
+
 class ServiceSteps:
     """Runs the service nodes of one run, beside the container steps they follow."""
 
@@ -93,6 +106,7 @@ class ServiceSteps:
             meta={str(k): str(v) for k, v in render(dict(body.meta), scope).items()},
             container=container_name, image_id=healthy.image_id,
             registered_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+        refuse_secrets(instance, scope)
         old = existing.get(own_id)
         if old is not None and _same_record(old, instance):
             if getattr(registry, "records_expire", False) and not self.containers.check:

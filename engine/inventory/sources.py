@@ -15,7 +15,8 @@ from engine.errors import InputError, Location
 from engine.inventory.draft import Draft
 from engine.inventory.ini import parse_ini
 from engine.inventory.yaml_source import parse_yaml_inventory
-from engine.yamlfile import YamlMap, load_yaml
+from engine.vault import is_vaulted
+from engine.yamlfile import YamlMap, load_yaml, load_yaml_text
 
 YAML_EXTENSIONS = (".yml", ".yaml", ".json")
 # Ansible's INVENTORY_IGNORE_EXTS default, plus the folders and dotfiles it always skips.
@@ -69,8 +70,13 @@ def read_inventory_file(path: Path, draft: Draft) -> None:
     except OSError as error:
         raise InputError(f"cannot read this inventory file: {error}", Location(str(path))) from None
     text = _decoded(content, path, draft)
-    if path.suffix.lower() in YAML_EXTENSIONS:
-        parse_yaml_inventory(load_yaml(text, str(path)), path, draft)
+    is_encrypted = is_vaulted(text)
+    if is_encrypted and path.suffix.lower() not in (*YAML_EXTENSIONS, ""):
+        raise InputError("an inventory file encrypted with ansible-vault is read as YAML "
+                         "only: name it .yml, or encrypt the values with !vault (or an "
+                         "encrypted group_vars file) instead", Location(str(path)))
+    if path.suffix.lower() in YAML_EXTENSIONS or is_encrypted:
+        parse_yaml_inventory(load_yaml_text(text, str(path)), path, draft)
         return
     if not path.suffix:
         document = _try_yaml(text, path)

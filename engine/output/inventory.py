@@ -2,8 +2,8 @@
 
 Pure functions returning data or text; the CLI prints them. The shapes match
 `ansible-inventory`, so scripts written against it keep working. Secret variables (those
-a host's `secret_vars` lists, and the become and connection passwords) are shown as
-`********`, as ansible-inventory never shows a vault value in clear.
+a host's `secret_vars` lists, the become and connection passwords) and vaulted values are
+shown as `********`, as ansible-inventory never shows a vault value in clear.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 
 from engine.errors import InputError, did_you_mean
 from engine.inventory import Inventory
-from engine.output.redaction import MASK, Redactor, leaf_strings, secret_names
+from engine.output.redaction import MASK, Redactor, leaf_strings, secret_names, vaulted_values
 
 
 def ansible_list(inventory: Inventory) -> dict[str, Any]:
@@ -73,10 +73,18 @@ def _shown(variables: Mapping[str, Any]) -> dict[str, Any]:
     """A host's variables as printed: each secret one masked, and a secret's text hidden
     wherever else it appears (another variable built from it)."""
     names = secret_names(variables) & set(variables)
-    redactor = Redactor(text for name in names for text in leaf_strings(variables[name]))
-    masked = {key: MASK if key in names else redactor.value(value)
-              for key, value in variables.items()}
+    vaulted = vaulted_values()
+    redactor = Redactor([*vaulted,
+                         *(text for name in names for text in leaf_strings(variables[name]))])
+    masked = {key: MASK if key in names or _is_vaulted_number(value, vaulted)
+              else redactor.value(value) for key, value in variables.items()}
     return _sorted_keys(masked)
+
+
+def _is_vaulted_number(value: Any, vaulted: set[str]) -> bool:
+    """A number from an encrypted file (the redactor masks text only)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and \
+        str(value) in vaulted
 
 
 def _sorted_keys(mapping: Mapping[str, Any]) -> dict[str, Any]:

@@ -35,13 +35,14 @@ def list_hosts(plan: Plan) -> str:
 
 def list_tasks(plan: Plan) -> str:
     """Every step the run would take, after --tags, --skip-tags and --start-at-task; a
-    task by its name as Ansible lists it, the other kinds after their kind."""
+    task by its name as Ansible lists it, the other kinds after their kind; not the
+    handler flushes between sections, which Ansible does not list either."""
     planned = {step_id for _, step_id in plan.nodes}
     lines = _header(plan)
     for play in plan.playbook.plays:
         lines += ["", _play_line(play), "    tasks:"]
         lines += [f"      {_step_name(step)}\t{_tags(step.tags)}" for step in play.steps
-                  if step.id in planned]
+                  if step.id in planned and not getattr(step.body, "is_implicit", False)]
     return "\n".join(lines) + "\n"
 
 

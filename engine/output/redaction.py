@@ -1,6 +1,7 @@
 """Which values are secrets, and how every writer hides them: the values of the variables a
-`secret_vars` list names and of the become and connection passwords (secrets without being
-listed, as in Ansible), replaced by a mask in each of the forms they can take in output.
+`secret_vars` list names, of the become and connection passwords (secrets without being
+listed, as in Ansible) and every value ansible-vault encrypted, replaced by a mask in each
+of the forms they can take in output.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from engine import vault
 from engine.errors import InputError
 from engine.nested import leaves
 from engine.templating import template_errors
@@ -33,8 +35,9 @@ def secret_names(variables: Mapping[str, Any]) -> set[str]:
 
 def secret_values(variables: Mapping[str, Any]) -> set[str]:
     """The values of the secret variables in `variables` (a host's scope, rendered when it
-    is a lazy `Scope`; a value that cannot render is hidden as written)."""
-    found: set[str] = set()
+    is a lazy `Scope`; a value that cannot render is hidden as written), and every value
+    decrypted from a vault so far."""
+    found = vaulted_values()
     for name in secret_names(variables):
         if name not in variables:
             continue
@@ -45,6 +48,11 @@ def secret_values(variables: Mapping[str, Any]) -> set[str]:
             value = raw(name) if raw is not None else None
         found.update(leaf_strings(value))
     return found
+
+
+def vaulted_values() -> set[str]:
+    """Every `!vault` value and every value of an encrypted file that was loaded."""
+    return {text for value in vault.revealed() for text in leaf_strings(value)}
 
 
 def leaf_strings(value: Any) -> Iterator[str]:

@@ -99,8 +99,28 @@ def loop_items(kind: str, rendered: Any) -> list[Any]:
 
 def read_environment(fields: Fields, what: str) -> Any:
     """`environment:` a mapping of names to values (templates allowed), or one template that
-    renders to such a mapping; None when not given."""
+    renders to such a mapping, or a list of them merged in order (as Ansible's list, and
+    what a task inherits: engine/playbook/structure.py); None when not given."""
     value = fields.raw("environment")
+    if isinstance(value, list):
+        return [_environment_layer(layer, fields, what) for layer in value]
+    return _environment_layer(value, fields, what)
+
+
+def merged_environment(outer: Any, inner: Any) -> Any:
+    """Ansible's inheritance of `environment:`: the outer's names (a play's, a role's, a
+    block's), then the inner's, which wins per name; one mapping when both are mappings,
+    else the list of both, merged once rendered."""
+    if outer is None or inner is None:
+        return inner if outer is None else outer
+    layers = [*(outer if isinstance(outer, list) else [outer]),
+              *(inner if isinstance(inner, list) else [inner])]
+    if all(isinstance(layer, dict) for layer in layers):
+        return {name: item for layer in layers for name, item in layer.items()}
+    return layers
+
+
+def _environment_layer(value: Any, fields: Fields, what: str) -> Any:
     if value is None or is_template(value):
         return value
     if not isinstance(value, dict):
@@ -124,6 +144,9 @@ def rendered_environment(value: Any) -> dict[str, str]:
     """A rendered `environment:` as the strings a command receives (ValueError otherwise)."""
     if value is None:
         return {}
+    if isinstance(value, list):  # layers: a later one's names win
+        return {name: item for layer in value for name, item in
+                rendered_environment(layer).items()}
     if not isinstance(value, dict):
         raise ValueError(f"environment must render to a mapping, not {type(value).__name__}")
     found: dict[str, str] = {}
@@ -153,6 +176,20 @@ def split_free_form(action: str, line: str) -> dict[str, Any] | str:
     if not options:
         return line
     return {**options, "cmd": " ".join(words)}
+
+
+def split_key_values(written: str, line: str) -> dict[str, Any]:
+    """`msg="hello {{ x }}" verbosity=1` as Ansible's parse_kv reads an action written on one
+    line: each word a key=value (quotes around the value removed, a template kept whole)."""
+    found: dict[str, Any] = {}
+    for word in _split_words(line):
+        key, equals, value = word.partition("=")
+        if not equals or not key.isidentifier():
+            raise ValueError(f"the {written!r} action written on one line takes key=value "
+                             f"words (msg=\"hello {{{{ name }}}}\"), and {word!r} is none; "
+                             "or write its arguments as a mapping")
+        found[key] = _unquoted(value)
+    return found
 
 
 def _split_words(line: str) -> list[str]:

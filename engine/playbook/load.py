@@ -20,6 +20,7 @@ from engine.playbook.keywords import (
     merged_args,
     read_environment,
     read_loop,
+    split_key_values,
 )
 from engine.playbook.keywords import TASK_KEYWORDS as ANSIBLE_TASK_KEYWORDS
 from engine.playbook.model import (
@@ -336,6 +337,11 @@ def _action_args(action: str, written: str, fields: Fields, bases: tuple[Path, .
     at = fields.at(written)
     if isinstance(value, str) and spec.free_form:
         return value
+    if isinstance(value, str) and value.strip():
+        try:
+            value = split_key_values(written, value)
+        except ValueError as error:
+            raise InputError(str(error), at) from None
     if value is None and spec.free_form is None and not spec.required and not spec.one_of:
         return {}
     arguments = Fields(value, f"the {written!r} action", at)

@@ -47,6 +47,7 @@ class TaskSpec:
     become_user: Any = None
     remote_user: Any = None
     environment: Any = None         # a mapping (values may be templates) or a template
+    is_implicit: bool = False       # Ansible's flush between sections: hidden when it runs none
 
 
 @dataclass(frozen=True)

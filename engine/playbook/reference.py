@@ -102,7 +102,8 @@ PLAY: dict[str, Entry] = {
                      "`ansible_memtotal_mb`, `ansible_default_ipv4` in a first task, one round "
                      "trip per host.", "gather_facts: true"),
     "become_user": ("root", "The user `become` switches to (`sudo -H -u`) for the play's "
-                    "tasks; a task's own, else this, else the host's `ansible_become_user`.",
+                    "tasks, unless a task sets its own; a host's `ansible_become_user` (a "
+                    "variable: inventory, vars or -e) wins over both, as in Ansible.",
                     "become_user: postgres"),
     "remote_user": ("the inventory's `user`, else ~/.ssh/config, else yours", "The login of "
                     "hosts whose inventory names no user (the inventory wins, as in Ansible); "
@@ -119,7 +120,8 @@ TASK: dict[str, Entry] = {
              "list that must all hold); false skips the task, not what follows it.",
              "when: inventory_hostname in groups['web']"),
     "loop": ("none", "A list, or a template that renders to one: the action runs once per "
-             "`item`; a registered result holds `results`, one per item.",
+             "`item`; a registered result holds `results`, one per item. On `include_tasks`: the "
+             "whole file once per item (docs/structure.md).",
              "loop: [api, worker]"),
     "register": ("none", "Store the result for this host's later steps: `changed`, "
                  "`failed`, `skipped`, `msg`, the action's facts and, for commands, `rc`, "
@@ -164,12 +166,15 @@ TASK: dict[str, Entry] = {
     "loop_control": ("item, no index, the item shown", "`loop_var` (the item's name), "
                      "`index_var` (its position), `label` (a template: what the output shows "
                      "per item).", "loop_control: {loop_var: user, label: '{{ user.name }}'}"),
-    "become_user": ("the play's, else the host's, else root", "The user `become` switches "
-                    "to (`sudo -H -u`).", "become_user: postgres"),
+    "become_user": ("its block's or role's, else the play's, else root", "The user `become` "
+                    "switches to (`sudo -H -u`); the variable `ansible_become_user` wins over "
+                    "it, as in Ansible.", "become_user: postgres"),
     "remote_user": ("the play's", "The login, for hosts whose inventory names no user; one "
                     "login per host per run.", "remote_user: admin"),
-    "environment": ("the play's", "Environment variables for the task's commands, over the "
-                    "play's; through stdin, never a command line.",
+    "environment": ("the play's", "Environment variables for the task's commands, over its "
+                    "blocks', its role's and the play's (per name, as Ansible merges them); a "
+                    "mapping, a template or a list of them; through stdin, never a command "
+                    "line.",
                     "environment: {LANG: C.UTF-8}"),
     "args": ("{}", "The action's arguments, under those written on the action itself "
              "(`command: make` with `args: {chdir: /src}`).", "args: {chdir: /srv/app}"),

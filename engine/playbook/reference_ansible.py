@@ -72,13 +72,17 @@ ACTIONS: dict[str, tuple[str, dict[str, Entry]]] = {
     "meta": ("`flush_handlers`: run the handlers notified so far on the host now; `noop`.", {
         "free_form": ("", "`flush_handlers` or `noop`.", "free_form: flush_handlers"),
     }),
-    "lineinfile": ("One line present (added, or replacing the last line `regexp` matches) "
-                   "or absent in a text file.", {
+    "lineinfile": ("One line present (added, or replacing the last line `regexp` or "
+                   "`search_string` matches) or absent in a text file.", {
         "path": ("", "The remote file.", "path: /etc/ssh/sshd_config"),
         "line": ("", "The line the file must hold (with `state: present`).",
                  "line: Port 2222"),
         "regexp": ("none", "Lines it matches are replaced (the last one) or removed.",
                    "regexp: \"^#?Port \""),
+        "search_string": ("none", "Like `regexp`, a literal text the line holds somewhere "
+                          "(no `backrefs`).", "search_string: \"127.0.0.1\""),
+        "firstmatch": ("false", "The first line `regexp`, `search_string`, `insertafter` or "
+                       "`insertbefore` matches, instead of the last.", "firstmatch: true"),
         "state": ("present", "`present` or `absent`.", "state: absent"),
         "backrefs": ("false", "`line` may use the regexp's groups; no match changes nothing.",
                      "backrefs: true"),
@@ -110,7 +114,13 @@ ACTIONS: dict[str, tuple[str, dict[str, Entry]]] = {
         "key": ("", "One or more public key lines.", "key: \"{{ lookup_key }}\""),
         "state": ("present", "`present` or `absent`.", "state: absent"),
         "exclusive": ("false", "Remove every other key.", "exclusive: true"),
-        "manage_dir": ("true", "Create ~/.ssh and keep it 0700.", "manage_dir: false"),
+        "manage_dir": ("true", "Create the keys' folder and keep it 0700.",
+                       "manage_dir: false"),
+        "path": ("~/.ssh/authorized_keys", "Another keys file (absolute), e.g. what sshd's "
+                 "AuthorizedKeysFile names; still the user's, 0600.",
+                 "path: /etc/ssh/keys/deploy"),
+        "key_options": ("none", "Options for every key, in place of those its line has.",
+                        "key_options: 'from=\"10.0.0.0/8\",no-pty'"),
     }),
     "service": ("A service started, stopped, restarted or reloaded, enabled or not: systemd "
                 "where it runs, else /etc/init.d scripts and update-rc.d.", _SERVICE),

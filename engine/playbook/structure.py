@@ -17,6 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import InputError, Location
+from engine.playbook.keywords import (
+    LOOP_KEYS,
+    LoopSpec,
+    loop_items,
+    merged_environment,
+    read_loop,
+)
 from engine.playbook.model import BlockSpec, Step, TaskSpec, step_id
 from engine.schema import Fields, type_name
 from engine.templating import is_template
@@ -27,8 +34,8 @@ BLOCK_KEYS = ("block", "rescue", "always", "name")
 # keywords combined with a task's own instead of overridden by it
 MERGED_KEYWORDS = ("when", "tags", "vars")
 # keywords Ansible refuses on a block or a static import too (they need a task's result)
-TASK_ONLY = ("register", "loop", "until", "retries", "delay", "notify", "changed_when",
-             "failed_when", "listen")
+TASK_ONLY = ("register", *LOOP_KEYS, "loop_control", "until", "retries", "delay", "notify",
+             "changed_when", "failed_when", "listen")
 INCLUDE_TASKS = ("import_tasks", "include_tasks", "include")
 INCLUDE_ROLE = ("import_role", "include_role")
 INCLUDE_ROLE_KEYS = ("name", "tasks_from", "vars_from", "defaults_from", "handlers_from",
@@ -38,6 +45,7 @@ ROLE_KEYWORDS = ("when", "tags", "vars", "become", "become_user", "ignore_errors
 COLLECTION_PREFIXES = ("ansible.builtin.", "ansible.legacy.")
 ROLES_PATH_VARIABLES = ("PLAY_ROLES_PATH", "ANSIBLE_ROLES_PATH")
 COMING_FROM_ANSIBLE = "see docs/coming-from-ansible.md"
+FLUSH_NAME = "(handlers notified in {section})"  # an implicit flush: no task has this name
 
 
 @dataclass(frozen=True)
@@ -45,6 +53,7 @@ class Context:
     """What the blocks, includes and roles around a task give it."""
 
     prefix: str = ""                                   # "nginx : " inside role nginx
+    suffix: str = ""                                   # " (alice)" in a looped include
     when: tuple[Any, ...] = ()
     tags: frozenset[str] = frozenset()
     vars: Mapping[str, Any] = field(default_factory=dict)
@@ -56,6 +65,9 @@ class Context:
         """This context with the keywords of a block, include or role entry added."""
         keywords = {**self.keywords, **{key: value for key, value in fields.mapping.items()
                                         if key not in (*skip, *MERGED_KEYWORDS)}}
+        if "environment" in keywords and "environment" not in skip:
+            keywords["environment"] = merged_environment(self.keywords.get("environment"),
+                                                         fields.raw("environment"))
         when = fields.raw("when")
         conditions = (*self.when, *(when if isinstance(when, list) else
                                     [] if when is None else [when]))
@@ -72,11 +84,12 @@ class TaskEntry:
     path: Path
     at: Location
     context: Context
+    is_implicit: bool = False  # a step Ansible adds itself (a flush between sections)
 
     @property
     def name(self) -> str:
         name = self.raw.get("name") if isinstance(self.raw, dict) else None
-        return f"{self.context.prefix}{name}"
+        return f"{self.context.prefix}{name}{self.context.suffix}"
 
 
 @dataclass
@@ -107,6 +120,9 @@ def expand_play(fields: Fields, path: Path, play: int, extra_vars: Mapping[str, 
     variables = {**_literal(fields.mapping_of("vars")), **extra_vars}
     expansion = Expansion(play, path, variables)
     exits = _expand_section(expansion, fields, "pre_tasks", path, first)
+    # Ansible flushes the handlers after pre_tasks and after roles and tasks too: where,
+    # kept until the play's handlers (its own and its roles') are known
+    flushes = [("pre_tasks", len(expansion.tasks), exits)] if fields.raw("pre_tasks") else []
     roles = fields.raw("roles")
     if roles is not None:
         if not isinstance(roles, list):
@@ -116,17 +132,45 @@ def expand_play(fields: Fields, path: Path, play: int, extra_vars: Mapping[str, 
         for position, entry in enumerate(roles):
             exits = _expand_role_entry(expansion, entry, where(roles, position,
                                                                fields.at("roles")), exits)
-    for key in ("tasks", "post_tasks"):
-        exits = _expand_section(expansion, fields, key, path, exits)
+    exits = _expand_section(expansion, fields, "tasks", path, exits)
+    if fields.raw("roles") or fields.raw("tasks"):
+        flushes.append(("tasks", len(expansion.tasks), exits))
+    exits = _expand_section(expansion, fields, "post_tasks", path, exits)
     expansion.kind = "handler"
     handlers = fields.raw("handlers")
     if handlers is not None:
         _check_list(handlers, "handlers", fields.at("handlers"))
         _expand_list(expansion, handlers, path, Context(), expansion.handlers, ())
+    for section, index, before in reversed(flushes):  # the later first: indexes stay true
+        if expansion.handlers and index < len(expansion.tasks):
+            _insert_flush(expansion, section, index, before)
     if expansion.handlers and expansion.tasks and \
             exits != (step_id(play, "task", expansion.tasks[-1].name),):
         expansion.sequence.append((exits, expansion.step_id(expansion.handlers[0])))
     return expansion
+
+
+def _insert_flush(expansion: Expansion, section: str, index: int,
+                  before: tuple[str, ...]) -> None:
+    """Put the `meta: flush_handlers` Ansible runs after pre_tasks and after roles and tasks
+    (ansible-core's Play.compile) at `index`: the handlers notified so far run before the
+    next section (the play's handler steps are the last flush). What waited for the
+    section's exits (`before`) waits for the flush now. Tagged `always`, as Ansible runs it
+    whatever the tags; shown only when it runs a handler."""
+    at = expansion.tasks[index].at
+    raw = derived_map({"name": FLUSH_NAME.format(section=section), "meta": "flush_handlers",
+                       "tags": ["always"]}, None, at)
+    entry = TaskEntry(raw, Path(at.file), at, Context(), is_implicit=True)
+    def task_id(task: TaskEntry) -> str:  # (expansion.kind is "handler" by now)
+        return step_id(expansion.play, "task", task.name)
+
+    flush = task_id(entry)
+    later = {task_id(task) for task in expansion.tasks[index:]}
+    expansion.sequence = [((flush,) if needed == before and step in later else needed, step)
+                          for needed, step in expansion.sequence]
+    if before and (index == 0 or before != (task_id(expansion.tasks[index - 1]),)):
+        expansion.sequence.append((before, flush))
+    expansion.tasks.insert(index, entry)
 
 
 def _expand_section(expansion: Expansion, fields: Fields, key: str, path: Path,
@@ -195,14 +239,17 @@ def _expand_item(expansion: Expansion, raw: Any, path: Path, at: Location, conte
 def _with_keywords(raw: dict[str, Any], context: Context) -> Any:
     """The task with the keywords it inherits written in (its own value wins)."""
     missing = {key: value for key, value in context.keywords.items() if key not in raw}
+    if "environment" in raw and "environment" in context.keywords:  # merged, the task's wins
+        missing["environment"] = merged_environment(context.keywords["environment"],
+                                                    raw["environment"])
     if not missing:
         return raw
     return derived_map({**raw, **missing}, raw, where(raw))
 
 
-def _refuse_task_only(fields: Fields, what: str) -> None:
+def _refuse_task_only(fields: Fields, what: str, allowed: tuple[str, ...] = ()) -> None:
     for key in TASK_ONLY:
-        if fields.has(key):
+        if fields.has(key) and key not in allowed:
             raise InputError(f"{key!r} cannot be set on {what}: play expands it into its "
                              f"tasks when the playbook loads, so put {key!r} on each task "
                              f"({COMING_FROM_ANSIBLE})", fields.at(key))
@@ -242,8 +289,16 @@ def _expand_block(expansion: Expansion, raw: dict[str, Any], path: Path, at: Loc
 def _expand_include_tasks(expansion: Expansion, raw: dict[str, Any], key: str, path: Path,
                           at: Location, context: Context, into: list[TaskEntry],
                           previous: tuple[str, ...]) -> tuple[str, ...]:
-    fields = Fields(raw, f"an {_short(key)}", at)
-    _refuse_task_only(fields, f"an {_short(key)}")
+    what = f"an {_short(key)}"
+    fields = Fields(raw, what, at)
+    loop = None if _short(key) == "import_tasks" else read_loop(fields, what)
+    if fields.has("register") and _short(key) != "import_tasks":
+        raise InputError(f"'register' on {what}: Ansible registers only the include's own "
+                         "result ({changed: false, include_args: ...}), never what the "
+                         "included tasks did, and ansible-core calls it no public API "
+                         "(ansible/ansible#82798); put 'register' on the tasks inside "
+                         f"({COMING_FROM_ANSIBLE})", fields.at("register"))
+    _refuse_task_only(fields, what, allowed=() if loop is None else (*LOOP_KEYS, "loop_control"))
     value = fields.raw(key)
     if isinstance(value, dict):
         arguments = Fields(value, f"the {_short(key)} arguments", fields.at(key))
@@ -264,8 +319,61 @@ def _expand_include_tasks(expansion: Expansion, raw: dict[str, Any], key: str, p
     if not target.is_file():
         raise InputError(f"{_short(key)}: no such tasks file {name!r} (looked for {target})",
                          fields.at(key))
-    inner = context.inside(fields, (key, "name"))
-    return _expand_file(expansion, target, fields.at(key), inner, into, previous)
+    inner = context.inside(fields, (key, "name", *LOOP_KEYS, "loop_control"))
+    if loop is None:
+        return _expand_file(expansion, target, fields.at(key), inner, into, previous)
+    exits = previous
+    for index, (item, label) in enumerate(_load_time_items(expansion, loop, fields)):
+        variables = {loop.loop_var: item, **({loop.index_var: index} if loop.index_var else {})}
+        iteration = replace(inner, vars={**inner.vars, **variables},
+                            suffix=f"{inner.suffix} ({label})")
+        exits = _expand_file(expansion, target, fields.at(key), iteration, into, exits)
+    return exits
+
+
+def _load_time_items(expansion: Expansion, loop: LoopSpec,
+                     fields: Fields) -> list[tuple[Any, str]]:
+    """A looped include's items and the label of each (what its tasks' names end with): as
+    in Ansible the file runs once per item, so play expands it once per item when the
+    playbook loads; the list is rendered from play vars and -e."""
+    from engine.templating import render, template_errors
+
+    key = next(name for name in LOOP_KEYS if fields.has(name))
+    try:  # a literal list stays as written: its items' templates render on each host
+        listed = loop.items if not is_template(loop.items) else render(loop.items,
+                                                                       expansion.variables)
+        items = loop_items(loop.kind, listed)
+    except template_errors(InputError, ValueError, TypeError) as error:
+        raise InputError(
+            f"the {key!r} of this include cannot be expanded when the playbook loads (play "
+            f"expands includes before the run, and this list needs more than the play's vars "
+            f"and -e: {error}); give the list in the play's vars or -e, or put the loop on "
+            f"the included tasks ({COMING_FROM_ANSIBLE})", fields.at(key)) from None
+    labelled: list[tuple[Any, str]] = []
+    for index, item in enumerate(items):
+        label = _item_label(expansion, loop, item, index)
+        taken = {seen for _, seen in labelled}
+        labelled.append((item, label if label not in taken else f"{label} #{index + 1}"))
+    return labelled
+
+
+def _item_label(expansion: Expansion, loop: LoopSpec, item: Any, index: int) -> str:
+    """`loop_control.label` rendered for `item`, else a scalar item itself, else the item's
+    `name` or `key` (a with_dict entry), else its position."""
+    from engine.templating import render, template_errors
+
+    if loop.label is not None:
+        try:
+            return str(render(loop.label, {**expansion.variables, loop.loop_var: item}))
+        except template_errors(InputError, ValueError, TypeError):
+            pass
+    if isinstance(item, (str, int, float)) and not isinstance(item, bool):
+        return str(item)
+    if isinstance(item, dict):
+        for name in ("name", "key"):
+            if isinstance(item.get(name), (str, int)):
+                return str(item[name])
+    return f"item {index + 1}"
 
 
 def _expand_file(expansion: Expansion, target: Path, at: Location, context: Context,
@@ -484,8 +592,8 @@ def finish_step(step: Step, entry: TaskEntry) -> Step:
     when = None if not conditions else conditions[0] if len(conditions) == 1 else \
         " and ".join(f"({condition})" for condition in conditions)
     body = replace(body, when=when, vars={**context.vars, **body.vars},
-                   defaults=dict(context.defaults))
-    return replace(step, name=f"{context.prefix}{step.name}", body=body,
+                   defaults=dict(context.defaults), is_implicit=entry.is_implicit)
+    return replace(step, name=f"{context.prefix}{step.name}{context.suffix}", body=body,
                    tags=step.tags | context.tags)
 
 

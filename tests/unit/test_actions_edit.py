@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.actions.authorized_key import edit_keys, key_identity
+from engine.actions.authorized_key import edit_keys, key_identity, keys_from
 from engine.actions.base import ActionError
 from engine.actions.blockinfile import DesiredBlock, edit_block
 from engine.actions.blockinfile import desired_from as desired_block
@@ -47,10 +47,31 @@ SSHD = "#Port 22\nPermitRootLogin yes\n"
     (DesiredLine(r"Port \g<1>000", regexp=r"^#?Port (\d+)", backrefs=True),
      "Port 22000\nPermitRootLogin yes\n", "line replaced"),
     (DesiredLine("x", regexp="^nomatch", backrefs=True), SSHD, ""),
+    # search_string: a literal part of the line ("." is no wildcard)
+    (DesiredLine("Port 2222", search_string="Port 2"), "Port 2222\nPermitRootLogin yes\n",
+     "line replaced"),
+    (DesiredLine("x", search_string="Port.2"), SSHD + "x\n", "line added"),
+    (DesiredLine(None, state="absent", search_string="Root"), "#Port 22\n",
+     "1 line(s) removed"),
+    (DesiredLine("PermitRootLogin yes", search_string="nomatch"), SSHD, ""),
 ])
 def test_lineinfile_edits_as_ansible_does(desired: DesiredLine, text: str, msg: str) -> None:
     edit = edit_lines(SSHD, desired)
     assert (edit.text, edit.msg) == (text, msg)
+
+
+def test_lineinfile_firstmatch_takes_the_first_match_as_ansible_does() -> None:
+    # what ansible-core 2.19's lineinfile writes for the same file and arguments
+    text = "a=1\nb\na=2\nb\n"
+    assert edit_lines(text, DesiredLine("a=3", regexp="^a=", firstmatch=True)).text == \
+        "a=3\nb\na=2\nb\n"
+    assert edit_lines(text, DesiredLine("a=3", search_string="a=", firstmatch=True)).text == \
+        "a=3\nb\na=2\nb\n"
+    assert edit_lines(text, DesiredLine("c", insertafter="^b", firstmatch=True)).text == \
+        "a=1\nb\nc\na=2\nb\n"
+    assert edit_lines(text, DesiredLine("c", insertbefore="^b", firstmatch=True)).text == \
+        "a=1\nc\nb\na=2\nb\n"
+    assert edit_lines(text, DesiredLine("c", insertafter="^b")).text == text + "c\n"
 
 
 def test_lineinfile_replaces_the_last_match_and_ends_an_unended_last_line() -> None:
@@ -61,7 +82,10 @@ def test_lineinfile_replaces_the_last_match_and_ends_an_unended_last_line() -> N
 
 @pytest.mark.parametrize(("args", "problem"), [
     ({"path": "p"}, "needs line"),
-    ({"path": "p", "state": "absent"}, "needs line or regexp"),
+    ({"path": "p", "state": "absent"}, "needs line, regexp or search_string"),
+    ({"path": "p", "line": "x", "regexp": "a", "search_string": "a"}, "not both"),
+    ({"path": "p", "line": "x", "search_string": ""}, "matches every line"),
+    ({"path": "p", "line": "x", "search_string": "a", "backrefs": True}, "needs regexp"),
     ({"path": "p", "line": "x", "insertafter": "a", "insertbefore": "b"}, "not both"),
     ({"path": "p", "line": "x", "backrefs": True}, "backrefs needs regexp"),
     ({"path": "p", "line": "x", "state": "gone"}, "present or absent"),
@@ -125,6 +149,14 @@ def test_authorized_keys_add_update_dedupe_exclusive_and_remove() -> None:
     assert edit_keys(added.text, [KEY], "absent").text == "# keep\nssh-rsa AAAB other\n"
     with pytest.raises(ActionError, match="SSH public key"):
         edit_keys("", ["not a key"], "present")
+
+
+def test_key_options_replace_the_options_each_key_was_written_with() -> None:
+    assert keys_from({"key": f'no-pty {KEY}\n{KEY} c2', "key_options": 'from="10.0.0.1"'}) == [
+        f'from="10.0.0.1" {KEY}', f'from="10.0.0.1" {KEY} c2']
+    assert keys_from({"key": KEY, "key_options": ""}) == [KEY]
+    updated = edit_keys(f"{KEY}\n", keys_from({"key": KEY, "key_options": "no-pty"}), "present")
+    assert updated.text == f"no-pty {KEY}\n" and updated.msg
 
 
 # --- stat ----------------------------------------------------------------------------------

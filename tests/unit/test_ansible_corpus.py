@@ -22,7 +22,8 @@ LOADS = {
     "gather_facts.yml",
     "handlers_listen.yml", "import_role.yml", "import_tasks.yml",
     "include_role_tasks_from.yml", "include_tasks_extra_var.yml",
-    "include_tasks_templated.yml", "include_tasks_when.yml", "nested_blocks.yml",
+    "include_tasks_loop.yml", "include_tasks_templated.yml", "include_tasks_when.yml",
+    "nested_blocks.yml",
     "nginx_site.yml", "pre_post_order.yml", "role_handler_notify.yml", "role_precedence.yml",
     "role_twice.yml", "role_twice_params.yml", "roles_path.yml", "rolling_web.yml",
     "site.yml", "sshd_hardening.yml", "users.yml", "with_items.yml",
@@ -46,6 +47,7 @@ REFUSED = {
                          "loop_b.yml -> loop_a.yml",
     "include_missing.yml": "no such tasks file 'tasks/nothere.yml'",
     "include_tasks_runtime.yml": "cannot be expanded when the playbook loads",
+    "include_tasks_register.yml": "put 'register' on the tasks inside",
     "notify_unknown.yml": "notifies 'restart everything', which is neither a handler",
     "role_not_found.yml": "role 'nginxx' not found",
 }

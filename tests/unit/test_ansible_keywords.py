@@ -7,6 +7,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Mapping
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -27,11 +28,12 @@ HOSTS = "all:\n  hosts:\n    web1: {connection: local}\n    web2: {connection: l
 
 class _Pool:
     def get(self, host: str) -> object:
-        return object()
+        return SimpleNamespace(host=host)  # a stand-in connection that says whose it is
 
 
 def run_tasks(tmp_path: Path, play: str, monkeypatch: pytest.MonkeyPatch,
-              extra_vars: tuple[str, ...] = ()) -> tuple[dict[str, Any], list[Any]]:
+              extra_vars: tuple[str, ...] = (), hosts: str = HOSTS,
+              limit: str | None = "web1") -> tuple[dict[str, Any], list[Any]]:
     """Run a play on web1 with an action that records what it was given."""
     seen: list[Any] = []
 
@@ -40,10 +42,10 @@ def run_tasks(tmp_path: Path, play: str, monkeypatch: pytest.MonkeyPatch,
         return Outcome(changed=True, msg=f"ran {args}")
 
     monkeypatch.setattr(engine.tasks, "find_action", lambda name: record)
-    (tmp_path / "hosts.yml").write_text(HOSTS)
+    (tmp_path / "hosts.yml").write_text(hosts)
     (tmp_path / "play.yml").write_text(play)
     prepared = prepare(RunOptions(playbook=str(tmp_path / "play.yml"),
-                                  inventories=(str(tmp_path / "hosts.yml"),), limit="web1",
+                                  inventories=(str(tmp_path / "hosts.yml"),), limit=limit,
                                   extra_vars=extra_vars), _load_inventory)
     runner = StepRunner(prepared.plan, prepared.inventory, prepared.extra_vars,
                         _Pool(), StepOptions())  # type: ignore[arg-type]
@@ -138,6 +140,31 @@ def test_free_form_and_args_reach_the_action_as_arguments(
         {"chdir": "/mine", "removes": "x", "cmd": "make"}]
 
 
+def test_an_action_on_one_line_takes_key_value_words_as_ansible_does(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _, seen = run_tasks(tmp_path, play_of(
+        "    - name: msg\n      debug: msg=\"hello {{ who }} and {{ 'you' | upper }}\"\n"
+        "    - name: var\n      ansible.builtin.debug: var=who\n"
+        "    - name: quoted\n      debug: msg='a b' verbosity=0\n"
+        "    - name: file\n      file: path=/srv/x state=directory mode=0750\n",
+        vars="{who: world}"), monkeypatch)
+    assert [args for args, _ in seen] == [
+        {"msg": "hello world and YOU"}, {"var": "who"}, {"msg": "a b", "verbosity": "0"},
+        {"path": "/srv/x", "state": "directory", "mode": "0750"}]
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    ("debug: hello", "takes key=value words"),
+    ("debug: msg=hi colour=red", "unknown key 'colour'"),
+])
+def test_a_one_line_action_that_is_not_key_values_is_refused(tmp_path: Path, line: str,
+                                                             message: str) -> None:
+    (tmp_path / "play.yml").write_text(play_of(f"    - name: t\n      {line}\n"))
+    with pytest.raises(InputError, match=message) as error:
+        load_playbook(tmp_path / "play.yml")
+    assert error.value.location is not None and error.value.location.line == 5
+
+
 def test_args_with_an_unknown_argument_is_refused(tmp_path: Path) -> None:
     (tmp_path / "play.yml").write_text(play_of(
         "    - name: t\n      command: make\n      args: {chdri: /build}\n"))
@@ -156,6 +183,28 @@ def test_environment_of_play_and_task_merge_and_render(
         vars="{proxy: 'p:3128'}", environment="{LANG: C.UTF-8, DEBUG: 0}"), monkeypatch)
     assert seen[0][1].environment == {"LANG": "C.UTF-8", "DEBUG": "true",
                                       "HTTP_PROXY": "http://p:3128"}
+
+
+def test_environment_merges_play_into_blocks_into_task_the_innermost_winning_per_name(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _, seen = run_tasks(tmp_path, play_of(
+        "    - environment: {B: block, C: block, D: block}\n"
+        "      block:\n"
+        "        - environment: {C: inner, E: '{{ e }}'}\n"
+        "          block:\n"
+        "            - name: t\n              command: env\n"
+        "              environment: {D: task}\n"
+        "            - name: own\n              command: env\n"
+        "    - environment: '{{ proxy_env }}'\n"
+        "      block:\n"
+        "        - name: templated\n          command: env\n"
+        "          environment: {HTTP_PROXY: mine}\n",
+        vars="{e: from-var, proxy_env: {HTTP_PROXY: theirs, NO_PROXY: lab}}",
+        environment="{A: play, B: play}"), monkeypatch)
+    assert [context.environment for _, context in seen] == [
+        {"A": "play", "B": "block", "C": "inner", "D": "task", "E": "from-var"},
+        {"A": "play", "B": "block", "C": "inner", "D": "block", "E": "from-var"},
+        {"A": "play", "B": "play", "HTTP_PROXY": "mine", "NO_PROXY": "lab"}]
 
 
 def test_environment_values_go_through_stdin_never_the_command_line() -> None:
@@ -202,6 +251,38 @@ def test_become_user_of_task_over_play_over_inventory(
         vars="{app: web}", become_user="postgres"), monkeypatch)
     assert [(context.become, context.become_user) for _, context in seen] == [
         (True, "web"), (True, "postgres")]
+
+
+BECOME_USERS = """\
+    - {name: play keyword, command: id}
+    - {name: task keyword, command: id, become_user: bin}
+    - become_user: sys
+      block:
+        - {name: block keyword, command: id}
+    - name: task var
+      command: id
+      become_user: bin
+      vars: {ansible_become_user: sys}
+"""
+
+
+@pytest.mark.parametrize(("extra_vars", "expected"), [
+    # what ansible-playbook 2.19 runs as for the same play and inventory (id -un):
+    # ansible_become_user, a variable, wins over every keyword; keywords: task > block > play
+    ((), {"web1": ["nobody", "nobody", "nobody", "sys"], "web2": ["daemon", "bin", "sys", "sys"]}),
+    (("ansible_become_user=games",), {"web1": ["games"] * 4, "web2": ["games"] * 4}),
+])
+def test_become_user_follows_ansibles_precedence(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, extra_vars: tuple[str, ...],
+        expected: dict[str, list[str]]) -> None:
+    hosts = ("all:\n  hosts:\n    web1: {connection: local, ansible_become_user: nobody}\n"
+             "    web2: {connection: local}\n")
+    _, seen = run_tasks(tmp_path, play_of(BECOME_USERS, become="true", become_user="daemon"),
+                        monkeypatch, extra_vars, hosts, limit=None)
+    users: dict[str, list[str]] = {"web1": [], "web2": []}
+    for _, context in seen:
+        users[context.connection.host].append(context.become_user)
+    assert users == expected
 
 
 # --- remote_user ----------------------------------------------------------------------------

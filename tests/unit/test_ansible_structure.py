@@ -327,3 +327,112 @@ def test_a_delegated_task_uses_the_delegates_connection_and_the_hosts_vars(
     results = Scheduler(prepared.plan.graph, runner, Limits()).run()
     assert [result.status for result in results.values()] == ["changed"]
     assert len(asked) == 1 and asked[0][0] == "db1" and "grant web1" in asked[0][1]
+
+
+def test_a_looped_include_expands_the_file_once_per_item_in_order() -> None:
+    playbook = load_playbook(CORPUS / "include_tasks_loop.yml")
+    tasks = [step for step in playbook.plays[0].steps if step.kind == "task"]
+    assert [step.name for step in tasks] == [
+        "Site folder (shop)", "Site config (shop)", "Site folder (blog)", "Site config (blog)"]
+    assert [step.body.vars["vhost"]["port"] for step in tasks  # type: ignore[union-attr]
+            ] == [8081, 8081, 8082, 8082]
+
+
+def test_a_looped_include_runs_each_iteration_with_its_item_and_index(tmp_path: Path) -> None:
+    (tmp_path / "each.yml").write_text(
+        "- name: first\n  shell: echo {{ user }}-{{ n }}-a >> {{ playbook_dir }}/log\n"
+        "- name: second\n  shell: echo {{ user }}-{{ n }}-b >> {{ playbook_dir }}/log\n")
+    status, out = _run(tmp_path, "- name: p\n  hosts: h1\n  tasks:\n"
+                       "    - include_tasks: each.yml\n      with_items: [ann, bob, ann]\n"
+                       "      loop_control: {loop_var: user, index_var: n}\n"
+                       "      when: user != 'bob'\n")
+    assert status == 0, out
+    # the whole file per item, as Ansible runs an include in a loop (not each task's loop)
+    assert _log(tmp_path) == ["ann-0-a", "ann-0-b", "ann-2-a", "ann-2-b"]
+    assert "first (ann #3)" in out and "skipped     task second (bob)" in out
+
+
+def test_a_looped_include_over_a_list_only_hosts_know_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "each.yml").write_text("- name: t\n  command: 'true'\n")
+    (tmp_path / "play.yml").write_text("- name: p\n  hosts: all\n  tasks:\n"
+                                       "    - include_tasks: each.yml\n"
+                                       "      loop: \"{{ host_sites }}\"\n")
+    with pytest.raises(InputError, match="cannot be expanded when the playbook loads") as error:
+        load_playbook(tmp_path / "play.yml")
+    assert error.value.location is not None and error.value.location.line == 5
+    assert "put the loop on the included tasks" in error.value.message
+
+
+def test_register_on_an_include_is_refused_naming_where_to_put_it(tmp_path: Path) -> None:
+    (tmp_path / "each.yml").write_text("- name: t\n  command: 'true'\n")
+    (tmp_path / "play.yml").write_text("- name: p\n  hosts: all\n  tasks:\n"
+                                       "    - include_tasks: each.yml\n      register: r\n")
+    with pytest.raises(InputError, match="put 'register' on the tasks inside"):
+        load_playbook(tmp_path / "play.yml")
+
+
+def test_a_loop_on_a_block_or_an_import_stays_refused(tmp_path: Path) -> None:
+    (tmp_path / "each.yml").write_text("- name: t\n  command: 'true'\n")
+    for entry in ("- import_tasks: each.yml\n      with_items: [a]\n",
+                  "- block:\n        - {name: t, command: 'true'}\n      with_items: [a]\n"):
+        (tmp_path / "play.yml").write_text(f"- name: p\n  hosts: all\n  tasks:\n    {entry}")
+        with pytest.raises(InputError, match="'with_items' cannot be set on"):
+            load_playbook(tmp_path / "play.yml")
+
+
+FLUSHES = ("- name: p\n  hosts: h1\n  pre_tasks:\n{pre}  tasks:\n{tasks}  post_tasks:\n{post}"
+           "  handlers:\n    - name: h\n      shell: echo handler >> {{{{ playbook_dir }}}}/log\n")
+
+
+def _notifying(name: str) -> str:
+    return (f"    - name: {name}\n      shell: echo {name} >> {{{{ playbook_dir }}}}/log\n"
+            "      notify: h\n")
+
+
+def test_handlers_flush_after_pre_tasks_after_tasks_and_after_post_tasks(
+        tmp_path: Path) -> None:
+    status, out = _run(tmp_path, FLUSHES.format(pre=_notifying("pre"), tasks=_notifying("task"),
+                                                post=_notifying("post")))
+    assert status == 0, out
+    # what ansible-playbook 2.19 writes for the same play (each section's notify runs the
+    # handler before the next section starts)
+    assert _log(tmp_path) == ["pre", "handler", "task", "handler", "post", "handler"]
+    assert "ran handlers: h (changed)" in out
+
+
+def test_a_flush_with_no_handler_notified_is_not_shown_or_counted(tmp_path: Path) -> None:
+    quiet = "    - name: {0}\n      command: 'true'\n      changed_when: false\n"
+    status, out = _run(tmp_path, FLUSHES.format(pre=quiet.format("pre"), tasks=quiet.format(
+        "task"), post=quiet.format("post")))
+    assert status == 0, out
+    assert "handlers notified in" not in out
+    assert out.splitlines()[-2].split() == ["h1", "3", "0", "0", "0", "0", "0", "0"]
+
+
+def test_the_flushes_stand_between_the_sections_in_the_plan(tmp_path: Path) -> None:
+    (tmp_path / "play.yml").write_text(FLUSHES.format(
+        pre=_notifying("pre"), tasks=_notifying("task"), post=_notifying("post")))
+    steps = load_playbook(tmp_path / "play.yml").plays[0].steps
+    assert [step.name for step in steps] == [
+        "pre", "(handlers notified in pre_tasks)", "task", "(handlers notified in tasks)",
+        "post", "h"]
+    assert all("always" in step.tags for step in steps if step.name.startswith("("))
+    _, listed = _run(tmp_path, (tmp_path / "play.yml").read_text(), "--list-tasks")
+    assert "pre" in listed and "(handlers" not in listed  # nor does ansible-playbook list them
+
+
+def test_a_play_without_handlers_gets_no_flush_steps() -> None:
+    # pre_tasks, a role without handlers, tasks and post_tasks
+    assert not any(name.startswith("(handlers") for name in _task_names(
+        CORPUS / "pre_post_order.yml"))
+
+
+def test_tags_that_select_one_section_still_flush_before_the_next(tmp_path: Path) -> None:
+    playbook = FLUSHES.format(pre=_notifying("pre") + "      tags: [pick]\n",
+                              tasks=_notifying("task"),
+                              post=_notifying("post") + "      tags: [pick]\n")
+    # (the handler is tagged too: play leaves out a handler that --tags does not select)
+    status, out = _run(tmp_path, playbook.replace("- name: h\n", "- name: h\n      tags: [pick]\n"),
+                       "-t", "pick")
+    assert status == 0, out
+    assert _log(tmp_path) == ["pre", "handler", "post", "handler"]
