@@ -16,19 +16,19 @@ import yaml
 from bench.load import Background, LoadResult, report
 from bench.tools import Target
 from bench.tools.play import play_executable
+from engine.lab.layout import NGINX_IMAGE
 
 DEMO = Path(__file__).parent.parent / "playbooks" / "deploy.yml"
 ROLLING_REQUESTS = 20_000
 BROKEN_IMAGE = "play-lab/api:broken"
-# On an api host: the busybox image with httpd replaced by a script that fails, committed
-# as BROKEN_IMAGE (a release whose server exits at start).
+# On an api host: the demo's nginx image with /health answering 503, committed as
+# BROKEN_IMAGE: a release that starts and serves, and fails its health check.
 MAKE_BROKEN = (
     "docker rm -f api-broken >/dev/null 2>&1; "
-    "docker run --name api-broken play-lab/busybox:latest sh -c "
-    "'for p in /usr/sbin/httpd /sbin/httpd /usr/bin/httpd /bin/httpd; do [ -e \"$p\" ] && "
-    "rm \"$p\" && printf \"#!/bin/sh\\nexit 1\\n\" > \"$p\" && chmod +x \"$p\" && exit 0; "
-    "done; exit 1' && "
-    f"docker commit api-broken {BROKEN_IMAGE} >/dev/null && docker rm api-broken >/dev/null")
+    f"docker run --name api-broken {NGINX_IMAGE} "
+    "sed -i 's/return 200 /return 503 /' /etc/nginx/nginx.conf && "
+    f"docker commit --change 'CMD [\"nginx\"]' api-broken {BROKEN_IMAGE} >/dev/null && "
+    "docker rm api-broken >/dev/null")
 DEMO_CONTAINERS = ("store", "api", "gateway")
 
 
