@@ -17,9 +17,11 @@ from pathlib import Path
 
 from lab_client import E2E_DATA, ROOT, Lab, play, private_registry
 
+from bench.zero_downtime import DEMO as DEMO_PLAYBOOK
+from bench.zero_downtime import DEMO_CONTAINERS
+
 IMAGE = "play-lab/busybox:latest"
-DEMO = str(ROOT / "playbooks" / "deploy.yml")
-DEMO_CONTAINERS = ("store", "api", "gateway")
+DEMO = str(DEMO_PLAYBOOK)   # the shipped demo, and its containers on the lab
 HEALTHY = "wget -qO- http://127.0.0.1:{port}/ >/dev/null || test -d /srv"
 PLAYBOOK = E2E_DATA / "containers.yml"
 

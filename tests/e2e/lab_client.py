@@ -9,7 +9,6 @@ from __future__ import annotations
 import shlex
 import signal
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -109,23 +108,6 @@ def lab_daemons(host: str) -> tuple[Process, Process]:
     record = load_state(LabPaths(state_dir()).state_file).hosts[int(host.removeprefix("lab"))]
     assert record.dockerd is not None and record.sshd is not None
     return record.dockerd, record.sshd
-
-
-def kill_host(host: str) -> None:
-    """The whole host dies, as a machine losing power: the process the lab started to hold
-    it is killed, and with it the host's PID namespace, every process in it (sshd,
-    dockerd, containerd, each container's). Only its address stays (the namespace's link),
-    refusing connections. `lab_up` again makes the host anew, empty."""
-    index = int(host.removeprefix("lab"))
-    record = load_state(LabPaths(state_dir()).state_file).hosts[index]
-    assert record.init is not None
-    record.init.signal(signal.SIGKILL)
-    netns = LabPaths(state_dir()).host(index).netns_file
-    for _ in range(100):   # the kernel ends the namespace's processes at once; reaping lags
-        if not processes_in_netns(netns):
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"{host}: processes outlived the host: {processes_in_netns(netns)}")
 
 
 def kill_sshd(host: str) -> None:

@@ -14,19 +14,16 @@ from pathlib import Path
 
 import pytest
 from deploys import DEMO, remove_demo
-from lab_client import LAB_HOSTS, Lab, json_events, kill_host, play, private_registry
+from lab_client import LAB_HOSTS, Lab, json_events, play, private_registry
 
 from bench.load import Background, LoadResult, report, run_load
-from bench.zero_downtime import BROKEN_IMAGE, MAKE_BROKEN
+from bench.zero_downtime import BROKEN_IMAGE, LOAD_REQUESTS, LOAD_SECONDS, MAKE_BROKEN, kill_host
 from engine.lab import lab_up
 
 pytestmark = pytest.mark.lab
 
 ROLLING_REQUESTS = 20_000     # the floor for the rolling update
 CLIENTS = 8
-# The load's bounds: a run ends the load (below the count, at thousands a second), the
-# time is the ceiling if it does not.
-LOAD_REQUESTS, LOAD_SECONDS = 2_000_000, 150
 
 
 @dataclass
