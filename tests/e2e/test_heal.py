@@ -86,7 +86,8 @@ def test_the_demo_places_two_api_replicas_on_the_least_loaded_hosts(demo: Demo) 
 
 def test_a_killed_container_comes_back_and_is_registered_again_once_healthy(
         demo: Demo) -> None:
-    assert demo.run().returncode == 0
+    cold = demo.run()
+    assert cold.returncode == 0, cold.stdout[-3000:] + cold.stderr
     before = demo.records("api")["lab2"]
     demo.lab.run(demo.lab.host("lab2"), "docker", "kill", "api")
     stale = play("registry", "check", "api", "-i", str(demo.inventory))
@@ -106,7 +107,8 @@ def test_a_killed_container_comes_back_and_is_registered_again_once_healthy(
 
 def test_a_lost_host_moves_its_replica_and_leaves_the_registry_after_the_grace(
         demo: Demo, lab: Lab) -> None:
-    assert demo.run().returncode == 0
+    cold = demo.run()
+    assert cold.returncode == 0, cold.stdout[-3000:] + cold.stderr
     assert sorted(demo.records("api")) == ["lab2", "lab3"]
     kill_sshd("lab3")
     try:
