@@ -265,7 +265,7 @@ class _Wiring:
 def _wire(prepared: Prepared, options: RunOptions, early: EarlyConnections | None = None,
           trace: CommandTrace | None = None) -> _Wiring:
     from engine.connection.pool import ConnectionPool
-    from engine.registry import open_registry
+    from engine.registry import open_registry, serving
     from engine.registry.cache import OwnedRegistry
     from engine.registry.config import owner_of
     from engine.registry.pool import RegistryPool
@@ -286,8 +286,7 @@ def _wire(prepared: Prepared, options: RunOptions, early: EarlyConnections | Non
     def lookups(play: Play) -> dict[str, Any]:
         def services(name: str) -> list[dict[str, Any]]:
             # every owner's instances: a shared registry is for finding each other's
-            return [json.loads(instance.to_json()) for instance in
-                    registries.get(prepared.registries[play.index]).instances(name)]
+            return serving(registries.get(prepared.registries[play.index]).instances(name))
         return {"services": services}
 
     runner = StepRunner(plan, prepared.inventory, prepared.extra_vars, pool,

@@ -2,9 +2,10 @@
 
 busybox-static as a root filesystem, `docker import`ed into every host's engine as
 `play-lab/busybox:latest` (lab1 pushes it to the lab registry for tests that pull); and
-the demo's load balancer, `play-lab/haproxy:2.6`: a Debian root with Debian's haproxy
-made by mmdebstrap, imported once and kept as a `docker save` archive in the lab's cache
-(keyed by its recipe), so a bring-up only `docker load`s it.
+the demo's two servers, Debian packages in a root made by mmdebstrap: its load balancer
+`play-lab/haproxy:2.6` and its api server `play-lab/nginx:1.22`. Each of those is imported
+once and kept as a `docker save` archive in the lab's cache (keyed by its recipe), so a
+bring-up only `docker load`s it.
 """
 
 from __future__ import annotations
@@ -15,25 +16,92 @@ import os
 import tarfile
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 from engine.lab.hosts import docker
-from engine.lab.layout import HAPROXY_IMAGE, IMAGE, REGISTRY_IMAGE, HostPaths, LabPaths, cache_dir
+from engine.lab.layout import (
+    HAPROXY_IMAGE,
+    IMAGE,
+    NGINX_IMAGE,
+    REGISTRY_IMAGE,
+    HostPaths,
+    LabPaths,
+    cache_dir,
+)
 from engine.lab.proc import run, succeeds, tool
 from engine.lab.rootfs import RELEASE, apt_sources
 
 # Served by `httpd -f -p PORT` when run from the image's working directory.
 INDEX_HTML = b"play-lab busybox\n"
 IMPORT_CHANGES = ("WORKDIR /var/www", 'CMD ["sh"]')
-# The HAProxy image: Debian's essential packages and haproxy (bash comes with them, for
-# a health check through /dev/tcp), without docs, man pages and translations (119 MB).
-# In master-worker mode (-W) HAProxy reloads its configuration on SIGUSR2 without
-# closing its listeners; -db keeps the master in the foreground as PID 1.
-HAPROXY_PACKAGES = ("haproxy",)
-HAPROXY_DPKG_OPTIONS = ("path-exclude=/usr/share/doc/*", "path-exclude=/usr/share/man/*",
-                        "path-exclude=/usr/share/locale/*")
+# Left out of the Debian images: docs, man pages and translations.
+DPKG_OPTIONS = ("path-exclude=/usr/share/doc/*", "path-exclude=/usr/share/man/*",
+                "path-exclude=/usr/share/locale/*")
+# The api's server: workers that serve every request of a kept-alive connection in
+# process (busybox httpd forks per connection: 1,950 req/s alone on loopback); no access
+# log, which would cost more than the request. /health is what the health checks ask; a
+# broken release answers it with an error (bench/zero_downtime.py makes one).
+NGINX_CONFIG = """\
+# play-lab/nginx: the demo's api (playbooks/deploy.yml) serves /srv/api on port 8080.
+daemon off;
+user www-data;
+worker_processes 1;
+pid /run/nginx.pid;
+error_log stderr warn;
+events {
+    worker_connections 1024;
+}
+http {
+    include /etc/nginx/mime.types;
+    default_type text/plain;
+    access_log off;
+    keepalive_requests 100000;
+    server {
+        listen 8080 default_server;
+        root /srv/api;
+        location = /health {
+            return 200 "ok\\n";
+        }
+    }
+}
+"""
+
+
+@dataclass(frozen=True)
+class DebianImage:
+    """An image of Debian packages: `mmdebstrap --variant=essential` of this machine's
+    sources with `packages`, `files` written into the root, imported with `changes`."""
+
+    name: str
+    packages: tuple[str, ...]
+    changes: tuple[str, ...]
+    files: tuple[tuple[str, str], ...] = ()   # (path in the root, content)
+
+    @property
+    def slug(self) -> str:
+        """`play-lab/haproxy:2.6` -> `haproxy`: its archives' names in the cache."""
+        return self.name.split("/")[-1].split(":")[0]
+
+    def recipe_key(self) -> str:
+        recipe = "\n".join([RELEASE, *self.packages, *DPKG_OPTIONS, *self.changes, self.name,
+                            *(f"{path}\n{content}" for path, content in self.files)])
+        return hashlib.sha256(recipe.encode()).hexdigest()[:12]
+
+    def archive(self) -> Path:
+        return cache_dir() / f"image-{self.slug}-{self.recipe_key()}.tar"
+
+
+# The load balancer: haproxy (bash comes with the essential packages, for a health check
+# through /dev/tcp), 119 MB. In master-worker mode (-W) HAProxy reloads its configuration
+# on SIGUSR2 without closing its listeners; -db keeps the master in the foreground as PID 1.
 HAPROXY_CONFIG = "/usr/local/etc/haproxy/haproxy.cfg"
-HAPROXY_CHANGES = (f'CMD ["haproxy", "-W", "-db", "-f", "{HAPROXY_CONFIG}"]',)
+HAPROXY = DebianImage(HAPROXY_IMAGE, ("haproxy",),
+                      (f'CMD ["haproxy", "-W", "-db", "-f", "{HAPROXY_CONFIG}"]',))
+# The api server: nginx-light, and busybox for `busybox wget` in health checks.
+NGINX = DebianImage(NGINX_IMAGE, ("nginx-light", "busybox"), ('CMD ["nginx"]',),
+                    (("/etc/nginx/nginx.conf", NGINX_CONFIG),))
+DEBIAN_IMAGES = (HAPROXY, NGINX)
 ROOTFS_DIRS = ("bin", "sbin", "usr", "usr/bin", "usr/sbin", "etc", "root", "proc", "sys", "dev",
                "var", "var/www")  # fmt: skip
 
@@ -77,7 +145,8 @@ def build_rootfs(tar_path: Path) -> None:
 def load_images(paths: LabPaths, count: int) -> None:
     """Give hosts 1..count the images, with one image ID everywhere, as a registry would."""
     load_busybox(paths, count)
-    load_haproxy(paths, count)
+    for image in DEBIAN_IMAGES:
+        load_debian_image(paths, count, image)
 
 
 def load_busybox(paths: LabPaths, count: int) -> None:
@@ -105,44 +174,39 @@ def import_image(host: HostPaths, tar_path: Path, image: str = IMAGE,
     run(docker(host, "import", *arguments, str(tar_path), image), timeout=300)
 
 
-def haproxy_recipe_key() -> str:
-    recipe = "\n".join([RELEASE, *HAPROXY_PACKAGES, *HAPROXY_DPKG_OPTIONS, *HAPROXY_CHANGES,
-                        HAPROXY_IMAGE])
-    return hashlib.sha256(recipe.encode()).hexdigest()[:12]
-
-
-def haproxy_archive() -> Path:
-    return cache_dir() / f"image-haproxy-{haproxy_recipe_key()}.tar"
-
-
-def load_haproxy(paths: LabPaths, count: int) -> None:
-    """Load the cached HAProxy image on every host that lacks it, several at once (each
-    load is a 119 MB stream into that host's engine); built first if not cached yet."""
-    archive = haproxy_archive()
+def load_debian_image(paths: LabPaths, count: int, image: DebianImage) -> None:
+    """Load the cached image on every host that lacks it, several at once (each load is a
+    stream of 100-odd MB into that host's engine); built first if not cached yet."""
+    archive = image.archive()
     if not archive.exists():
-        build_haproxy_archive(paths.host(1), archive)
+        build_archive(paths.host(1), image, archive)
     missing = [paths.host(i) for i in range(1, count + 1)
-               if not has_image(paths.host(i), HAPROXY_IMAGE)]
+               if not has_image(paths.host(i), image.name)]
     with ThreadPoolExecutor(max_workers=4) as pool:
         list(pool.map(lambda host: run(docker(host, "load", "--input", str(archive)),
                                        timeout=300), missing))  # list: raise a failure
 
 
-def build_haproxy_archive(host: HostPaths, archive: Path) -> None:
-    """mmdebstrap a root with haproxy into a tarball, import it on one host, and keep that
-    image as a `docker save` archive; the rename makes a complete archive appear at once."""
+def build_archive(host: HostPaths, image: DebianImage, archive: Path) -> None:
+    """mmdebstrap a root into a tarball, import it on one host, and keep that image as a
+    `docker save` archive; the rename makes a complete archive appear at once."""
     archive.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
-    for stale in archive.parent.glob("image-haproxy-*.tar"):
+    for stale in archive.parent.glob(f"image-{image.slug}-*.tar"):
         stale.unlink()
     with tempfile.TemporaryDirectory(prefix=".build-", dir=archive.parent) as building:
+        hooks = []
+        for number, (inside, content) in enumerate(image.files):
+            outside = Path(building) / f"file-{number}"
+            outside.write_text(content)
+            hooks.append(f"--customize-hook=upload {outside} {inside}")  # no spaces in either
         rootfs = Path(building) / "rootfs.tar"
         run([tool("mmdebstrap"), "--quiet", "--variant=essential",
-             f"--include={','.join(HAPROXY_PACKAGES)}",
-             *[f"--dpkgopt={option}" for option in HAPROXY_DPKG_OPTIONS],
+             f"--include={','.join(image.packages)}",
+             *[f"--dpkgopt={option}" for option in DPKG_OPTIONS], *hooks,
              RELEASE, str(rootfs), *apt_sources()], timeout=900)
-        import_image(host, rootfs, HAPROXY_IMAGE, HAPROXY_CHANGES)
+        import_image(host, rootfs, image.name, image.changes)
         saved = Path(building) / "image.tar"
-        run(docker(host, "save", "--output", str(saved), HAPROXY_IMAGE), timeout=300)
+        run(docker(host, "save", "--output", str(saved), image.name), timeout=300)
         saved.chmod(0o644)  # docker save makes it 0600; like the cached roots, nothing secret
         os.replace(saved, archive)
 

@@ -27,6 +27,8 @@ IMAGE = "play-lab/busybox:latest"
 REGISTRY_IMAGE = f"{REGISTRY}/busybox:latest"
 # The demo's load balancer: Debian's haproxy 2.6 (engine/lab/images.py builds it).
 HAPROXY_IMAGE = "play-lab/haproxy:2.6"
+# The demo's api server: Debian's nginx-light, serving /srv/api on port 8080.
+NGINX_IMAGE = "play-lab/nginx:1.22"
 NETNS_PREFIX = "playlab-"
 VETH_PREFIX = "pl-"
 MAX_HOSTS = 1000

@@ -19,6 +19,7 @@ from engine.registry.model import (
     Registry,
     RegistryError,
     Scan,
+    serving,
     utc_now,
 )
 
@@ -62,5 +63,6 @@ __all__ = [
     "hosts_registry",
     "open_registry",
     "registry_config",
+    "serving",
     "utc_now",
 ]

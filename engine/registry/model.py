@@ -12,7 +12,7 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Protocol
@@ -236,3 +236,14 @@ def checked(scan: Scan, where: str) -> list[Instance]:
         raise RegistryError(f"{where}: {len(scan.problems)} broken record(s): "
                             + "; ".join(scan.problems))
     return scan.instances
+
+
+def serving(instances: Iterable[Instance]) -> list[dict[str, Any]]:
+    """What `services('name')` gives a template: the records of the instances that serve,
+    as plain dicts. A record kept for its grace (its host did not answer the last
+    converge, `missed`) is left out, as consul-template leaves out a failing node's
+    instances: nobody could check that it is healthy, its replica is being placed
+    elsewhere, and a load balancer would spend a connect timeout on each request it sent
+    there. The record stays in the registry (`play registry ls`) until the grace ends."""
+    return [json.loads(instance.to_json()) for instance in instances if not instance.missed]
+

@@ -1,5 +1,6 @@
 """One e2e test's deployment of tests/data/e2e/containers.yml on the 3-host lab: its own
-container names, port and file registry, and how to read back what it left on the hosts.
+container names, port and file registry, and how to read back what it left on the hosts;
+and the shipped demo (playbooks/deploy.yml) that the healing and zero-downtime tests run.
 
 Shared by the container, fault and concurrency tests; the `deploy` fixture in conftest.py
 makes one per test and removes its containers afterwards.
@@ -16,7 +17,11 @@ from pathlib import Path
 
 from lab_client import E2E_DATA, ROOT, Lab, play, private_registry
 
+from bench.zero_downtime import DEMO as DEMO_PLAYBOOK
+from bench.zero_downtime import DEMO_CONTAINERS
+
 IMAGE = "play-lab/busybox:latest"
+DEMO = str(DEMO_PLAYBOOK)   # the shipped demo, and its containers on the lab
 HEALTHY = "wget -qO- http://127.0.0.1:{port}/ >/dev/null || test -d /srv"
 PLAYBOOK = E2E_DATA / "containers.yml"
 
@@ -90,3 +95,10 @@ def new_deploy(lab: Lab, tmp_path: Path) -> Deploy:
 def remove_deploy(deploy: Deploy) -> None:
     for host in deploy.lab.hosts:
         deploy.lab.sh(host, f"docker ps -aq --filter name={deploy.prefix}- | xargs -r docker rm -f")
+
+
+def remove_demo(lab: Lab) -> None:
+    """What the demo left on every host: its containers and its files."""
+    for host in lab.hosts:
+        lab.run(host, "docker", "rm", "-f", *DEMO_CONTAINERS)
+        lab.sh(host, "rm -rf /srv/store /srv/api /srv/gateway")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from deploys import DEMO
 from lab_client import LAB_HOSTS, ROOT, Lab, lab_from_inventory, play
 
 from engine.lab import lab_up
@@ -24,7 +25,6 @@ pytestmark = pytest.mark.lab
 
 FRESH_HOSTS = 2
 BOOTSTRAP = str(ROOT / "playbooks" / "bootstrap.yml")
-DEMO = str(ROOT / "playbooks" / "deploy.yml")
 
 
 @dataclass(frozen=True)

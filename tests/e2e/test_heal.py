@@ -14,23 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from lab_client import (
-    E2E_DATA,
-    LAB_HOSTS,
-    ROOT,
-    Lab,
-    json_events,
-    kill_sshd,
-    play,
-    private_registry,
-)
+from deploys import DEMO, remove_demo
+from lab_client import E2E_DATA, LAB_HOSTS, Lab, json_events, kill_sshd, play, private_registry
 
 from engine.lab import lab_up
 
 pytestmark = pytest.mark.lab
-
-DEMO = str(ROOT / "playbooks" / "deploy.yml")
-DEMO_CONTAINERS = ("store", "api", "gateway")
 
 
 @dataclass
@@ -54,6 +43,12 @@ class Demo:
                 if self.lab.run(host, "docker", "inspect", "-f", "{{.State.Running}}",
                                 name).stdout.strip() == "true"]
 
+    def servers(self) -> list[str]:
+        """address:port of each api server in the gateway's HAProxy configuration."""
+        config = self.lab.run(self.lab.host("lab1"), "cat", "/srv/gateway/haproxy.cfg").stdout
+        return sorted(line.split()[2] for line in config.splitlines()
+                      if line.strip().startswith("server "))
+
     def ask_gateway(self) -> str:
         gateway = self.lab.host("lab1").address
         with urllib.request.urlopen(f"http://{gateway}:8000/", timeout=15) as reply:
@@ -64,9 +59,7 @@ class Demo:
 def demo(lab: Lab, tmp_path: Path) -> Iterator[Demo]:
     inventory, registry_root = private_registry(lab, tmp_path)
     yield Demo(lab, inventory, registry_root)
-    for host in lab.hosts:
-        lab.run(host, "docker", "rm", "-f", *DEMO_CONTAINERS)
-        lab.sh(host, "rm -rf /srv/store /srv/api /srv/gateway")
+    remove_demo(lab)
 
 
 def step_ends(stdout: str) -> dict[tuple[str, str], dict[str, object]]:
@@ -93,7 +86,8 @@ def test_the_demo_places_two_api_replicas_on_the_least_loaded_hosts(demo: Demo) 
 
 def test_a_killed_container_comes_back_and_is_registered_again_once_healthy(
         demo: Demo) -> None:
-    assert demo.run().returncode == 0
+    cold = demo.run()
+    assert cold.returncode == 0, cold.stdout[-3000:] + cold.stderr
     before = demo.records("api")["lab2"]
     demo.lab.run(demo.lab.host("lab2"), "docker", "kill", "api")
     stale = play("registry", "check", "api", "-i", str(demo.inventory))
@@ -113,7 +107,8 @@ def test_a_killed_container_comes_back_and_is_registered_again_once_healthy(
 
 def test_a_lost_host_moves_its_replica_and_leaves_the_registry_after_the_grace(
         demo: Demo, lab: Lab) -> None:
-    assert demo.run().returncode == 0
+    cold = demo.run()
+    assert cold.returncode == 0, cold.stdout[-3000:] + cold.stderr
     assert sorted(demo.records("api")) == ["lab2", "lab3"]
     kill_sshd("lab3")
     try:
@@ -123,19 +118,24 @@ def test_a_lost_host_moves_its_replica_and_leaves_the_registry_after_the_grace(
         assert sorted(records) == ["lab1", "lab2", "lab3"]   # lab3 kept: 1 converge of 2
         assert records["lab3"]["missed"] == 1
         assert demo.running("api") == ["lab1", "lab2"]   # lab3 does not answer ssh
-        assert "api" in demo.ask_gateway()  # HAProxy's health check took lab3 out
+        # a record kept for its grace is not served: out of the backend list at once, and
+        # the gateway reloaded without it
+        assert demo.servers() == [f"{lab.host('lab1').address}:8080",
+                                  f"{lab.host('lab2').address}:8080"]
+        assert any("kept api@lab3 for its grace" in str(event["msg"])
+                   and "sent SIGUSR2 to container gateway on lab1" in str(event["msg"])
+                   for event in step_ends(first.stdout).values()), first.stdout[-3000:]
+        assert "api" in demo.ask_gateway()
 
         second = demo.run()
         assert second.returncode == 3, second.stdout[-3000:]
         assert sorted(demo.records("api")) == ["lab1", "lab2"]
-        config = lab.run(lab.host("lab1"), "cat", "/srv/gateway/haproxy.cfg").stdout
-        servers = [line.split()[2] for line in config.splitlines()
-                   if line.strip().startswith("server ")]
-        assert sorted(servers) == [f"{lab.host('lab1').address}:8080",
-                                   f"{lab.host('lab2').address}:8080"]
-        # the sweep took lab3's record out, and the gateway followed at once: reloaded
-        assert any("sent SIGUSR2 to container gateway on lab1" in str(event["msg"])
+        assert any("removed api@lab3: lab3 unreachable for 2 converges" in str(event["msg"])
                    for event in step_ends(second.stdout).values()), second.stdout[-3000:]
+        # the backend list had left lab3 already: nothing to render, nothing reloaded
+        assert step_ends(second.stdout)[("lab1", "task gateway config")]["status"] == "ok"
+        assert demo.servers() == [f"{lab.host('lab1').address}:8080",
+                                  f"{lab.host('lab2').address}:8080"]
         assert "api" in demo.ask_gateway()
     finally:
         lab_up(LAB_HOSTS, lab.inventory)   # lab3's sshd starts again; its containers stayed

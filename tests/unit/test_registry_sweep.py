@@ -9,7 +9,7 @@ from test_registry_cache import CountingRegistry
 
 from engine.containers.sweep import Grace, HostsOfService, sweep_service
 from engine.registry.cache import CachedRegistry, OwnedRegistry
-from engine.registry.model import Instance
+from engine.registry.model import Instance, serving
 
 NOW = float(calendar.timegm(time.strptime("2026-11-25T12:00:00Z", "%Y-%m-%dT%H:%M:%SZ")))
 
@@ -80,6 +80,20 @@ def test_a_record_that_was_missed_is_read_back_with_its_count() -> None:
     missed = record("c", missed=2, missing_since="2026-11-25T12:00:00Z")
     assert Instance.from_json(missed.to_json()) == missed
     assert "missed" not in record("c").to_json()
+
+
+def test_a_record_kept_for_its_grace_is_not_served_to_templates() -> None:
+    """services('api') lists what a load balancer may send to: a host that did not answer
+    the converge is out of its backend list at once, while its record waits out the grace."""
+    registry = CountingRegistry([record("a"), record("c")])
+    sweep_service(registry, "api", hosts(unreachable={"c"}), Grace(converges=2), NOW)
+    assert sorted(i.host for i in registry.instances("api")) == ["a", "c"]
+    served = serving(registry.instances("api"))
+    assert [entry["host"] for entry in served] == ["a"]
+    assert served[0] == {"service": "api", "instance": "api@a", "host": "a",
+                         "address": "10.0.0.1", "port": 8080, "tags": [], "meta": {},
+                         "container": "api", "image_id": "sha256:1",
+                         "registered_at": "2026-11-25T11:00:00Z"}
 
 
 def test_another_owners_records_are_never_swept_or_changed() -> None:
