@@ -404,10 +404,10 @@ def _run_line_problems(name: Any, spec: Any, env_files: tuple[str, ...],
                        for leaf in found if isinstance(leaf, str))
     if bound <= MAX_COMMAND_LINE and not env_files:
         return
+    from engine.containers.desired import env_file_values
     from engine.containers.docker import run_line_problem
     from engine.containers.facts import ContainerError
     from engine.containers.spec import desired_container
-    from engine.containers.step import env_file_values
 
     try:
         desired = desired_container(str(name), spec, env_file_values(env_files), play_name)

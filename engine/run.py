@@ -294,20 +294,23 @@ def _wire(prepared: Prepared, options: RunOptions, early: EarlyConnections | Non
     containers = None
     if any(step.kind in ("container", "service") for step in plan.steps.values()):
         # not imported by a tasks-only run
+        from engine.containers.context import ContainerContext
         from engine.containers.services import ServiceSteps
         from engine.containers.step import ContainerSteps
 
-        containers = ContainerSteps(plan, pool.get, registry_for,
-                                    {name: host.address for name, host in
-                                     prepared.inventory.hosts.items()},
-                                    options.check, runner.state.is_notified, runner.scope,
-                                    diff=options.diff)
-        services = ServiceSteps(containers,
-                                lambda play: _grace(prepared.registries[play.index]))
+        context = ContainerContext(pool.get, registry_for, runner.scope,
+                                   runner.state.is_notified, check=options.check,
+                                   diff=options.diff)
         if plan.readers:
             from engine.consumers import Consumers
 
-            containers.follow = Consumers(plan, runner, containers, options.check).follow
+            context = dataclasses.replace(
+                context, follow=Consumers(plan, runner, pool.get, options.check).follow)
+        containers = ContainerSteps(plan, context)
+        services = ServiceSteps(containers,
+                                {name: host.address for name, host in
+                                 prepared.inventory.hosts.items()},
+                                lambda play: _grace(prepared.registries[play.index]))
         runner.other_kinds = {"container": containers.run_container,
                               "service": services.run_service}
     return _Wiring(pool, registries, runner, containers)
