@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
 
+from engine.deploy_lock import LockWatch, hold_deploy_lock
 from engine.errors import (
     EXIT_LOCK_BUSY,
     EXIT_STEP_FAILED,
@@ -33,7 +34,9 @@ from engine.output.redaction import Redactor
 from engine.output.verbose import CommandTrace
 from engine.playbook.model import ContainerSpec, TaskSpec
 from engine.registry.model import LockBusy, RegistryError
+from engine.registry.run_records import service_records
 from engine.results import Event, Recap, StepResult
+from engine.retry_file import write_retry_file
 from engine.rollout import Rollout, exit_status
 
 if TYPE_CHECKING:
@@ -394,7 +397,7 @@ def execute(prepared: Prepared, options: RunOptions, stdout: TextIO = sys.stdout
     hosts = sorted({host for host, _ in plan.nodes})
     reporter.emit(Event("run_start", data={"playbook": plan.playbook.path, "hosts": hosts,
                                            "check": options.check}))
-    lock = _LockWatch()
+    lock = LockWatch()
     scheduler = Scheduler(plan.graph, run_node, Limits(options.forks, options.per_host),
                           on_start=on_start, on_end=on_end, veto=rollout.veto,
                           describe=lambda node: plan.steps[node[1]].label, stop=stop,
@@ -402,8 +405,8 @@ def execute(prepared: Prepared, options: RunOptions, stdout: TextIO = sys.stdout
                                                else "the run was interrupted"))
     status: int | None = None
     try:
-        with _stop_on_signals(stop), _deploy_lock(
-                registries, prepared.default_registry, hosts, options, warn, stop, lock):
+        with _stop_on_signals(stop), _deploy_lock(prepared, options, registries, hosts,
+                                                  warn, stop, lock):
             scheduler.run()
     except LockBusy as error:
         warn(str(error))
@@ -415,7 +418,8 @@ def execute(prepared: Prepared, options: RunOptions, stdout: TextIO = sys.stdout
         # not after a busy lock (nothing ran), a registry error or a lost lock (the
         # registry may be what failed: reading it would wait for it again)
         if (options.json or options.report) and status is None and not lock.lost:
-            instances = _registry_records(prepared, registries, warn)
+            instances = service_records(prepared.plan.playbook, prepared.registries,
+                                        registries, warn)
             if instances is not None:
                 reporter.emit(Event("registry", data={"instances": instances}))
         wiring.close()
@@ -432,111 +436,18 @@ def execute(prepared: Prepared, options: RunOptions, stdout: TextIO = sys.stdout
     return exit_status(recap, interrupted=stop.is_set(), check=options.check)
 
 
-def _registry_records(prepared: Prepared, registries: RegistryPool,
-                      warn: Callable[[str], None]) -> list[dict[str, Any]] | None:
-    """The registry's records of the playbook's services after the run (without their
-    meta), for the machine outputs (`--json`, `--report`); None when the playbook
-    registers no service. Read
-    through the run's registry cache: what the run wrote costs no new round trip."""
-    from engine.templating import is_template
-
-    wanted: dict[RegistryConfig, set[str] | None] = {}   # None: every service
-    for play in prepared.plan.playbook.plays:
-        for step in play.steps_of("service"):
-            config = prepared.registries[play.index]
-            names = wanted.setdefault(config, set())
-            if is_template(step.name):   # rendered per host: which names is not known here
-                wanted[config] = None
-            elif names is not None:
-                names.add(step.name)
-    if not wanted:
-        return None
-    records: list[dict[str, Any]] = []
-    for config, services in wanted.items():
-        try:
-            scan = registries.get(config).scan()
-        except RegistryError as error:
-            warn(f"registry: the records after the run could not be read: {error}")
-            continue
-        for instance in scan.instances:
-            if services is None or instance.service in services:
-                record = json.loads(instance.to_json())
-                # meta is free-form (a playbook may put anything there) and no output
-                # showed it before: `play registry ls --json` does, on purpose
-                record.pop("meta", None)
-                records.append(record)
-    return sorted(records, key=lambda record: (record["service"], record["instance"]))
-
-
-def write_retry_file(path: str, recap: Recap) -> None:
-    """The hosts that failed or were unreachable, one per line, for `--limit @PATH`; a
-    run where none did removes the file, so it never names hosts that are fine now."""
-    hosts = sorted(host for host, counts in recap.counts.items()
-                   if counts["failed"] or counts["unreachable"])
-    if not hosts:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(path)
-        return
-    partial = f"{path}.play-tmp"
-    with open(partial, "w", encoding="utf-8") as retry:
-        retry.write("".join(f"{host}\n" for host in hosts))
-    os.replace(partial, path)
-
-
-LOCK_WATCH_INTERVAL = 0.25  # s between looks at the lock's lease: a loss stops the run soon
-
-
-@dataclass
-class _LockWatch:
-    """Why the run's deploy lock stopped being its own (an etcd lease not renewed in
-    time, or revoked), once that happened."""
-
-    lost: str | None = None
-
-
-@contextmanager
-def _deploy_lock(registries: RegistryPool, config: RegistryConfig, hosts: list[str],
-                 options: RunOptions, warn: Callable[[str], None],
-                 stop: threading.Event, watch: _LockWatch) -> Iterator[None]:
+def _deploy_lock(prepared: Prepared, options: RunOptions, registries: RegistryPool,
+                 hosts: list[str], warn: Callable[[str], None], stop: threading.Event,
+                 watch: LockWatch) -> contextlib.AbstractContextManager[None]:
     """A run that can change things holds the deploy lock of its hosts throughout;
-    --check changes nothing and takes none. A lock lost mid-run sets `stop`: another run
-    may hold the hosts now, so nothing new starts; steps in flight finish."""
+    --check changes nothing and takes none."""
     if options.check or not hosts:
-        yield
-        return
+        return contextlib.nullcontext()
     from engine.registry import LockOwner
 
-    held = registries.get(config).lock(hosts, LockOwner.current("play", options.playbook,
-                                                                 options.option_names),
-                                       options.lock_timeout, warn)
-    done = threading.Event()
-
-    def watch_lock() -> None:
-        while not done.wait(LOCK_WATCH_INTERVAL):
-            lost = held.lost()
-            if lost:
-                watch.lost = lost
-                warn(f"the deploy lock was lost: {lost}; no new step starts, the steps in "
-                     "flight finish")
-                stop.set()
-                return
-
-    watcher = threading.Thread(target=watch_lock, name="play-lock-watch", daemon=True)
-    watcher.start()
-    try:
-        yield
-    finally:
-        done.set()
-        watcher.join()
-        if watch.lost is None and held.lost():
-            watch.lost = held.lost()
-            warn(f"the deploy lock was lost during the run: {watch.lost}")
-        if watch.lost is None:
-            held.release()
-        else:
-            # what is left of it expires by itself; etcd may be the reason it was lost
-            with contextlib.suppress(RegistryError):
-                held.release()
+    return hold_deploy_lock(registries.get(prepared.default_registry), hosts,
+                            LockOwner.current("play", options.playbook, options.option_names),
+                            options.lock_timeout, warn, stop, watch)
 
 
 def _grace(config: RegistryConfig) -> Grace:

@@ -13,7 +13,8 @@ import pytest
 
 import engine.tasks
 from engine.actions.base import ActionContext, Outcome, with_environment
-from engine.cli import _load_inventory, main
+from engine.cli import main
+from engine.commands.options import read_inventory as _load_inventory
 from engine.connection import command_line
 from engine.errors import InputError
 from engine.execute import Limits, Scheduler
