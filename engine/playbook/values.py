@@ -3,7 +3,7 @@ and service names, env and label names, volumes, file paths, NUL characters.
 
 A value they would refuse must stop the run with exit 4 before anything runs, not fail
 on a host halfway through a rollout. The loader applies the `*_problems` functions to values
-written literally; engine/checks.py applies them again to templates rendered for each host.
+written literally; engine/checks/rendered.py applies them again to templates rendered for each host.
 Pure functions: a problem is a sentence, or None.
 """
 
@@ -40,7 +40,7 @@ _STDIN_ARGS = frozenset({"content", "stdin"})
 
 
 # A refusal quotes the value it refuses, unless it is or holds a secret: only the pre-run
-# checks know a host's secrets (engine/checks.py), and they set this while they refuse.
+# checks know a host's secrets (engine/checks/rendered.py), and they set this while they refuse.
 _IS_SECRET: ContextVar[Callable[[str], bool]] = ContextVar("is_secret", default=lambda text: False)
 NOT_SHOWN = "(a value that holds a secret, not shown)"
 
