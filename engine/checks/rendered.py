@@ -15,7 +15,7 @@ from engine.actions.catalog import CATALOG
 from engine.checks.undefined import templated_values
 from engine.connection.base import MAX_COMMAND_LINE
 from engine.errors import InputError
-from engine.nested import leaves, strings
+from engine.nested import leaves, rebuilt, strings
 from engine.output.redaction import MIN_SECRET, Redactor, secret_values
 from engine.playbook import ContainerSpec, ServiceSpec, Step, TaskSpec
 from engine.playbook.keywords import loop_items
@@ -169,41 +169,39 @@ class RenderedValues:
 
     def _render(self, value: Any, scope: Scope) -> Any:
         """`value` with each template rendered that can be now; the others become `Later`."""
-        if isinstance(value, str):
-            if not is_template(value):
-                return value
-            if value in self.play.renders and scope is self.scope:
-                return self.play.renders[value]
-            if not self._is_known_now(value, scope):
+        return rebuilt(value, lambda leaf: self._render_leaf(leaf, scope),
+                       key=lambda key: self._render_key(key, scope))
+
+    def _render_key(self, key: Any, scope: Scope) -> Any:
+        rendered = self._render_leaf(key, scope)
+        if not isinstance(rendered, (str, int, float, bool, Later)):
+            return Later(key)  # a list or mapping: not a name; the run says so
+        return rendered
+
+    def _render_leaf(self, value: Any, scope: Scope) -> Any:
+        if not is_template(value):
+            return value
+        if value in self.play.renders and scope is self.scope:
+            return self.play.renders[value]
+        if not self._is_known_now(value, scope):
+            return Later(value)
+        try:
+            rendered = render_text(value, scope)
+            if _is_undefined(rendered):  # `{{ conf.port }}` alone: Undefined, not raised
+                str(rendered)
+        except template_errors(InputError, ValueError, TypeError, LookupError) as error:
+            # every variable it reads is known now, the lookups included: the run
+            # would fail on the same values
+            if self.may_skip:
                 return Later(value)
-            try:
-                rendered = render_text(value, scope)
-                if _is_undefined(rendered):  # `{{ conf.port }}` alone: Undefined, not raised
-                    str(rendered)
-            except template_errors(InputError, ValueError, TypeError, LookupError) as error:
-                # every variable it reads is known now, the lookups included: the run
-                # would fail on the same values
-                if self.may_skip:
-                    return Later(value)
-                reason = error.message if isinstance(error, InputError) else str(error)
-                # the loader's types are plain mappings and lists to the user
-                reason = reason.replace("'engine.yamlfile.YamlMap object'", "the mapping") \
-                    .replace("'engine.yamlfile.YamlList object'", "the list")
-                raise _RenderFailed(f"{_short_value(value)}: {reason}") from None
-            if scope is self.scope and self.play.is_shared(value):
-                self.play.renders[value] = rendered
-            return rendered
-        if isinstance(value, Mapping):
-            rendered = {}
-            for key, item in value.items():
-                new_key = self._render(key, scope)
-                if not isinstance(new_key, (str, int, float, bool, Later)):
-                    new_key = Later(key)  # a list or mapping: not a name; the run says so
-                rendered[new_key] = self._render(item, scope)
-            return rendered
-        if isinstance(value, (list, tuple)):
-            return [self._render(item, scope) for item in value]
-        return value
+            reason = error.message if isinstance(error, InputError) else str(error)
+            # the loader's types are plain mappings and lists to the user
+            reason = reason.replace("'engine.yamlfile.YamlMap object'", "the mapping") \
+                .replace("'engine.yamlfile.YamlList object'", "the list")
+            raise _RenderFailed(f"{_short_value(value)}: {reason}") from None
+        if scope is self.scope and self.play.is_shared(value):
+            self.play.renders[value] = rendered
+        return rendered
 
     def _is_known_now(self, text: str, scope: Scope, seen: frozenset[str] = frozenset()
                       ) -> bool:
