@@ -19,6 +19,10 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
 
+from engine.batches import place_plays, render_patterns
+from engine.checks import check_variables
+from engine.connection import settings_for
+from engine.connection.pool import ConnectionPool
 from engine.deploy_lock import LockWatch, hold_deploy_lock
 from engine.errors import (
     EXIT_LOCK_BUSY,
@@ -28,16 +32,33 @@ from engine.errors import (
     Location,
 )
 from engine.execute import Limits, Node, Scheduler
+from engine.inventory import implicit_localhost
 from engine.inventory.overrides import ConnectionDefaults, with_connection_defaults
 from engine.output.events import Reporter, Sink
-from engine.output.redaction import Redactor
+from engine.output.jsonlines import JsonWriter
+from engine.output.plain import PlainWriter
+from engine.output.redaction import Redactor, secret_values
 from engine.output.verbose import CommandTrace
+from engine.plan import plan_run
+from engine.playbook import load_playbook
 from engine.playbook.model import ContainerSpec, TaskSpec
+from engine.playbook.resolve import resolve_play_templates
+from engine.registry import LockOwner, open_registry
+from engine.registry.cache import OwnedRegistry
+from engine.registry.config import (
+    PlayRegistry,
+    owner_of,
+    read_password,
+    resolve_registries,
+)
 from engine.registry.model import LockBusy, RegistryError
+from engine.registry.pool import RegistryPool
 from engine.registry.run_records import service_records
 from engine.results import Event, Recap, StepResult
 from engine.retry_file import write_retry_file
 from engine.rollout import Rollout, exit_status
+from engine.templating import is_template, render, template_errors
+from engine.variables import parse_extra_vars
 
 if TYPE_CHECKING:
     from engine.batches import PlayPlacement
@@ -49,7 +70,6 @@ if TYPE_CHECKING:
     from engine.plan import Plan
     from engine.playbook import Play
     from engine.registry import Registry, RegistryConfig
-    from engine.registry.pool import RegistryPool
     from engine.tasks import StepRunner
 
 
@@ -95,13 +115,6 @@ def prepare(options: RunOptions, load_inventory: Callable[[tuple[str, ...]], Inv
     """Load, plan and check; any user mistake raises `InputError` here, before any
     command runs on a host. With `early`, the first hosts' connections start opening as
     soon as the hosts are known, while the plan is built and checked."""
-    from engine.batches import place_plays, render_patterns
-    from engine.checks import check_variables
-    from engine.playbook import load_playbook
-    from engine.playbook.resolve import resolve_play_templates
-    from engine.registry.config import PlayRegistry, resolve_registries
-    from engine.variables import parse_extra_vars
-
     try:
         extra_vars = parse_extra_vars(options.extra_vars)  # a templated include may need them
     except InputError:
@@ -116,8 +129,6 @@ def prepare(options: RunOptions, load_inventory: Callable[[tuple[str, ...]], Inv
     placements = place_plays(playbook, inventory, options.limit)
     if early is not None:
         early.start(_first_hosts(inventory, placements, options.forks))
-    from engine.plan import plan_run  # networkx: imported while those connections open
-
     plan = plan_run(playbook, inventory, placements, options.tags, options.skip_tags,
                     options.start_at_task)
     check_variables(plan, inventory, extra_vars)
@@ -133,10 +144,6 @@ def _connection_settings(plan: Plan, inventory: Inventory,
                          registries: Sequence[RegistryConfig]) -> dict[str, ConnectionSettings]:
     """How to reach every host of the plan and every file registry host; a bad connection
     var raises `InputError` (exit 4 before anything runs, `play graph` included)."""
-    from engine.connection import settings_for
-    from engine.inventory import implicit_localhost
-    from engine.templating import is_template
-
     hosts = {host for host, _ in plan.nodes}
     hosts |= {config.host for config in registries if config.host is not None}
     delegated = {step.body.delegate_to for step in plan.steps.values()
@@ -189,8 +196,6 @@ def _first_hosts(inventory: Inventory, placements: Sequence[PlayPlacement],
     hosts with known host keys: under accept-new a connection writes known_hosts, which
     must wait until the input is checked. Wrong connection vars are left to the usual
     exit 4."""
-    from engine.connection import settings_for
-
     batch = next((placement.batches[0] for placement in placements if placement.batches), ())
     chosen = []
     for name in sorted(batch)[:forks]:
@@ -209,20 +214,14 @@ def _first_hosts(inventory: Inventory, placements: Sequence[PlayPlacement],
 def _sinks(options: RunOptions, stdout: TextIO) -> list[Sink]:
     sinks: list[Sink] = []
     if options.json:
-        from engine.output.jsonlines import JsonWriter
-
         sinks.append(JsonWriter(stdout))
     elif stdout.isatty():
         from engine.output.live import LiveConsole
 
         sinks.append(LiveConsole())
     else:
-        from engine.output.plain import PlainWriter
-
         sinks.append(PlainWriter(stdout))
     if options.log:
-        from engine.output.plain import PlainWriter
-
         # 0600 when created: a log holds what hosts answered (an existing file keeps its
         # mode). The writer owns the file and closes it when the run ends.
         descriptor = os.open(options.log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
@@ -266,12 +265,7 @@ class _Wiring:
 
 def _wire(prepared: Prepared, options: RunOptions, early: EarlyConnections | None = None,
           trace: CommandTrace | None = None) -> _Wiring:
-    from engine.connection.pool import ConnectionPool
-    from engine.registry import open_registry
-    from engine.registry.cache import OwnedRegistry
-    from engine.registry.config import owner_of
-    from engine.registry.pool import RegistryPool
-    from engine.tasks import StepOptions, StepRunner
+    from engine.tasks import StepOptions, StepRunner  # not for `play graph` (engine/lazy.py)
 
     plan = prepared.plan
     pool = ConnectionPool(
@@ -345,8 +339,6 @@ def explain_placements(prepared: Prepared, options: RunOptions) -> list[str]:
 
 def execute(prepared: Prepared, options: RunOptions, stdout: TextIO = sys.stdout,
             early: EarlyConnections | None = None) -> int:
-    from engine.templating import is_template, render, template_errors
-
     plan = prepared.plan
     # the reporter needs the runner's scopes for its secrets; no command runs before it is
     # made, so the trace can emit through it
@@ -443,8 +435,6 @@ def _deploy_lock(prepared: Prepared, options: RunOptions, registries: RegistryPo
     --check changes nothing and takes none."""
     if options.check or not hosts:
         return contextlib.nullcontext()
-    from engine.registry import LockOwner
-
     return hold_deploy_lock(registries.get(prepared.default_registry), hosts,
                             LockOwner.current("play", options.playbook, options.option_names),
                             options.lock_timeout, warn, stop, watch)
@@ -460,10 +450,6 @@ def _secrets(prepared: Prepared, runner: StepRunner) -> set[str]:
     """Rendered values, on every host, of every variable named in a `secret_vars` list and
     of the become and connection passwords (engine/output/redaction.py), and the etcd
     registry passwords."""
-    from engine.output.redaction import secret_values
-    from engine.registry import RegistryError
-    from engine.registry.config import read_password
-
     secrets: set[str] = set()
     for config in {*prepared.registries.values(), prepared.default_registry}:
         if config.user:  # etcd's password, read from its file or variable: never shown

@@ -10,6 +10,9 @@ from collections.abc import Sequence
 
 from engine.commands.options import Parser, prepare_run, selection_options
 from engine.errors import EXIT_OK
+from engine.output.graph import render_graph
+from engine.output.graphviz import render_image
+from engine.run import explain_placements
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -25,18 +28,12 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str]) -> int:
-    from engine.output.graph import render_graph
-
     options = make_parser().parse_args(argv)
     run_options, prepared = prepare_run(options)
     placement = None
     if options.explain:
-        from engine.run import explain_placements
-
         placement = explain_placements(prepared, run_options)
     if options.format in ("svg", "png"):
-        from engine.output.graphviz import render_image
-
         sys.stdout.flush()
         sys.stdout.buffer.write(render_image(render_graph(prepared.plan, "dot", placement),
                                              options.format))

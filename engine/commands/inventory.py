@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from engine.commands.options import Parser, inventory_options, read_inventory
 from engine.errors import EXIT_OK
+from engine.output.inventory import ansible_list, graph_text, host_vars_json
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -24,8 +25,6 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str]) -> int:
-    from engine.output.inventory import ansible_list, graph_text, host_vars_json
-
     options = make_parser().parse_args(argv)
     inventory = read_inventory(options.inventory)
     if options.host:

@@ -6,7 +6,6 @@ the inventory, `--limit @FILE`, and a run's options turned into `RunOptions` and
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import sys
 from collections.abc import Sequence
@@ -14,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from engine.errors import InputError
+from engine.lazy import paused_gc
 
 if TYPE_CHECKING:
     from engine.connection.pool import EarlyConnections
@@ -165,14 +165,5 @@ def prepare_run(options: argparse.Namespace, early: EarlyConnections | None = No
     from engine.run import prepare
 
     run_options = to_run_options(options, argv)
-    # Preparing imports most modules and builds the plan: objects that live as long as
-    # the run. The cyclic GC would scan them over and over while they are made (~10% of
-    # start-up here); frozen, later collections skip them too.
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with paused_gc():
         return run_options, prepare(run_options, read_inventory, early)
-    finally:
-        gc.freeze()
-        if was_enabled:
-            gc.enable()

@@ -9,6 +9,8 @@ import sys
 from collections.abc import Sequence
 
 from engine.commands.options import Parser, inventory_options, option_names, read_inventory
+from engine.commands.registry_check import CheckOptions, check_registry
+from engine.commands.registry_ls import list_instances
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -39,13 +41,10 @@ def main(argv: Sequence[str]) -> int:
     options = make_parser().parse_args(argv)
     inventory = read_inventory(options.inventory)
     if options.action == "check":
-        from engine.commands.registry_check import CheckOptions, check_registry
-
         check = CheckOptions(service=options.service, fix=options.fix, as_json=options.json,
                              lock_timeout=options.lock_timeout,
                              option_names=option_names(argv))
         return check_registry(inventory, check, sys.stdout,
                               lambda message: print(f"warning: {message}", file=sys.stderr))
-    from engine.commands.registry_ls import list_instances
 
     return list_instances(inventory, options.service, options.json, sys.stdout)

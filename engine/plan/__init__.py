@@ -14,11 +14,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import networkx as nx
-
 from engine.batches import PlayPlacement, place_plays
 from engine.errors import InputError
 from engine.execute import Node, is_barrier
+from engine.lazy import networkx
 from engine.plan.builder import GraphBuilder
 from engine.plan.edges import EDGE_KINDS, EdgeKind, merge_edge_kinds
 from engine.plan.selection import check_tags_exist, drop_steps, drop_untagged, starting_at
@@ -55,7 +54,7 @@ class Plan:
     def levels(self) -> list[list[Node]]:
         """Nodes grouped so that each group can start once the groups above it are done."""
         levels = ([node for node in generation if not is_barrier(node)]
-                  for generation in nx.topological_generations(self.graph))
+                  for generation in networkx().topological_generations(self.graph))
         return [sorted(level, key=self.node_order) for level in levels if level]
 
     def node_order(self, node: Node) -> tuple[int, int, str]:
@@ -73,7 +72,7 @@ def plan_run(playbook: Playbook, inventory: Inventory,
     if placements is None:
         placements = place_plays(playbook, inventory, None)
     placements = tuple(placements)
-    graph = nx.DiGraph()
+    graph = networkx().DiGraph()
     builder = GraphBuilder(playbook, placements, graph,
                            _excluded_by_constraints(playbook, inventory))
     builder.build()
@@ -135,9 +134,9 @@ def _check_container_conflicts(playbook: Playbook, placements: Sequence[PlayPlac
 def _check_acyclic(graph: Any, steps: dict[str, Step], playbook: Playbook) -> None:
     # Linear in the graph's size; find_cycle (an edge walk that is far slower on a big plan)
     # only runs to name a cycle that exists.
-    if nx.is_directed_acyclic_graph(graph):
+    if networkx().is_directed_acyclic_graph(graph):
         return
-    cycle = nx.find_cycle(graph)
+    cycle = networkx().find_cycle(graph)
     names = [_describe(node, steps, playbook) for node, _ in cycle]
     first = next(steps[node[1]] for node, _ in cycle if not is_barrier(node))
     raise InputError("these steps wait for each other in a cycle, so none can start: "
