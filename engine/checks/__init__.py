@@ -36,7 +36,7 @@ def check_variables(plan: Plan, inventory: Inventory, extra_vars: Mapping[str, A
         registered |= set(_names_set_at_run_time(play))
         file_vars = load_vars_files(play.vars_files)
         renders = PlayRenders(play.name, ChainMap(dict(extra_vars), file_vars, play.vars),
-                               registered)
+                              registered)
         for host in placement.hosts:
             inventory_host = inventory.hosts[host]
             # the magic variables known before the run; the others (hostvars, play_hosts,

@@ -161,7 +161,7 @@ def to_run_options(options: argparse.Namespace, argv: Sequence[str] = ()) -> Run
 
 
 def prepare_run(options: argparse.Namespace, early: EarlyConnections | None = None,
-             argv: Sequence[str] = ()) -> tuple[RunOptions, Prepared]:
+                argv: Sequence[str] = ()) -> tuple[RunOptions, Prepared]:
     from engine.run import prepare
 
     run_options = to_run_options(options, argv)

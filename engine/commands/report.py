@@ -52,7 +52,7 @@ def write_report(log: str, out: TextIO) -> int:
 
 def make_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="play report", description="write the HTML report of the last run "
-                     "in a --json log to stdout: play report run.jsonl > run.html")
+                    "in a --json log to stdout: play report run.jsonl > run.html")
     parser.add_argument("log", help="the events a run wrote with --json")
     return parser
 

@@ -31,10 +31,10 @@ examples:
 
 def make_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="play", usage=RUN_USAGE, epilog=RUN_EPILOG,
-                     description="Deploy containers and register services over SSH, from a "
-                     "playbook and an Ansible inventory. Subcommands: graph (the plan), "
-                     "inventory, lab (local test hosts), registry (ls, check), report (a "
-                     "run's HTML page).")
+                    description="Deploy containers and register services over SSH, from a "
+                    "playbook and an Ansible inventory. Subcommands: graph (the plan), "
+                    "inventory, lab (local test hosts), registry (ls, check), report (a "
+                    "run's HTML page).")
     parser.add_argument("--version", action="version", version=f"play {__version__}",
                         help="print the version and exit")
     parser.add_argument("playbook", help="the playbook to run")

@@ -30,7 +30,7 @@ class ServiceRecords:
         self._services = services
         self._scope = scope
         self._on_change = on_change
-        self.removed: list[Instance] = []
+        self._removed: list[Instance] = []
 
     def take_out(self, drain: bool = True) -> list[Instance]:
         """Deregister this host's instances and, when `drain`, wait the longest drain of
@@ -42,7 +42,7 @@ class ServiceRecords:
                    if instance.instance == instance_id(name, self._host)]
         for instance in removed:
             self._registry.deregister(instance.service, instance.instance)
-        self.removed += removed
+        self._removed += removed
         # the consumers stop sending there first: the drain is for requests in flight
         self._on_change({instance.service for instance in removed})
         if not drain:
@@ -55,6 +55,6 @@ class ServiceRecords:
 
     def put_back(self) -> None:
         """Register again what `take_out` removed (the old container is healthy again)."""
-        for instance in self.removed:
+        for instance in self._removed:
             self._registry.register(instance)
-        self._on_change({instance.service for instance in self.removed})
+        self._on_change({instance.service for instance in self._removed})
