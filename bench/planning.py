@@ -42,7 +42,7 @@ PLAYBOOK = """\
 # Runs in a process of its own: prints {"prepare": s, "simulated_cpu": s, "nodes": n}.
 PROBE = r"""
 import json, sys, time
-from engine.cli import _load_inventory
+from engine.commands.options import read_inventory as _load_inventory
 from engine.connection.base import CommandResult, Connection
 from engine.execute import Limits, Scheduler
 from engine.results import StepResult

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from engine.errors import InputError
 from engine.playbook import Play, Playbook
+from engine.templating import is_template, names_in_template, render_text
+from engine.variables import Scope
 
 if TYPE_CHECKING:
     from engine.inventory import Host, Inventory
@@ -69,7 +71,6 @@ def _why_no_host(playbook: Playbook, placements: Sequence[PlayPlacement],
 def render_patterns(playbook: Playbook, extra_vars: Mapping[str, Any]) -> Playbook:
     """`hosts: "{{ target }}"` rendered from -e and the play's vars: the hosts must be known
     before any host's variables are, so only those two can say which they are."""
-    from engine.templating import is_template
 
     if not any(is_template(play.hosts) for play in playbook.plays):
         return playbook
@@ -81,8 +82,6 @@ def render_patterns(playbook: Playbook, extra_vars: Mapping[str, Any]) -> Playbo
 def _rendered_pattern(play: Play, extra_vars: Mapping[str, Any]) -> str:
     import jinja2
 
-    from engine.templating import names_in_template, render_text
-    from engine.variables import Scope
 
     scope = Scope(ChainMap(dict(extra_vars), dict(play.vars)))
     try:

@@ -10,7 +10,7 @@ wait starts). Wired by engine/run.py between the task runner and the container s
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from engine.containers.docker import Docker
@@ -20,17 +20,17 @@ from engine.playbook import ContainerSpec, Step, TaskSpec
 from engine.templating import ANY_SERVICE, render, template_errors
 
 if TYPE_CHECKING:
-    from engine.containers.step import ContainerSteps
+    from engine.connection import Connection
     from engine.plan import Plan
     from engine.tasks import StepRunner
 
 
 class Consumers:
-    def __init__(self, plan: Plan, runner: StepRunner, containers: ContainerSteps,
+    def __init__(self, plan: Plan, runner: StepRunner, connect: Callable[[str], Connection],
                  check: bool) -> None:
         self.plan = plan
         self.runner = runner
-        self.containers = containers
+        self.connect = connect
         self.check = check
         self._hosts: dict[str, list[str]] = {}
         for host, step_id in plan.nodes:
@@ -69,7 +69,7 @@ class Consumers:
             if result.status != "changed":
                 return []
             notes = [f"{step.label} on {host} rendered again"]
-            docker = Docker(self.containers.connect(host))
+            docker = Docker(self.connect(host))
             for name, signal in targets.items():
                 sent = docker.signal(name, signal)
                 notes.append(f"sent {signal} to container {name} on {host}" if sent.is_ok else
@@ -98,7 +98,7 @@ class Consumers:
             return targets
         # asked now, not from the run's facts round: this host's own container steps may
         # not have read it yet, and must not get facts from before its tasks ran
-        running = Docker(self.containers.connect(host)).command(
+        running = Docker(self.connect(host)).command(
             "ps", "--filter", "status=running", "--format", "{{.Names}}")
         names = set(running.stdout.split()) if running.is_ok else set()
         return {name: signal for name, signal in targets.items() if name in names}

@@ -61,7 +61,7 @@ class Scheduler:
         self.waiting_on = {node: graph.in_degree(node) for node in graph.nodes}
         # (successor, is_hard) per node, read once: networkx's edge views cost per access
         self.successors: dict[Node, list[tuple[Node, bool]]] = {node: [] for node in graph.nodes}
-        # block / rescue (plan.py): a node behind a `rescue` edge runs only if one of the
+        # block / rescue (plan/builder.py): a node behind a `rescue` edge runs only if one of the
         # nodes it rescues did not succeed, and is skipped (unseen) otherwise
         # (a plan without blocks pays nothing for them: `has_rescue` is the plan's word)
         self.rescues: dict[Node, list[Node]] = {}

@@ -18,8 +18,12 @@ import shlex
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import yaml
+
+from engine.errors import InputError
 from engine.sha_crypt import SCHEMES as CRYPT_SCHEMES
 from engine.sha_crypt import sha_crypt
+from engine.yamlfile import load_yaml
 
 
 class FilterError(ValueError):
@@ -50,8 +54,6 @@ def to_nice_json(value: Any, indent: int = 4, sort_keys: bool = True, **options:
 
 
 def _yaml_dump(value: Any, **options: Any) -> str:
-    import yaml
-
     class Dumper(yaml.SafeDumper):
         """SafeDumper, also for the dict, list and str subclasses the loaders make."""
 
@@ -86,8 +88,6 @@ def from_yaml(text: Any) -> Any:
     through, as in Ansible."""
     if not isinstance(text, str):
         return text
-    from engine.errors import InputError
-    from engine.yamlfile import load_yaml
 
     try:
         return load_yaml(text, "from_yaml")

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import os
 import signal
 import sys
@@ -19,6 +18,11 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
 
+from engine.batches import place_plays, render_patterns
+from engine.checks import check_variables
+from engine.connection import settings_for
+from engine.connection.pool import ConnectionPool
+from engine.deploy_lock import LockWatch, hold_deploy_lock
 from engine.errors import (
     EXIT_INTERRUPTED,
     EXIT_LOCK_BUSY,
@@ -28,14 +32,33 @@ from engine.errors import (
     Location,
 )
 from engine.execute import Limits, Node, Scheduler
+from engine.inventory import implicit_localhost
 from engine.inventory.overrides import ConnectionDefaults, with_connection_defaults
 from engine.output.events import Reporter, Sink
-from engine.output.redaction import Redactor
+from engine.output.jsonlines import JsonWriter
+from engine.output.plain import PlainWriter
+from engine.output.redaction import Redactor, secret_values
 from engine.output.verbose import CommandTrace
+from engine.plan import plan_run
+from engine.playbook import load_playbook
 from engine.playbook.model import ContainerSpec, TaskSpec
+from engine.playbook.resolve import resolve_play_templates
+from engine.registry import LockOwner, open_registry, serving
+from engine.registry.cache import OwnedRegistry
+from engine.registry.config import (
+    PlayRegistry,
+    owner_of,
+    read_password,
+    resolve_registries,
+)
 from engine.registry.model import LockBusy, LockWaitInterrupted, RegistryError
+from engine.registry.pool import RegistryPool
+from engine.registry.run_records import service_records
 from engine.results import Event, Recap, StepResult
+from engine.retry_file import write_retry_file
 from engine.rollout import Rollout, exit_status
+from engine.templating import is_template, render, template_errors
+from engine.variables import parse_extra_vars
 
 if TYPE_CHECKING:
     from engine.batches import PlayPlacement
@@ -47,7 +70,6 @@ if TYPE_CHECKING:
     from engine.plan import Plan
     from engine.playbook import Play
     from engine.registry import Registry, RegistryConfig
-    from engine.registry.pool import RegistryPool
     from engine.tasks import StepRunner
 
 
@@ -93,13 +115,6 @@ def prepare(options: RunOptions, load_inventory: Callable[[tuple[str, ...]], Inv
     """Load, plan and check; any user mistake raises `InputError` here, before any
     command runs on a host. With `early`, the first hosts' connections start opening as
     soon as the hosts are known, while the plan is built and checked."""
-    from engine.batches import place_plays, render_patterns
-    from engine.checks import check_variables
-    from engine.playbook import load_playbook
-    from engine.playbook.resolve import resolve_play_templates
-    from engine.registry.config import PlayRegistry, resolve_registries
-    from engine.variables import parse_extra_vars
-
     try:
         extra_vars = parse_extra_vars(options.extra_vars)  # a templated include may need them
     except InputError:
@@ -114,8 +129,6 @@ def prepare(options: RunOptions, load_inventory: Callable[[tuple[str, ...]], Inv
     placements = place_plays(playbook, inventory, options.limit)
     if early is not None:
         early.start(_first_hosts(inventory, placements, options.forks))
-    from engine.plan import plan_run  # networkx: imported while those connections open
-
     plan = plan_run(playbook, inventory, placements, options.tags, options.skip_tags,
                     options.start_at_task)
     check_variables(plan, inventory, extra_vars)
@@ -131,10 +144,6 @@ def _connection_settings(plan: Plan, inventory: Inventory,
                          registries: Sequence[RegistryConfig]) -> dict[str, ConnectionSettings]:
     """How to reach every host of the plan and every file registry host; a bad connection
     var raises `InputError` (exit 4 before anything runs, `play graph` included)."""
-    from engine.connection import settings_for
-    from engine.inventory import implicit_localhost
-    from engine.templating import is_template
-
     hosts = {host for host, _ in plan.nodes}
     hosts |= {config.host for config in registries if config.host is not None}
     delegated = {step.body.delegate_to for step in plan.steps.values()
@@ -187,8 +196,6 @@ def _first_hosts(inventory: Inventory, placements: Sequence[PlayPlacement],
     hosts with known host keys: under accept-new a connection writes known_hosts, which
     must wait until the input is checked. Wrong connection vars are left to the usual
     exit 4."""
-    from engine.connection import settings_for
-
     batch = next((placement.batches[0] for placement in placements if placement.batches), ())
     chosen = []
     for name in sorted(batch)[:forks]:
@@ -207,20 +214,14 @@ def _first_hosts(inventory: Inventory, placements: Sequence[PlayPlacement],
 def _sinks(options: RunOptions, stdout: TextIO) -> list[Sink]:
     sinks: list[Sink] = []
     if options.json:
-        from engine.output.jsonlines import JsonWriter
-
         sinks.append(JsonWriter(stdout))
     elif stdout.isatty():
         from engine.output.live import LiveConsole
 
         sinks.append(LiveConsole())
     else:
-        from engine.output.plain import PlainWriter
-
         sinks.append(PlainWriter(stdout))
     if options.log:
-        from engine.output.plain import PlainWriter
-
         # 0600 when created: a log holds what hosts answered (an existing file keeps its
         # mode). The writer owns the file and closes it when the run ends.
         descriptor = os.open(options.log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
@@ -264,12 +265,7 @@ class _Wiring:
 
 def _wire(prepared: Prepared, options: RunOptions, early: EarlyConnections | None = None,
           trace: CommandTrace | None = None) -> _Wiring:
-    from engine.connection.pool import ConnectionPool
-    from engine.registry import open_registry, serving
-    from engine.registry.cache import OwnedRegistry
-    from engine.registry.config import owner_of
-    from engine.registry.pool import RegistryPool
-    from engine.tasks import StepOptions, StepRunner
+    from engine.tasks import StepOptions, StepRunner  # not for `play graph` (engine/lazy.py)
 
     plan = prepared.plan
     pool = ConnectionPool(
@@ -294,20 +290,23 @@ def _wire(prepared: Prepared, options: RunOptions, early: EarlyConnections | Non
     containers = None
     if any(step.kind in ("container", "service") for step in plan.steps.values()):
         # not imported by a tasks-only run
+        from engine.containers.context import ContainerContext
         from engine.containers.services import ServiceSteps
         from engine.containers.step import ContainerSteps
 
-        containers = ContainerSteps(plan, pool.get, registry_for,
-                                    {name: host.address for name, host in
-                                     prepared.inventory.hosts.items()},
-                                    options.check, runner.state.is_notified, runner.scope,
-                                    diff=options.diff)
-        services = ServiceSteps(containers,
-                                lambda play: _grace(prepared.registries[play.index]))
+        context = ContainerContext(pool.get, registry_for, runner.scope,
+                                   runner.state.is_notified, check=options.check,
+                                   diff=options.diff)
         if plan.readers:
             from engine.consumers import Consumers
 
-            containers.follow = Consumers(plan, runner, containers, options.check).follow
+            context = dataclasses.replace(
+                context, follow=Consumers(plan, runner, pool.get, options.check).follow)
+        containers = ContainerSteps(plan, context)
+        services = ServiceSteps(containers,
+                                {name: host.address for name, host in
+                                 prepared.inventory.hosts.items()},
+                                lambda play: _grace(prepared.registries[play.index]))
         runner.other_kinds = {"container": containers.run_container,
                               "service": services.run_service}
     return _Wiring(pool, registries, runner, containers)
@@ -339,8 +338,6 @@ def explain_placements(prepared: Prepared, options: RunOptions) -> list[str]:
 
 def execute(prepared: Prepared, options: RunOptions, stdout: TextIO = sys.stdout,
             early: EarlyConnections | None = None) -> int:
-    from engine.templating import is_template, render, template_errors
-
     plan = prepared.plan
     # the reporter needs the runner's scopes for its secrets; no command runs before it is
     # made, so the trace can emit through it
@@ -391,7 +388,7 @@ def execute(prepared: Prepared, options: RunOptions, stdout: TextIO = sys.stdout
     hosts = sorted({host for host, _ in plan.nodes})
     reporter.emit(Event("run_start", data={"playbook": plan.playbook.path, "hosts": hosts,
                                            "check": options.check}))
-    lock = _LockWatch()
+    lock = LockWatch()
     scheduler = Scheduler(plan.graph, run_node, Limits(options.forks, options.per_host),
                           on_start=on_start, on_end=on_end, veto=rollout.veto,
                           describe=lambda node: plan.steps[node[1]].label, stop=stop,
@@ -399,8 +396,8 @@ def execute(prepared: Prepared, options: RunOptions, stdout: TextIO = sys.stdout
                                                else "the run was interrupted"))
     status: int | None = None
     try:
-        with _stop_on_signals(stop), _deploy_lock(
-                registries, prepared.default_registry, hosts, options, warn, stop, lock):
+        with _stop_on_signals(stop), _deploy_lock(prepared, options, registries, hosts,
+                                                  warn, stop, lock):
             scheduler.run()
     except LockWaitInterrupted as error:
         warn(str(error))
@@ -415,7 +412,8 @@ def execute(prepared: Prepared, options: RunOptions, stdout: TextIO = sys.stdout
         # not after a busy lock (nothing ran), a registry error or a lost lock (the
         # registry may be what failed: reading it would wait for it again)
         if (options.json or options.report) and status is None and not lock.lost:
-            instances = _registry_records(prepared, registries, warn)
+            instances = service_records(prepared.plan.playbook, prepared.registries,
+                                        registries, warn)
             if instances is not None:
                 reporter.emit(Event("registry", data={"instances": instances}))
         wiring.close()
@@ -432,111 +430,16 @@ def execute(prepared: Prepared, options: RunOptions, stdout: TextIO = sys.stdout
     return exit_status(recap, interrupted=stop.is_set(), check=options.check)
 
 
-def _registry_records(prepared: Prepared, registries: RegistryPool,
-                      warn: Callable[[str], None]) -> list[dict[str, Any]] | None:
-    """The registry's records of the playbook's services after the run (without their
-    meta), for the machine outputs (`--json`, `--report`); None when the playbook
-    registers no service. Read
-    through the run's registry cache: what the run wrote costs no new round trip."""
-    from engine.templating import is_template
-
-    wanted: dict[RegistryConfig, set[str] | None] = {}   # None: every service
-    for play in prepared.plan.playbook.plays:
-        for step in play.steps_of("service"):
-            config = prepared.registries[play.index]
-            names = wanted.setdefault(config, set())
-            if is_template(step.name):   # rendered per host: which names is not known here
-                wanted[config] = None
-            elif names is not None:
-                names.add(step.name)
-    if not wanted:
-        return None
-    records: list[dict[str, Any]] = []
-    for config, services in wanted.items():
-        try:
-            scan = registries.get(config).scan()
-        except RegistryError as error:
-            warn(f"registry: the records after the run could not be read: {error}")
-            continue
-        for instance in scan.instances:
-            if services is None or instance.service in services:
-                record = json.loads(instance.to_json())
-                # meta is free-form (a playbook may put anything there) and no output
-                # showed it before: `play registry ls --json` does, on purpose
-                record.pop("meta", None)
-                records.append(record)
-    return sorted(records, key=lambda record: (record["service"], record["instance"]))
-
-
-def write_retry_file(path: str, recap: Recap) -> None:
-    """The hosts that failed or were unreachable, one per line, for `--limit @PATH`; a
-    run where none did removes the file, so it never names hosts that are fine now."""
-    hosts = sorted(host for host, counts in recap.counts.items()
-                   if counts["failed"] or counts["unreachable"])
-    if not hosts:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(path)
-        return
-    partial = f"{path}.play-tmp"
-    with open(partial, "w", encoding="utf-8") as retry:
-        retry.write("".join(f"{host}\n" for host in hosts))
-    os.replace(partial, path)
-
-
-LOCK_WATCH_INTERVAL = 0.25  # s between looks at the lock's lease: a loss stops the run soon
-
-
-@dataclass
-class _LockWatch:
-    """Why the run's deploy lock stopped being its own (an etcd lease not renewed in
-    time, or revoked), once that happened."""
-
-    lost: str | None = None
-
-
-@contextmanager
-def _deploy_lock(registries: RegistryPool, config: RegistryConfig, hosts: list[str],
-                 options: RunOptions, warn: Callable[[str], None],
-                 stop: threading.Event, watch: _LockWatch) -> Iterator[None]:
+def _deploy_lock(prepared: Prepared, options: RunOptions, registries: RegistryPool,
+                 hosts: list[str], warn: Callable[[str], None], stop: threading.Event,
+                 watch: LockWatch) -> contextlib.AbstractContextManager[None]:
     """A run that can change things holds the deploy lock of its hosts throughout;
-    --check changes nothing and takes none. A lock lost mid-run sets `stop`: another run
-    may hold the hosts now, so nothing new starts; steps in flight finish."""
+    --check changes nothing and takes none."""
     if options.check or not hosts:
-        yield
-        return
-    from engine.registry import LockOwner
-
-    held = registries.get(config).lock(hosts, LockOwner.current("play", options.playbook,
-                                                                 options.option_names),
-                                       options.lock_timeout, warn, stop)
-    done = threading.Event()
-
-    def watch_lock() -> None:
-        while not done.wait(LOCK_WATCH_INTERVAL):
-            lost = held.lost()
-            if lost:
-                watch.lost = lost
-                warn(f"the deploy lock was lost: {lost}; no new step starts, the steps in "
-                     "flight finish")
-                stop.set()
-                return
-
-    watcher = threading.Thread(target=watch_lock, name="play-lock-watch", daemon=True)
-    watcher.start()
-    try:
-        yield
-    finally:
-        done.set()
-        watcher.join()
-        if watch.lost is None and held.lost():
-            watch.lost = held.lost()
-            warn(f"the deploy lock was lost during the run: {watch.lost}")
-        if watch.lost is None:
-            held.release()
-        else:
-            # what is left of it expires by itself; etcd may be the reason it was lost
-            with contextlib.suppress(RegistryError):
-                held.release()
+        return contextlib.nullcontext()
+    return hold_deploy_lock(registries.get(prepared.default_registry), hosts,
+                            LockOwner.current("play", options.playbook, options.option_names),
+                            options.lock_timeout, warn, stop, watch)
 
 
 def _grace(config: RegistryConfig) -> Grace:
@@ -549,10 +452,6 @@ def _secrets(prepared: Prepared, runner: StepRunner) -> set[str]:
     """Rendered values, on every host, of every variable named in a `secret_vars` list and
     of the become and connection passwords (engine/output/redaction.py), and the etcd
     registry passwords."""
-    from engine.output.redaction import secret_values
-    from engine.registry import RegistryError
-    from engine.registry.config import read_password
-
     secrets: set[str] = set()
     for config in {*prepared.registries.values(), prepared.default_registry}:
         if config.user:  # etcd's password, read from its file or variable: never shown

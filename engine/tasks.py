@@ -219,7 +219,7 @@ class StepRunner:
                               duration=time.monotonic() - started)
         items = loop_items(task.loop_kind, render(task.loop, scope)) \
             if task.loop is not None else None
-        outcomes = self._outcomes(host, play, task, scope, items)
+        outcomes, item_scopes = self._outcomes(host, play, task, scope, items)
         changed = any(outcome.changed for outcome in outcomes)
         failed = any(outcome.failed for outcome in outcomes)
         if task.register:
@@ -235,8 +235,6 @@ class StepRunner:
         status: Status = "failed" if failed else "changed" if changed else (
             "skipped" if all(outcome.skipped for outcome in outcomes) else "ok")
         if task.label is not None and items is not None:
-            item_scopes = [scope.child(_loop_values(task, index, item))
-                           for index, item in enumerate(items)]
             message = "; ".join(_labelled(render(task.label, item_scope), outcome)
                                 for outcome, item_scope in zip(outcomes, item_scopes,
                                                                strict=True))
@@ -255,22 +253,24 @@ class StepRunner:
                           is_hidden=task.is_implicit and status == "ok" and not shows_msg)
 
     def _outcomes(self, host: str, play: Play, task: TaskSpec, scope: Scope,
-                  items: list[Any] | None) -> list[Outcome]:
-        """One outcome, or one per loop item. What set_fact sets is kept for the host's later
-        steps at once, and later items of the same loop see it (as in Ansible)."""
+                  items: list[Any] | None) -> tuple[list[Outcome], list[Scope]]:
+        """One outcome, or one per loop item, each with the scope it ran in (a label is
+        rendered in it). What set_fact sets is kept for the host's later steps at once,
+        and later items of the same loop see it (as in Ansible)."""
         if items is None:
-            outcomes = [self._attempts(host, play, task, scope)]
-            self._keep_vars(host, outcomes[0])
-            return outcomes
+            outcome = self._attempts(host, play, task, scope)
+            self._keep_vars(host, outcome)
+            return [outcome], [scope]
         learned: dict[str, Any] = {}
-        outcomes = []
+        outcomes, scopes = [], []
         for index, item in enumerate(items):
-            outcome = self._attempts(host, play, task,
-                                     scope.child({**learned, **_loop_values(task, index, item)}))
+            item_scope = scope.child({**learned, **_loop_values(task, index, item)})
+            outcome = self._attempts(host, play, task, item_scope)
             learned.update(outcome.ansible_facts)
             self._keep_vars(host, outcome)
             outcomes.append(outcome)
-        return outcomes
+            scopes.append(item_scope)
+        return outcomes, scopes
 
     def _keep_vars(self, host: str, outcome: Outcome) -> None:
         if outcome.failed:

@@ -345,7 +345,7 @@ class Verdict:
 def prepare_case(case: Case) -> Any:
     """What `play` does with these files before anything runs (load, plan, pre-run checks,
     connection settings): the `engine.run.Prepared` run, or `InputError` (exit 4)."""
-    from engine.cli import _load_inventory
+    from engine.commands.options import read_inventory as _load_inventory
     from engine.run import RunOptions, prepare
 
     options = RunOptions(playbook=str(case.playbook), inventories=(str(case.inventory),),

@@ -12,10 +12,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, TextIO
 
+from engine.connection import open_connection, settings_for
 from engine.containers.facts import HostFacts, facts_command, is_container_name, parse_facts
 from engine.containers.spec import LABEL_MANAGED
-from engine.errors import EXIT_DRIFT, EXIT_LOCK_BUSY, EXIT_OK, EXIT_UNREACHABLE
+from engine.errors import EXIT_DRIFT, EXIT_LOCK_BUSY, EXIT_OK, EXIT_UNREACHABLE, UnreachableError
 from engine.output.table import table_lines
+from engine.registry.cache import is_foreign
+from engine.registry.from_inventory import inventory_registry, registry_owner
 from engine.registry.model import Instance, LockBusy, LockOwner, Registry, RegistryError
 
 if TYPE_CHECKING:
@@ -105,7 +108,6 @@ def read_hosts(inventory: Inventory, records: Sequence[Instance]) -> dict[str, H
     """Each record host's containers, read in parallel with one connection per host.
     Connection settings are computed first: a bad connection var is exit 4 before any
     host is contacted."""
-    from engine.connection import settings_for
 
     names: dict[str, set[str]] = {}
     for record in records:
@@ -122,9 +124,6 @@ def read_hosts(inventory: Inventory, records: Sequence[Instance]) -> dict[str, H
 
 
 def _read_host(settings: ConnectionSettings, container_names: Iterable[str]) -> HostView:
-    from engine.connection import open_connection
-    from engine.errors import UnreachableError
-
     # a name Docker would refuse cannot be a container: it is simply not found
     names = [name for name in container_names if is_container_name(name)]
     try:
@@ -179,8 +178,6 @@ def check_registry(inventory: Inventory, options: CheckOptions, out: TextIO,
                    warn: Callable[[str], None]) -> int:
     """Judges and fixes only the inventory's own records (and owner-less ones, written
     before owners): another owner's are listed as foreign, never judged or removed."""
-    from engine.registry.cache import is_foreign
-    from engine.registry.from_inventory import inventory_registry, registry_owner
 
     owner = registry_owner(inventory)
 

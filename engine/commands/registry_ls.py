@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, TextIO
 
 from engine.errors import EXIT_OK, EXIT_UNREACHABLE
 from engine.output.table import table_lines
+from engine.registry import RegistryError
+from engine.registry.from_inventory import inventory_registry
 
 if TYPE_CHECKING:
     from engine.inventory import Inventory
@@ -14,9 +16,6 @@ if TYPE_CHECKING:
 
 def list_instances(inventory: Inventory, service: str | None, as_json: bool,
                    out: TextIO) -> int:
-    from engine.registry import RegistryError
-    from engine.registry.from_inventory import inventory_registry
-
     try:
         with inventory_registry(inventory) as registry:
             scan = registry.scan(service)

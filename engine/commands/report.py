@@ -3,10 +3,14 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from engine.commands.options import Parser
 from engine.errors import EXIT_OK, InputError, Location
 from engine.output.report import render_report
 
@@ -44,3 +48,14 @@ def read_events(path: Path) -> list[dict[str, Any]]:
 def write_report(log: str, out: TextIO) -> int:
     out.write(render_report(read_events(Path(log))))
     return EXIT_OK
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = Parser(prog="play report", description="write the HTML report of the last run "
+                    "in a --json log to stdout: play report run.jsonl > run.html")
+    parser.add_argument("log", help="the events a run wrote with --json")
+    return parser
+
+
+def main(argv: Sequence[str]) -> int:
+    return write_report(make_parser().parse_args(argv).log, sys.stdout)

@@ -8,6 +8,7 @@ from engine.connection.base import (
     command_line,
     command_line_size_problem,
 )
+from engine.connection.local import LocalConnection
 from engine.connection.settings import ConnectionSettings, settings_for
 from engine.errors import UnreachableError
 
@@ -15,8 +16,6 @@ from engine.errors import UnreachableError
 def open_connection(settings: ConnectionSettings) -> Connection:
     """Open the host's one connection for this run; raises `UnreachableError`."""
     if settings.connection == "local":
-        from engine.connection.local import LocalConnection
-
         return LocalConnection(settings.host, settings.become_password)
     from engine.connection.ssh import SSHConnection
 

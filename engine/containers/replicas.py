@@ -38,10 +38,6 @@ class Replicas:
         self._lock = threading.Lock()
         self._fixed_steps: dict[str, list[Step]] | None = None
 
-    def hosts_needing_resources(self) -> set[str]:
-        return {host for host, step_id in self.plan.nodes
-                if _is_replicated(self.plan.steps[step_id])}
-
     def candidates(self, step: Step) -> list[str]:
         """The play's hosts (inventory order) that may run this container: constraints
         and tags are already planned out of the graph."""
@@ -139,6 +135,12 @@ class Replicas:
             hosts |= {i.host for i in registry.instances(name)
                       if i.instance == instance_id(name, i.host) and not i.missed}
         return hosts
+
+
+def hosts_needing_resources(plan: Plan) -> frozenset[str]:
+    """The hosts where a replicated container may run: their facts round reads the host's
+    resources too."""
+    return frozenset(host for host, step_id in plan.nodes if _is_replicated(plan.steps[step_id]))
 
 
 def _is_replicated(step: Step) -> bool:

@@ -13,7 +13,8 @@ from typing import Any
 
 from engine.containers.docker import Docker
 from engine.containers.facts import ContainerError
-from engine.containers.step import ContainerSteps, Healthy
+from engine.containers.health import Healthy
+from engine.containers.step import ContainerSteps
 from engine.containers.sweep import Grace, HostsOfService, sweep_service
 from engine.errors import UnreachableError
 from engine.execute import Node
@@ -40,8 +41,12 @@ def refuse_secrets(instance: Instance, scope: Mapping[str, Any]) -> None:
 class ServiceSteps:
     """Runs the service nodes of one run, beside the container steps they follow."""
 
-    def __init__(self, containers: ContainerSteps, grace_for: Callable[[Play], Grace]) -> None:
+    def __init__(self, containers: ContainerSteps, addresses: Mapping[str, str],
+                 grace_for: Callable[[Play], Grace]) -> None:
+        """`addresses`: host -> the address its records give."""
         self.containers = containers
+        self.context = containers.context
+        self.addresses = addresses
         self.grace_for = grace_for
         self._swept: set[tuple[int, str]] = set()
         self._lock = threading.Lock()
@@ -62,16 +67,16 @@ class ServiceSteps:
         if body.when is not None and not evaluate(body.when, scope):
             return StepResult(host, step_id, "skipped", msg="condition is false")
         play = self.containers.plan.playbook.plays[step.play]
-        registry = self.containers.registry_for(play)
+        registry = self.context.registry_for(play)
         container_step = next(s for s in play.steps_of("container") if s.name == body.container)
         assert isinstance(container_step.body, ContainerSpec)
         name = str(render(step.name, scope))
         result = self._own_instance(host, step, container_step, registry, name, scope)
-        swept = [] if self.containers.check else self._sweep(play, step, registry, name)
+        swept = [] if self.context.check else self._sweep(play, step, registry, name)
         if result.status == "changed" or swept:
             # registered once healthy, or taken out: the consumers follow at once
-            self.containers.follow_services(host, step_id, {name})
-        notes = self.containers.notes_of(host, step_id)
+            self.containers.notes.follow(host, step_id, {name})
+        notes = self.containers.notes.take(host, step_id)
         if not swept and not notes:
             return result
         return dataclasses.replace(result, status="changed" if swept else result.status,
@@ -90,17 +95,17 @@ class ServiceSteps:
         if wanted_absent:
             if own_id not in existing:
                 return StepResult(host, step_id, "ok")
-            if not self.containers.check:
+            if not self.context.check:
                 registry.deregister(name, own_id)
             return StepResult(host, step_id, "changed", msg="deregistered")
         container_name = str(render(container_step.name, scope))
-        healthy = self.containers.healthy.get((host, container_step.id))
+        healthy = self.containers.health.get(host, container_step.id)
         if healthy is None:
-            if self.containers.check:
+            if self.context.check:
                 return StepResult(host, step_id, "changed", msg="would register")
             healthy = self._current_health(host, container_name)
         instance = Instance(
-            service=name, instance=own_id, host=host, address=self.containers.addresses[host],
+            service=name, instance=own_id, host=host, address=self.addresses[host],
             port=int(render(body.port, scope)),
             tags=tuple(str(tag) for tag in render(list(body.tags), scope)),
             meta={str(k): str(v) for k, v in render(dict(body.meta), scope).items()},
@@ -109,13 +114,13 @@ class ServiceSteps:
         refuse_secrets(instance, scope)
         old = existing.get(own_id)
         if old is not None and _same_record(old, instance):
-            if getattr(registry, "records_expire", False) and not self.containers.check:
+            if getattr(registry, "records_expire", False) and not self.context.check:
                 registry.register(instance)  # renews its lease; nothing changed
             return StepResult(host, step_id, "ok")
-        if not self.containers.check:
+        if not self.context.check:
             registry.register(instance)
         return StepResult(host, step_id, "changed",
-                          msg=("would register" if self.containers.check else "registered"))
+                          msg=("would register" if self.context.check else "registered"))
 
     def _sweep(self, play: Play, step: Step, registry: Registry, name: str) -> list[str]:
         """Once per service and run (whichever host gets there first): the records that
@@ -132,18 +137,18 @@ class ServiceSteps:
 
     def _is_reachable(self, host: str) -> bool:
         try:
-            self.containers.connect(host)
+            self.context.connect(host)
         except UnreachableError:
             return False
         return True
 
     def _current_health(self, host: str, name: str) -> Healthy:
         """The container step did not run this time (tags, --limit): ask Docker."""
-        docker = Docker(self.containers.connect(host))
+        docker = Docker(self.context.connect(host))
         health = docker.wait_healthy(name, 30.0)
         if not health.is_healthy:
             raise ContainerError(f"container {name} is not healthy ({health.state})")
-        current = self.containers.facts(host).containers.get(name)
+        current = self.containers.facts.get(host).containers.get(name)
         return Healthy(current.image_id if current else "")
 
 

@@ -2,7 +2,7 @@
 found under the container's name and under `<name>.play-old` is classified into a state,
 and each state maps to the plan of commands that converges it: a run killed between any
 two commands of a swap leaves one of these states, and the next run recovers from it.
-Pure: facts in, plan out; engine/containers/step.py carries the plan out.
+Pure: facts in, plan out; engine/containers/apply.py carries the plan out.
 
 A swap keeps the old container (renamed `<name>.play-old`) until the new one is healthy,
 and puts it back when the new one fails (rollback). The states an interrupted swap leaves:

@@ -8,6 +8,7 @@ step's business; records of hosts outside `--limit` are left alone.
 
 from __future__ import annotations
 
+import calendar
 import dataclasses
 import time
 from collections.abc import Callable, Collection
@@ -75,6 +76,4 @@ def _iso(epoch: float) -> str:
 
 
 def _epoch(iso: str) -> float:
-    import calendar
-
     return float(calendar.timegm(time.strptime(iso, "%Y-%m-%dT%H:%M:%SZ")))

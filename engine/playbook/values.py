@@ -3,7 +3,7 @@ and service names, env and label names, volumes, file paths, NUL characters.
 
 A value they would refuse must stop the run with exit 4 before anything runs, not fail
 on a host halfway through a rollout. The loader applies the `*_problems` functions to values
-written literally; engine/checks.py applies them again to templates rendered for each host.
+written literally; engine/checks/rendered.py applies them again to templates rendered for each host.
 Pure functions: a problem is a sentence, or None.
 """
 
@@ -22,7 +22,7 @@ from engine.actions.control import meta_problem, variable_name_problem
 from engine.actions.modes import mode_problem
 from engine.errors import did_you_mean
 from engine.names import check_name, instance_id
-from engine.nested import leaves
+from engine.nested import leaves, rebuilt
 from engine.templating import is_template
 
 # Docker's own rule (moby daemon/names: `^[a-zA-Z0-9][a-zA-Z0-9_.-]+$`): at least two
@@ -40,7 +40,7 @@ _STDIN_ARGS = frozenset({"content", "stdin"})
 
 
 # A refusal quotes the value it refuses, unless it is or holds a secret: only the pre-run
-# checks know a host's secrets (engine/checks.py), and they set this while they refuse.
+# checks know a host's secrets (engine/checks/rendered.py), and they set this while they refuse.
 _IS_SECRET: ContextVar[Callable[[str], bool]] = ContextVar("is_secret", default=lambda text: False)
 NOT_SHOWN = "(a value that holds a secret, not shown)"
 
@@ -67,15 +67,8 @@ class Later:
 def as_written(value: Any) -> Any:
     """`value` with every template string (mapping keys included) replaced by `Later`: what
     the loader can check before any variable exists."""
-    if isinstance(value, str):
-        return Later(value) if is_template(value) else value
-    if isinstance(value, Mapping):
-        return {as_written(key): as_written(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [as_written(item) for item in value]
-    if hasattr(value, "__dataclass_fields__"):
-        return {name: as_written(getattr(value, name)) for name in value.__dataclass_fields__}
-    return value
+    return rebuilt(value, lambda leaf: Later(leaf) if is_template(leaf) else leaf,
+                   with_dataclasses=True)
 
 
 def nul_problem(text: str) -> str | None:

@@ -9,8 +9,10 @@ import socket
 from collections.abc import Callable
 
 from engine.connection import Connection
+from engine.connection.local import LocalConnection
 from engine.errors import UnreachableError
-from engine.registry.config import RegistryConfig, hosts_registry, registry_config
+from engine.registry.config import RegistryConfig, hosts_registry, read_password, registry_config
+from engine.registry.file import FileRegistry
 from engine.registry.model import (
     HeldLock,
     Instance,
@@ -29,17 +31,13 @@ def open_registry(config: RegistryConfig, connect: Callable[[str], Connection]) 
     it and leaves it open. Nothing is contacted until the first operation, except the
     registry host's SSH connection."""
     if config.backend == "etcd":
-        from engine.registry.config import read_password
         from engine.registry.etcd import EtcdAccess, EtcdRegistry
 
         access = EtcdAccess(config.user, read_password(config) if config.user else "",
                             config.ca_file, config.cert_file, config.key_file)
         return EtcdRegistry(config.endpoints, config.prefix, config.ttl, access=access)
-    from engine.registry.file import FileRegistry
 
     if config.host is None:
-        from engine.connection.local import LocalConnection
-
         return FileRegistry(LocalConnection(socket.gethostname()),
                             os.path.expanduser(config.root), become=config.become,
                             owns_connection=True)

@@ -11,11 +11,13 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from engine.errors import InputError, Location, did_you_mean
 from engine.names import check_name
+from engine.registry.model import RegistryError
 
 BACKENDS = ("file", "etcd")
 FILE_KEYS = ("backend", "host", "root", "become", "grace", "owner")
@@ -158,7 +160,6 @@ def default_owner(inventory_sources: Sequence[str]) -> str:
     """Whose records a run may change when `registry: {owner: ...}` is not set: the
     project's name, as docker compose names a project after its folder: the folder of the
     (first) inventory, or the one above it when that folder is `inventory/`."""
-    from pathlib import Path
 
     if not inventory_sources:
         return "play"
@@ -178,7 +179,6 @@ def owner_of(config: RegistryConfig, inventory_sources: Sequence[str]) -> str:
 
 def read_password(config: RegistryConfig) -> str:
     """The etcd password, read when the registry opens; `RegistryError` if it is gone."""
-    from engine.registry.model import RegistryError
 
     if config.password_env:
         password = os.environ.get(config.password_env, "")

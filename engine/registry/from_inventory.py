@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from engine.connection import Connection, open_connection, settings_for
 from engine.errors import InputError, Location, did_you_mean
 from engine.registry import Registry, RegistryConfig, hosts_registry, open_registry
+from engine.registry.config import owner_of
 
 if TYPE_CHECKING:
     from engine.inventory import Inventory
@@ -17,7 +18,6 @@ if TYPE_CHECKING:
 
 def registry_owner(inventory: Inventory) -> str:
     """Whose records the inventory's commands may change (engine/registry/config.py)."""
-    from engine.registry.config import owner_of
 
     return owner_of(_config(inventory), inventory.sources)
 

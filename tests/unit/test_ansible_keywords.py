@@ -14,7 +14,8 @@ import pytest
 
 import engine.tasks
 from engine.actions.base import ActionContext, Outcome, with_environment
-from engine.cli import _load_inventory, main
+from engine.cli import main
+from engine.commands.options import read_inventory as _load_inventory
 from engine.connection import command_line
 from engine.errors import InputError
 from engine.execute import Limits, Scheduler
@@ -90,6 +91,28 @@ def test_loop_control_names_the_item_its_index_and_the_label_shown(
     assert results["users"].msg == ("(item=ann) changed: ran useradd ann 0; "
                                     "(item=bob) changed: ran useradd bob 1")
     assert "s1" not in results["users"].msg
+
+
+def test_a_label_is_rendered_in_the_scope_its_item_ran_in(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What an earlier item set (set_fact in a loop) is seen by the next item and by its
+    label alike."""
+    def remember(args: Mapping[str, Any] | str, context: ActionContext) -> Outcome:
+        return Outcome(changed=True, ansible_facts={"seen": args})
+
+    monkeypatch.setattr(engine.tasks, "find_action", lambda name: remember)
+    (tmp_path / "hosts.yml").write_text(HOSTS)
+    (tmp_path / "play.yml").write_text(play_of(
+        "    - name: t\n      command: 'x {{ item }}'\n      loop: [a, b]\n"
+        "      loop_control: {label: \"{{ item }} after {{ seen | default('none') }}\"}\n"))
+    prepared = prepare(RunOptions(playbook=str(tmp_path / "play.yml"),
+                                  inventories=(str(tmp_path / "hosts.yml"),), limit="web1"),
+                       _load_inventory)
+    runner = StepRunner(prepared.plan, prepared.inventory, prepared.extra_vars,
+                        _Pool(), StepOptions())  # type: ignore[arg-type]
+    results = Scheduler(prepared.plan.graph, runner, Limits()).run()
+    (result,) = results.values()
+    assert result.msg == "(item=a after none) changed; (item=b after x a) changed"
 
 
 @pytest.mark.parametrize(("task", "message"), [

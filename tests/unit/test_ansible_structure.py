@@ -292,7 +292,7 @@ def test_ansible_roles_path_is_read_when_play_roles_path_is_unset(
 
 def test_a_delegated_task_uses_the_delegates_connection_and_the_hosts_vars(
         tmp_path: Path) -> None:
-    from engine.cli import _load_inventory
+    from engine.commands.options import read_inventory as _load_inventory
     from engine.connection import CommandResult
     from engine.execute import Limits, Scheduler
     from engine.run import RunOptions, prepare

@@ -118,10 +118,11 @@ def test_help_shows_the_subcommands_exit_statuses_examples_and_defaults() -> Non
 
 
 def test_every_option_of_every_command_has_a_help_string_and_shows_its_default() -> None:
-    from engine import cli
+    from engine.commands import graph, inventory, lab, registry, report, run_playbook
 
-    parsers = [cli._run_parser(), cli._graph_parser(), cli._inventory_parser()]
-    for parser in (cli._lab_parser(), cli._registry_parser()):
+    parsers = [run_playbook.make_parser(), graph.make_parser(), inventory.make_parser(),
+               report.make_parser()]
+    for parser in (lab.make_parser(), registry.make_parser()):
         actions = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
         parsers += list(actions.choices.values())
     for parser in parsers:
@@ -193,17 +194,18 @@ def test_user_become_and_prompted_passwords_lie_under_the_inventorys_own(
         monkeypatch: pytest.MonkeyPatch) -> None:
     import getpass
 
-    from engine import cli
+    from engine.commands import run_playbook
+    from engine.commands.options import prepare_run
 
     monkeypatch.setenv("PLAY_SSH_CONFIG", "/nonexistent")
     prompts: list[str] = []
     answers = {"BECOME password: ": "sudo-typed", "SSH password: ": "ssh-typed"}
     monkeypatch.setattr(getpass, "getpass", lambda prompt: prompts.append(prompt)
                         or answers[prompt])
-    options = cli._run_parser().parse_args([
+    options = run_playbook.make_parser().parse_args([
         str(DATA / "cli" / "reach.yml"), "-i", str(DATA / "cli" / "reach.ini"),
         "-u", "admin", "-b", "-K", "-k"])
-    _, prepared = cli._prepare(options)
+    _, prepared = prepare_run(options)
     assert prompts == ["BECOME password: ", "SSH password: "]
     plain, own = (prepared.connection_settings[name] for name in ("plain", "own"))
     assert (plain.endpoint.user, plain.become, plain.become_password, plain.ssh_password) \
@@ -217,14 +219,15 @@ def test_prompted_passwords_are_hidden_like_every_secret(
         monkeypatch: pytest.MonkeyPatch) -> None:
     import getpass
 
-    from engine import cli
+    from engine.commands import run_playbook
+    from engine.commands.options import prepare_run
     from engine.output.redaction import secret_values
 
     monkeypatch.setenv("PLAY_SSH_CONFIG", "/nonexistent")
     monkeypatch.setattr(getpass, "getpass", lambda prompt: f"typed {prompt[:3]}")
-    options = cli._run_parser().parse_args([
+    options = run_playbook.make_parser().parse_args([
         str(DATA / "cli" / "reach.yml"), "-i", str(DATA / "cli" / "reach.ini"), "-K", "-k"])
-    _, prepared = cli._prepare(options)
+    _, prepared = prepare_run(options)
     secrets = secret_values(prepared.inventory.hosts["plain"].vars)
     assert {"typed BEC", "typed SSH"} <= secrets
 
@@ -244,7 +247,7 @@ def test_checking_and_listing_never_prompt(monkeypatch: pytest.MonkeyPatch) -> N
 def test_a_failed_run_writes_its_failed_hosts_and_a_clean_one_removes_the_file(
         tmp_path: Path) -> None:
     from engine.results import Recap, StepResult
-    from engine.run import write_retry_file
+    from engine.retry_file import write_retry_file
 
     retry = tmp_path / "deploy.retry"
     recap = Recap()
@@ -259,9 +262,9 @@ def test_a_failed_run_writes_its_failed_hosts_and_a_clean_one_removes_the_file(
 
 
 def test_retry_file_defaults_to_play_retry_file(monkeypatch: pytest.MonkeyPatch) -> None:
-    from engine import cli
+    from engine.commands import run_playbook
 
     monkeypatch.setenv("PLAY_RETRY_FILE", "/var/tmp/deploy.retry")
-    assert cli._run_parser().parse_args([VALID]).retry_file == "/var/tmp/deploy.retry"
+    assert run_playbook.make_parser().parse_args([VALID]).retry_file == "/var/tmp/deploy.retry"
     monkeypatch.delenv("PLAY_RETRY_FILE")
-    assert cli._run_parser().parse_args([VALID]).retry_file is None
+    assert run_playbook.make_parser().parse_args([VALID]).retry_file is None

@@ -79,14 +79,6 @@ class FakeRunner:
         return StepResult(host, step.id, self.status)  # type: ignore[arg-type]
 
 
-class FakeContainers:
-    def __init__(self, hosts: dict[str, FakeHost]) -> None:
-        self.hosts = hosts
-
-    def connect(self, host: str) -> FakeHost:
-        return self.hosts[host]
-
-
 def consumers(data_dir: Path, status: str, running: list[str], check: bool = False,
               ) -> tuple[Consumers, FakeRunner, dict[str, FakeHost]]:
     playbook = load_playbook(data_dir / "playbooks" / "registry_readers.yml")
@@ -94,7 +86,7 @@ def consumers(data_dir: Path, status: str, running: list[str], check: bool = Fal
     plan = plan_run(playbook, inventory)
     hosts = {host: FakeHost(running) for host, _ in plan.nodes}
     runner = FakeRunner(status)
-    return Consumers(plan, runner, FakeContainers(hosts), check), runner, hosts  # type: ignore[arg-type]
+    return Consumers(plan, runner, hosts.__getitem__, check), runner, hosts  # type: ignore[arg-type]
 
 
 def test_a_changed_consumer_is_rendered_again_and_its_container_signalled(

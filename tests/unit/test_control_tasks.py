@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from engine.cli import _load_inventory
+from engine.commands.options import read_inventory as _load_inventory
 from engine.execute import Limits, Scheduler
 from engine.results import StepResult
 from engine.run import RunOptions, prepare

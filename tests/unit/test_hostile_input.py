@@ -31,9 +31,9 @@ import pytest
 from engine.actions.command import command_argv
 from engine.cli import main
 from engine.connection.base import command_line
+from engine.containers.desired import rendered_fields
 from engine.containers.docker import create_options
 from engine.containers.spec import desired_container, env_file_text
-from engine.containers.step import _rendered_spec
 from engine.errors import EXIT_INVALID, EXIT_UNREACHABLE, InputError
 from engine.names import instance_id
 from engine.playbook import ContainerSpec, ServiceSpec, TaskSpec
@@ -137,7 +137,7 @@ def _arrival_problem(verdict: corpus.Verdict, prepared: Any) -> str | None:
             problem = problem or _task_arrival(verdict.field, args, expected)
         elif isinstance(step.body, ContainerSpec):
             desired = desired_container(str(render(step.name, scope)),
-                                        _rendered_spec(step.body, scope), {}, play.name)
+                                        rendered_fields(step.body, scope), {}, play.name)
             problem = problem or _container_arrival(verdict.field, desired, expected)
         elif isinstance(step.body, ServiceSpec):
             problem = problem or _service_arrival(verdict.field, step, step.body, scope,

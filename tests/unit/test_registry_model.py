@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.cli import option_names
+from engine.commands.options import option_names
 from engine.errors import InputError, Location
 from engine.names import instance_id
 from engine.registry import Instance, RegistryConfig, registry_config

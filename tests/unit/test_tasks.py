@@ -10,7 +10,7 @@ import pytest
 
 import engine.tasks
 from engine.actions.base import ActionContext, Outcome
-from engine.cli import _load_inventory
+from engine.commands.options import read_inventory as _load_inventory
 from engine.execute import Limits, Scheduler
 from engine.run import RunOptions, prepare
 from engine.tasks import StepOptions, StepRunner

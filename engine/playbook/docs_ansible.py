@@ -1,5 +1,5 @@
 """What the actions added for Ansible users take: their part of docs/playbook.md, kept
-beside reference.py (which merges it) so that each table stays one screen.
+beside docs.py (which merges it) so that each table stays one screen.
 """
 
 from __future__ import annotations

@@ -1,7 +1,6 @@
-"""Before anything runs: every template in the plan must parse and every variable it
-reads must be defined for each host that renders it (SPEC: undefined variables are
-errors, never an empty string). Values rendered for a host must also be ones Docker,
-POSIX and the registry accept (engine/playbook/values.py).
+"""Rendered values: for one host, each step's templates that are known before the run
+are rendered and refused when Docker, POSIX or the registry would refuse the value (the
+loader refused the literal ones already), and a container's `docker run` line must fit.
 """
 
 from __future__ import annotations
@@ -9,17 +8,16 @@ from __future__ import annotations
 import functools
 from collections import ChainMap
 from collections.abc import Iterator, Mapping
-from dataclasses import fields as dataclass_fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from engine.actions.catalog import CATALOG
-from engine.actions.setup import FACT_NAMES, as_variables
+from engine.checks.undefined import templated_values
 from engine.connection.base import MAX_COMMAND_LINE
-from engine.errors import InputError, Location, did_you_mean
-from engine.nested import leaves, strings
+from engine.errors import InputError
+from engine.nested import leaves, rebuilt, strings
 from engine.output.redaction import MIN_SECRET, Redactor, secret_values
-from engine.playbook import ContainerSpec, Play, ServiceSpec, Step, TaskSpec
+from engine.playbook import ContainerSpec, ServiceSpec, Step, TaskSpec
 from engine.playbook.keywords import loop_items
 from engine.playbook.load import find_local_file
 from engine.playbook.values import (
@@ -31,156 +29,11 @@ from engine.playbook.values import (
     task_problems,
 )
 from engine.schema import type_name
-from engine.templating import (
-    MAGIC_VARIABLES,
-    is_template,
-    names_in_expression,
-    names_in_template,
-    render_text,
-    template_errors,
-)
-from engine.variables import Scope, host_scope, load_vars_files, playbook_dir, static_magic
-
-if TYPE_CHECKING:
-    from engine.inventory import Inventory
-    from engine.plan import Plan
-
-EXPRESSION_FIELDS = ("when", "until", "changed_when", "failed_when")
-# what `gather_facts: true` defines on every host before the play's first task
-FACT_VARIABLES = frozenset(as_variables(dict.fromkeys(FACT_NAMES)))
+from engine.templating import is_template, names_in_template, render_text, template_errors
+from engine.variables import Scope
 
 
-def check_variables(plan: Plan, inventory: Inventory, extra_vars: Mapping[str, Any]) -> None:
-    """Raise `InputError` for the first template that cannot render on some host."""
-    registered: set[str] = set()
-    groups = {name: list(group.hosts) for name, group in inventory.groups.items()}
-    folder = playbook_dir(plan.playbook.path)
-    # each step's templated strings, found once instead of once per host (at 10,000 hosts
-    # the walk took seconds)
-    step_values = {step.id: tuple(_values(step)) for step in plan.steps.values()}
-    for placement in plan.placements:
-        play = plan.playbook.plays[placement.play]
-        registered |= set(_names_set_at_run_time(play))
-        file_vars = load_vars_files(play.vars_files)
-        renders = _PlayRenders(play.name, ChainMap(dict(extra_vars), file_vars, play.vars),
-                               registered)
-        for host in placement.hosts:
-            inventory_host = inventory.hosts[host]
-            # the magic variables known before the run; the others (hostvars, play_hosts,
-            # services, ...) exist only while it runs (MAGIC_VARIABLES names them all)
-            magic = static_magic(host, inventory_host.groups, groups, folder)
-            scope = host_scope(host, inventory_host.vars, play.vars, file_vars, extra_vars,
-                               magic)
-            known = MAGIC_VARIABLES | registered | (FACT_VARIABLES if play.gather_facts else set())
-            checker = _HostChecker(host, scope, known, step_values)
-            values = _RenderedValues(host, scope, renders)
-            for step in play.steps:
-                if isinstance(step.body, TaskSpec) and (step.body.vars or step.body.defaults):
-                    # a role's or block's task: its own vars and the role's defaults too
-                    own = host_scope(host, inventory_host.vars, play.vars, file_vars,
-                                     extra_vars, magic, task_vars=step.body.vars,
-                                     role_defaults=step.body.defaults)
-                    shared = ChainMap(dict(extra_vars), step.body.vars, file_vars, play.vars)
-                    _HostChecker(host, own, known, step_values).check_step(play, step)
-                    _RenderedValues(host, own, _PlayRenders(play.name, shared, registered)
-                                    ).check_step(step)
-                    continue
-                checker.check_step(play, step)
-                values.check_step(step)
-
-
-def _names_set_at_run_time(play: Play) -> Iterator[str]:
-    """The variables a play's tasks make while it runs: `register` and set_fact's names."""
-    for step in play.steps:
-        task = step.body
-        if isinstance(task, TaskSpec):
-            if task.register:
-                yield task.register
-            if task.action == "set_fact" and isinstance(task.args, Mapping):
-                yield from (str(name) for name in task.args)
-
-
-class _HostChecker:
-    def __init__(self, host: str, scope: Scope, always: frozenset[str] | set[str],
-                 step_values: Mapping[str, tuple[tuple[str, str, bool], ...]]) -> None:
-        self.host = host
-        self.scope = scope
-        self.always = always
-        self.step_values = step_values
-        self.checked_vars: set[str] = set()  # vars whose own templates were already checked
-
-    def check_step(self, play: Play, step: Step) -> None:
-        local: set[str] = set()
-        body = step.body
-        if isinstance(body, TaskSpec):
-            if body.loop is not None:
-                local.add(body.loop_var)
-                if body.index_var is not None:
-                    local.add(body.index_var)
-            if body.register:
-                local.add(body.register)
-        if is_template(step.name):
-            # every name is rendered: a Docker name, a registry key, a task's progress line
-            self._check(step.name, False, local, step, "name", step.source)
-        for field, value, is_expression in self.step_values[step.id]:
-            self._check(value, is_expression, local, step, field, step.source)
-        if isinstance(body, TaskSpec) and body.action == "template":
-            source = body.args.get("src") if isinstance(body.args, dict) else None
-            if isinstance(source, str) and not is_template(source):
-                self._check_template_file(Path(source), local, step)
-
-    def _check_template_file(self, path: Path, local: set[str], step: Step) -> None:
-        text = path.read_text(encoding="utf-8")
-        self._check(text, False, local, step, "template", Location(str(path), 1),
-                    lines_are_in_file=True)
-
-    def _check(self, text: str, is_expression: bool, local: set[str], step: Step, field: str,
-               at: Location, lines_are_in_file: bool = False) -> None:
-        import jinja2  # loaded by now: only templates and expressions are checked
-
-        try:
-            names = names_in_expression(text) if is_expression else names_in_template(text)
-        except jinja2.TemplateSyntaxError as error:
-            line = error.lineno if lines_are_in_file else at.line
-            raise InputError(f"template syntax error in {step.label!r} ({field}): "
-                             f"{error.message}", Location(at.file, line)) from None
-        for name, line in names:
-            if name in local or name in self.always:
-                continue
-            where = Location(at.file, line) if lines_are_in_file else at
-            if name not in self.scope:
-                fix = "; it is a fact: set 'gather_facts: true' on the play" \
-                    if name in FACT_VARIABLES else f"{did_you_mean(name, self.scope)}; define " \
-                    f"it in the play's vars, the inventory, a vars file, or with -e {name}=..."
-                raise InputError(
-                    f"undefined variable {name!r} in {step.label!r} ({field}) for host "
-                    f"{self.host!r}{fix}", where)
-            self._check_variable(name, step)
-
-    def _check_variable(self, name: str, step: Step) -> None:
-        """A variable whose value is itself a template must render too."""
-        if name in self.checked_vars:
-            return
-        self.checked_vars.add(name)
-        for text in strings(self.scope.raw(name)):
-            if is_template(text):
-                self._check(text, False, set(), step, f"via variable {name!r}", step.source)
-
-
-def _values(step: Step) -> Iterator[tuple[str, str, bool]]:
-    body = step.body
-    for spec_field in dataclass_fields(body):
-        value = getattr(body, spec_field.name)
-        if spec_field.name in EXPRESSION_FIELDS:
-            if isinstance(value, str):
-                yield spec_field.name, value, True
-            continue
-        for text in strings(value):
-            if is_template(text):
-                yield spec_field.name, text, False
-
-
-class _PlayRenders:
+class PlayRenders:
     """What one play's hosts share while their values are checked: the parts of each step
     to render, and the renderings of templates that read only host-independent variables
     (extra vars, vars files, play vars), done once instead of once per host."""
@@ -205,13 +58,13 @@ class _PlayRenders:
         return self._is_shared[text]
 
 
-class _RenderedValues:
+class RenderedValues:
     """Renders, for one host, the templates of each step that are known before the run,
     and refuses values Docker, POSIX or the registry would refuse (the loader already did so
     for the values written literally). Templates that read run-time values (registered
     results, a loop over them, the services() lookup) are left to the run."""
 
-    def __init__(self, host: str, scope: Scope, play: _PlayRenders) -> None:
+    def __init__(self, host: str, scope: Scope, play: PlayRenders) -> None:
         self.host = host
         self.scope = scope
         self.play = play
@@ -316,41 +169,39 @@ class _RenderedValues:
 
     def _render(self, value: Any, scope: Scope) -> Any:
         """`value` with each template rendered that can be now; the others become `Later`."""
-        if isinstance(value, str):
-            if not is_template(value):
-                return value
-            if value in self.play.renders and scope is self.scope:
-                return self.play.renders[value]
-            if not self._is_known_now(value, scope):
+        return rebuilt(value, lambda leaf: self._render_leaf(leaf, scope),
+                       key=lambda key: self._render_key(key, scope))
+
+    def _render_key(self, key: Any, scope: Scope) -> Any:
+        rendered = self._render_leaf(key, scope)
+        if not isinstance(rendered, (str, int, float, bool, Later)):
+            return Later(key)  # a list or mapping: not a name; the run says so
+        return rendered
+
+    def _render_leaf(self, value: Any, scope: Scope) -> Any:
+        if not is_template(value):
+            return value
+        if value in self.play.renders and scope is self.scope:
+            return self.play.renders[value]
+        if not self._is_known_now(value, scope):
+            return Later(value)
+        try:
+            rendered = render_text(value, scope)
+            if _is_undefined(rendered):  # `{{ conf.port }}` alone: Undefined, not raised
+                str(rendered)
+        except template_errors(InputError, ValueError, TypeError, LookupError) as error:
+            # every variable it reads is known now, the lookups included: the run
+            # would fail on the same values
+            if self.may_skip:
                 return Later(value)
-            try:
-                rendered = render_text(value, scope)
-                if _is_undefined(rendered):  # `{{ conf.port }}` alone: Undefined, not raised
-                    str(rendered)
-            except template_errors(InputError, ValueError, TypeError, LookupError) as error:
-                # every variable it reads is known now, the lookups included: the run
-                # would fail on the same values
-                if self.may_skip:
-                    return Later(value)
-                reason = error.message if isinstance(error, InputError) else str(error)
-                # the loader's types are plain mappings and lists to the user
-                reason = reason.replace("'engine.yamlfile.YamlMap object'", "the mapping") \
-                    .replace("'engine.yamlfile.YamlList object'", "the list")
-                raise _RenderFailed(f"{_short_value(value)}: {reason}") from None
-            if scope is self.scope and self.play.is_shared(value):
-                self.play.renders[value] = rendered
-            return rendered
-        if isinstance(value, Mapping):
-            rendered = {}
-            for key, item in value.items():
-                new_key = self._render(key, scope)
-                if not isinstance(new_key, (str, int, float, bool, Later)):
-                    new_key = Later(key)  # a list or mapping: not a name; the run says so
-                rendered[new_key] = self._render(item, scope)
-            return rendered
-        if isinstance(value, (list, tuple)):
-            return [self._render(item, scope) for item in value]
-        return value
+            reason = error.message if isinstance(error, InputError) else str(error)
+            # the loader's types are plain mappings and lists to the user
+            reason = reason.replace("'engine.yamlfile.YamlMap object'", "the mapping") \
+                .replace("'engine.yamlfile.YamlList object'", "the list")
+            raise _RenderFailed(f"{_short_value(value)}: {reason}") from None
+        if scope is self.scope and self.play.is_shared(value):
+            self.play.renders[value] = rendered
+        return rendered
 
     def _is_known_now(self, text: str, scope: Scope, seen: frozenset[str] = frozenset()
                       ) -> bool:
@@ -364,7 +215,7 @@ class _RenderedValues:
             # which a run may define (gather_facts, register) and a check cannot
             names = names_in_template(text, with_guarded=True)
         except jinja2.TemplateSyntaxError:
-            return False  # reported by _HostChecker
+            return False  # reported by HostChecker
         for name, _ in names:
             if name not in scope or name in self.play.registered:
                 return False
@@ -404,10 +255,10 @@ def _run_line_problems(name: Any, spec: Any, env_files: tuple[str, ...],
                        for leaf in found if isinstance(leaf, str))
     if bound <= MAX_COMMAND_LINE and not env_files:
         return
+    from engine.containers.desired import env_file_values
     from engine.containers.docker import run_line_problem
     from engine.containers.facts import ContainerError
     from engine.containers.spec import desired_container
-    from engine.containers.step import env_file_values
 
     try:
         desired = desired_container(str(name), spec, env_file_values(env_files), play_name)
@@ -421,7 +272,8 @@ def _run_line_problems(name: Any, spec: Any, env_files: tuple[str, ...],
 def _to_render(step: Step) -> Any:
     """What of a step the pre-run checks render for each host (its container fields, its
     task arguments), or None when it holds no template."""
-    if not is_template(step.name) and all(is_expression for _, _, is_expression in _values(step)):
+    if not is_template(step.name) and all(is_expression for _, _, is_expression
+                                          in templated_values(step)):
         return None
     body = step.body
     if isinstance(body, ContainerSpec):
