@@ -13,7 +13,6 @@ from typing import Any
 
 from engine.actions.catalog import CATALOG
 from engine.checks.undefined import templated_values
-from engine.connection.base import MAX_COMMAND_LINE
 from engine.errors import InputError
 from engine.nested import leaves, rebuilt, strings
 from engine.output.redaction import MIN_SECRET, Redactor, secret_values
@@ -118,7 +117,7 @@ class RenderedValues:
         if raw is None or self._is_shared(step, raw):
             self.play.checked.add(step.id)
         name = self._render(step.name, self.scope)
-        spec = self._render(body.per_host_fields() if raw is None else raw, self.scope)
+        spec = body.per_host_fields() if raw is None else self._render(raw, self.scope)
         if raw is not None:
             self._refuse(step, container_problems(_text(name), spec))
         self._refuse(step, _run_line_problems(name, spec, body.env_file, self.play.name))
@@ -246,17 +245,16 @@ class RenderedValues:
 def _run_line_problems(name: Any, spec: Any, env_files: tuple[str, ...],
                        play_name: str) -> Iterator[Problem]:
     """A `docker run` line longer than a host's shell takes. Built only when the values
-    could make one: quoting makes a string at most five times longer (each `'` becomes
-    `'"'"'`), plus a flag before it; twice: the `play.spec` label may hold a value again."""
+    could make one."""
     found = [leaf for _, leaf in leaves([name, spec, play_name])]
     if any(isinstance(leaf, Later) for leaf in found):
         return  # rendered when it runs, and checked then
-    bound = 1024 + sum(2 * (5 * len(leaf.encode("utf-8", "surrogateescape")) + 32)
-                       for leaf in found if isinstance(leaf, str))
-    if bound <= MAX_COMMAND_LINE and not env_files:
+    from engine.containers.docker import could_pass_command_line_limit, run_line_problem
+
+    if not env_files and not could_pass_command_line_limit(
+            leaf for leaf in found if isinstance(leaf, str)):
         return
     from engine.containers.desired import env_file_values
-    from engine.containers.docker import run_line_problem
     from engine.containers.facts import ContainerError
     from engine.containers.spec import desired_container
 

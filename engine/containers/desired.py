@@ -14,8 +14,12 @@ from engine.templating import render
 
 
 def rendered_fields(spec: ContainerSpec, scope: Mapping[str, Any]) -> dict[str, Any]:
-    rendered: dict[str, Any] = render(spec.per_host_fields(), scope)
-    return rendered
+    """Its fields for this host; the ones without a template as written (tuples stay
+    tuples, which `desired_container` takes as it takes lists)."""
+    fields = spec.per_host_fields()
+    for name in spec.templated_fields:
+        fields[name] = render(fields[name], scope)
+    return fields
 
 
 def env_file_values(paths: tuple[str, ...]) -> dict[str, str]:

@@ -5,10 +5,11 @@ every value passed as an argument (never pasted into a shell line).
 from __future__ import annotations
 
 import shlex
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from engine.connection import CommandResult, Connection, command_line, command_line_size_problem
+from engine.connection.base import MAX_COMMAND_LINE
 from engine.containers.facts import HOST_LOCK
 from engine.containers.spec import (
     DesiredContainer,
@@ -135,9 +136,10 @@ def _docker_line(command: Command, desired: DesiredContainer) -> str:
 
 def run_line_problem(desired: DesiredContainer) -> str | None:
     """Why the host could not even be asked to create this container (a command line over
-    the kernel's limit, an env the env file cannot carry), or None. Checked before
-    anything changes on the host: a replaced container would otherwise be stopped for a
-    replacement that cannot start. A container to remove runs no such line."""
+    the kernel's limit, an env the env file cannot carry), or None. Checked when a plan
+    creates a container, before any of its commands runs: a replaced container would
+    otherwise be stopped for a replacement that cannot start. A container to remove runs
+    no such line."""
     if desired.state == "absent":
         return None
     problem = env_file_problem(desired)
@@ -146,6 +148,16 @@ def run_line_problem(desired: DesiredContainer) -> str | None:
     argv = ["/bin/sh", "-c", _CREATE, "play", desired.name, "run", "1",
             *create_options(desired)]
     return command_line_size_problem(command_line(argv, become=True, become_password=True))
+
+
+def could_pass_command_line_limit(values: Iterable[str]) -> bool:
+    """Whether a `docker run` line holding these values could pass the kernel's limit:
+    quoting makes a value at most five times longer (each `'` becomes `'"'"'`), plus a
+    flag before it; twice, since the `play.spec` label may hold a value again; 4 kB for
+    the rest of the line (about 1.2 kB measured for the smallest container)."""
+    bound = 4096 + sum(2 * (5 * len(value.encode("utf-8", "surrogateescape")) + 32)
+                       for value in values)
+    return bound > MAX_COMMAND_LINE
 
 
 def create_options(desired: DesiredContainer) -> list[str]:

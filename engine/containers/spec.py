@@ -12,7 +12,7 @@ import hashlib
 import json
 import shlex
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from engine.playbook.values import env_name_problem
@@ -66,11 +66,21 @@ class DesiredContainer:
     reload_signal: str | None = None  # sent on notify instead of a restart
 
     @functools.cached_property
+    def canonical(self) -> dict[str, Any]:
+        """Its fields by name, health as a dict: what `asdict` gives (the spec hash of
+        every container already running depends on it), without its deep copy of every
+        value, which cost ~0.2 ms of each container step."""
+        canonical = {field.name: getattr(self, field.name) for field in fields(self)}
+        if self.health is not None:
+            canonical["health"] = asdict(self.health)
+        return canonical
+
+    @functools.cached_property
     def spec_hash(self) -> str:
         """Everything that needs a new container if it changes; `state` does not. The env
         values enter only through a slow salted digest (`env_digest`): the label (and any
         log of a docker command line) cannot be used to confirm a guessed secret cheaply."""
-        canonical = asdict(self)
+        canonical = dict(self.canonical)
         for setting in ("state", "pull", "keep_images", "reload_signal"):  # need no new one
             canonical.pop(setting)
         canonical["env"] = env_digest(self.name, self.env)
@@ -95,7 +105,7 @@ def spec_record(desired: DesiredContainer, with_env: bool = True) -> dict[str, A
     """The label's content: the fields that make the spec hash, by their playbook names,
     empty ones left out (a label is stored on every container: compact), env as
     {name: salted digest of the value} (left out too when not `with_env`)."""
-    canonical = asdict(desired)
+    canonical = desired.canonical
     record: dict[str, Any] = {}
     for field, name in SPEC_FIELDS.items():
         value = canonical[field]

@@ -72,9 +72,6 @@ class ContainerSteps:
                                         env_file_values(step.body.env_file), play.name)
             if placement is not None and not placement.replicas_on(host):
                 desired = dataclasses.replace(desired, state="absent")
-            too_long = run_line_problem(desired)
-            if too_long is not None:
-                raise ContainerError(f"cannot run container {desired.name}: {too_long}")
             try:
                 changed, message, diff = self._reconcile(host, play, step, desired, scope)
             except EngineDown as error:
@@ -123,6 +120,12 @@ class ContainerSteps:
         image_id = image_on_host(docker, host, desired, facts, may_pull=not self.context.check)
         plan = plan_swap(desired, current, aside, image_id,
                          self.context.is_notified(host, step.name))
+        if any(command.op == "create" for command in plan.commands):
+            # before the plan stops or moves anything: an old container must not be
+            # stopped for a replacement whose `docker run` line the host cannot take
+            too_long = run_line_problem(desired)
+            if too_long is not None:
+                raise ContainerError(f"cannot run container {desired.name}: {too_long}")
         diff = ("".join(f"{plan.work} {desired.name}: {reason}\n" for reason in plan.reasons)
                 if self.context.diff and plan.is_change and plan.reasons else None)
         if self.context.check:

@@ -10,6 +10,8 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
 from engine.errors import Location
+from engine.nested import strings
+from engine.templating import is_template
 
 StepKind = Literal["task", "handler", "container", "service"]
 STEP_KINDS: tuple[StepKind, ...] = ("task", "handler", "container", "service")
@@ -108,6 +110,13 @@ class ContainerSpec:
         if self.healthcheck is not None:
             values["healthcheck"] = asdict(self.healthcheck)
         return values
+
+    @functools.cached_property
+    def templated_fields(self) -> frozenset[str]:
+        """Which of `per_host_fields` hold a template: only those differ between hosts
+        (rendering all of them walked every value again for each host: ~0.1 ms a step)."""
+        return frozenset(name for name, value in self.per_host_fields().items()
+                         if any(is_template(text) for text in strings(value)))
 
 
 @dataclass(frozen=True)

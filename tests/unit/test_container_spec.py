@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from engine.containers.docker import create_options
+from engine.containers.docker import create_options, run_line_problem
 from engine.containers.facts import CurrentContainer, normalize_image, parse_facts
 from engine.containers.reconcile import decide
 from engine.containers.spec import (
@@ -42,6 +42,26 @@ def test_spec_hash_is_stable_and_ignores_state_and_pull() -> None:
     assert first.spec_hash == desired_container("web", spec(state="stopped", pull="always"),
                                                 {}, "p").spec_hash
     assert first.spec_hash != desired_container("web", spec(env={"A": "2"}), {}, "p").spec_hash
+
+
+def test_the_spec_hash_of_a_given_spec_never_changes_between_versions() -> None:
+    # every running container carries its hash in a label: a new hash for the same spec
+    # would recreate every container of a fleet on upgrade
+    assert desired_container("web", spec(), {}, "p").spec_hash == \
+        "fffc5892ae3963b0f11eb2a5f0655a18"
+    assert desired_container("web", spec(healthcheck=None, command="sh -c x", labels={}), {},
+                             "p").spec_hash == "cf403a1465d368571a3266f8df7d7034"
+
+
+def test_a_docker_run_line_over_the_kernels_limit_is_found_before_the_step_runs() -> None:
+    assert run_line_problem(desired_container("web", spec(), {}, "p")) is None
+    assert run_line_problem(desired_container("web", spec(command=["echo", "a" * 120_000]),
+                                              {}, "p")) is None
+    problem = run_line_problem(desired_container(
+        "web", spec(command=["echo", "'" * 30_000]), {}, "p"))
+    assert problem is not None and "command line would be 15" in problem
+    assert run_line_problem(desired_container(
+        "web", spec(command=["echo", "'" * 30_000], state="absent"), {}, "p")) is None
 
 
 def test_env_file_values_count_and_env_wins() -> None:
