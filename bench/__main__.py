@@ -37,6 +37,7 @@ WRONG_RESULT = 99  # the tool exited 0 but the hosts are not in the state it was
 # took 226 s at 200 hosts: about 19 minutes at 1000 if it stays linear)
 LARGE_HOSTS = 1000
 ANCHOR_CAP = 900.0
+TOOL_TIMEOUT = 1800.0  # any other run: a hung tool must not hang the bench
 # Every tool runs as on a user's machine: this machine's environment sets
 # PYTHONDONTWRITEBYTECODE, which would make each run of a tool whose modules were never
 # byte-compiled (play's editable install) compile them again, every time.
@@ -67,7 +68,7 @@ def _measure(tool: Tool, target: Target, scenario: Scenario, workdir: Path,
     for phase in scenario.phases:
         invocation = tool.invocation(target, scenario.workload, phase, workdir)
         sample = run_measured(invocation.argv, env={**TOOL_ENVIRONMENT, **invocation.env},
-                              **({"timeout": ANCHOR_CAP} if is_capped else {}))
+                              timeout=ANCHOR_CAP if is_capped else TOOL_TIMEOUT)
         if is_capped and sample.wall >= ANCHOR_CAP and sample.exit_status != 0:
             sample = dataclasses.replace(sample, exit_status=TIMED_OUT, output_tail=(
                 f"did not finish within {ANCHOR_CAP / 60:.0f} minutes"))
@@ -80,7 +81,8 @@ def _measure(tool: Tool, target: Target, scenario: Scenario, workdir: Path,
         status = "" if sample.exit_status == 0 else f"  FAILED ({sample.exit_status}):\n" \
             f"{sample.output_tail}"
         print(f"  {scenario.key} {phase.name:<7} {tool.name:<20} {sample.wall:8.3f} s "
-              f"{sample.peak_rss_kb / 1024:7.0f} MB{status}", file=sys.stderr, flush=True)
+              f"{sample.peak_rss_kb / 1024:7.0f} MB {sample.cpu:7.3f} s CPU{status}",
+              file=sys.stderr, flush=True)
 
 
 def run_scenario(scenario: Scenario, tools: list[Tool], runs: int, workdir: Path,
@@ -142,12 +144,13 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(workdir, ignore_errors=True)
     sys.stdout.write(report.table(scenarios, results))
     print()
-    print("\n".join(report.check_targets(results)))
+    print("\n".join(report.check_targets(scenarios, results)))
     print("\n".join(notes))
     if options.json:
         options.json.write_text(json.dumps(
             [{"scenario": s, "phase": p, "tool": t, "wall": x.wall, "peak_rss_kb": x.peak_rss_kb,
-              "exit_status": x.exit_status} for (s, p, t), xs in results.items() for x in xs],
+              "cpu": x.cpu, "exit_status": x.exit_status}
+             for (s, p, t), xs in results.items() for x in xs],
             indent=1) + "\n")
     failed = any(x.exit_status not in (0, TIMED_OUT) for xs in results.values() for x in xs)
     return 1 if failed else 0

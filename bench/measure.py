@@ -32,6 +32,7 @@ class Sample:
     peak_rss_kb: int      # the tree's summed RSS at its sampled peak (or the largest process)
     exit_status: int
     output_tail: str      # for error messages when a tool fails
+    cpu: float = 0.0      # seconds of user + system CPU of the tool and what it waited for
 
 
 def _set_subreaper(is_on: bool) -> None:
@@ -133,7 +134,7 @@ def _run(argv: Sequence[str], env: Mapping[str, str] | None, cwd: Path | None,
     # ru_maxrss (kB): the largest single process that wait4 accounted for, which the
     # sampler may miss in a run shorter than its interval.
     peak = max(sampler.peak_kb, usage.ru_maxrss)
-    return Sample(wall, peak, process.returncode, tail)
+    return Sample(wall, peak, process.returncode, tail, usage.ru_utime + usage.ru_stime)
 
 
 def stop_leftovers() -> None:

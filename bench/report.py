@@ -52,6 +52,9 @@ TARGETS = (
     Target(("a",), ("cold", "update"), "pyinfra", 1 / 1.5),
     Target(("e",), ("version",), "python -c pass", 1.5),
 )
+# The 30-container no-op may cost at most this much more control-node CPU per container
+# step than the 10-container one: (b noop - a noop) / (90 - 30 steps), play's medians.
+CPU_PER_STEP_TARGET = 0.3e-3
 
 
 def _median(samples: Sequence[Sample]) -> float:
@@ -62,9 +65,13 @@ def _peak_mb(samples: Sequence[Sample]) -> float:
     return max(sample.peak_rss_kb for sample in samples) / 1024
 
 
+def _median_cpu(samples: Sequence[Sample]) -> float:
+    return statistics.median(sample.cpu for sample in samples)
+
+
 def table(scenarios: Sequence[Scenario], results: Mapping[Key, list[Sample]]) -> str:
-    lines = ["| scenario | phase | tool | median s | min s | max s | peak RSS MB | "
-             "play / tool |", "|---|---|---|---:|---:|---:|---:|---:|"]
+    lines = ["| scenario | phase | tool | median s | min s | max s | peak RSS MB | CPU s | "
+             "play / tool |", "|---|---|---|---:|---:|---:|---:|---:|---:|"]
     for scenario in scenarios:
         for phase in scenario.phases:
             rows = [(tool, samples) for (key, name, tool), samples in results.items()
@@ -80,11 +87,12 @@ def table(scenarios: Sequence[Scenario], results: Mapping[Key, list[Sample]]) ->
                 lines.append(
                     f"| {scenario.key}: {scenario.title} | {phase.name} | {tool}{note} | "
                     f"{_median(samples):.3f} | {min(walls):.3f} | {max(walls):.3f} | "
-                    f"{_peak_mb(samples):.0f} | {ratio} |")
+                    f"{_peak_mb(samples):.0f} | {_median_cpu(samples):.3f} | {ratio} |")
     return "\n".join(lines) + "\n"
 
 
-def check_targets(results: Mapping[Key, list[Sample]]) -> list[str]:
+def check_targets(scenarios: Sequence[Scenario],
+                  results: Mapping[Key, list[Sample]]) -> list[str]:
     """One line per (target, scenario, phase) that was measured: met or MISSED, with numbers."""
     lines = []
     for target in TARGETS:
@@ -112,4 +120,20 @@ def check_targets(results: Mapping[Key, list[Sample]]) -> list[str]:
                 is_met = ratio < 1 if target.factor == 1 else ratio <= target.factor
                 lines.append(f"{'met   ' if is_met else 'MISSED'} {scenario} {phase}: "
                              f"{target.describe()} (play/anchor = {ratio:.2f})")
-    return lines
+    return lines + _check_cpu_per_step(scenarios, results)
+
+
+def _check_cpu_per_step(scenarios: Sequence[Scenario],
+                        results: Mapping[Key, list[Sample]]) -> list[str]:
+    """play's control-node CPU per container step that (b) adds over (a), both no-ops."""
+    by_key = {scenario.key: scenario.workload for scenario in scenarios}
+    small, large = results.get(("a", "noop", "play")), results.get(("b", "noop", "play"))
+    if not small or not large or "a" not in by_key or "b" not in by_key:
+        return []
+    extra_steps = (by_key["b"].hosts * by_key["b"].count
+                   - by_key["a"].hosts * by_key["a"].count)
+    per_step = (_median_cpu(large) - _median_cpu(small)) / extra_steps
+    is_met = per_step <= CPU_PER_STEP_TARGET
+    return [f"{'met   ' if is_met else 'MISSED'} b noop: control-node CPU per container step "
+            f"beyond a noop <= {CPU_PER_STEP_TARGET * 1e3:g} ms (play: {per_step * 1e3:.2f} ms "
+            f"= ({_median_cpu(large):.3f} - {_median_cpu(small):.3f} s) / {extra_steps} steps)"]
