@@ -15,6 +15,8 @@ from typing import Any
 from engine.actions.catalog import CATALOG, action_name
 from engine.errors import InputError, Location, did_you_mean
 from engine.playbook.ansible import refuse_ansible_play_keys, refuse_ansible_task_key
+from engine.playbook.expansion import Expansion, TaskEntry, finish_step, local_file_bases
+from engine.playbook.handlers import resolve_notify
 from engine.playbook.keywords import (
     PLAY_KEYWORDS,
     merged_args,
@@ -37,14 +39,7 @@ from engine.playbook.model import (
 )
 from engine.playbook.references import check_references
 from engine.playbook.resolve import checked_replicas, checked_serial
-from engine.playbook.structure import (
-    Expansion,
-    TaskEntry,
-    expand_play,
-    finish_step,
-    local_file_bases,
-    resolve_notify,
-)
+from engine.playbook.structure import expand_play
 from engine.playbook.values import (
     Problem,
     as_written,
