@@ -4,7 +4,7 @@ in (once healthy), every task that reads that service with `services()` (the pla
 `readers`, found before the run) is run again on its hosts, and when that changed its
 file, the containers it notifies that have a `reload_signal` and run there are sent it,
 before the step goes on (so a load balancer stops sending to an instance before the drain
-wait starts). Wired by engine/run.py between the task runner and the container steps.
+wait starts). Wired by engine/wiring.py between the task runner and the container steps.
 """
 
 from __future__ import annotations

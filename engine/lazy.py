@@ -15,8 +15,8 @@ to its first use:
 | rich (live console)     | 33 ms  | engine/run.py `_sinks`: on a terminal only        |
 | the HTML report         | 6 ms   | engine/run.py `_sinks`: with --report only        |
 | etcd3gw + requests      | 145 ms | engine/registry/__init__.py: an etcd registry only |
-| the container stage     | 31 ms  | engine/run.py `_wire`, checks/rendered.py: containers only |
-| the task runner         | 5 ms   | engine/run.py `_wire`: not for `play graph`       |
+| the container stage     | 31 ms  | engine/wiring.py `wire`, checks/rendered.py: containers only |
+| the task runner         | 5 ms   | engine/wiring.py `wire`: not for `play graph`     |
 | engine.run, inventories | 85 ms  | engine/commands/: once the options are parsed     |
 | the other subcommands   | 9 ms   | engine/cli.py: the one asked for only             |
 """

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from engine.connection.pool import EarlyConnections
     from engine.inventory import Inventory
     from engine.inventory.overrides import ConnectionDefaults
-    from engine.run import Prepared, RunOptions
+    from engine.run_options import Prepared, RunOptions
 
 DEFAULT_INVENTORY = "inventory/lab.yml"
 
@@ -162,7 +162,7 @@ def connection_defaults(options: argparse.Namespace) -> ConnectionDefaults:
 
 
 def to_run_options(options: argparse.Namespace, argv: Sequence[str] = ()) -> RunOptions:
-    from engine.run import RunOptions
+    from engine.run_options import RunOptions
 
     is_run = hasattr(options, "verbose")  # the run's parser, not graph's
     return RunOptions(

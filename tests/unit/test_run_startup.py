@@ -15,7 +15,8 @@ from engine.connection import ConnectionSettings
 from engine.connection.pool import EarlyConnections
 from engine.errors import InputError
 from engine.inventory import Inventory, load_inventory
-from engine.run import RunOptions, prepare
+from engine.run import prepare
+from engine.run_options import RunOptions
 
 ROOT = Path(__file__).parent.parent.parent
 RUN = ROOT / "tests" / "data" / "run"
