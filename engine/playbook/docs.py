@@ -4,8 +4,7 @@ The loader's tables (the *_KEYS of load.py, task_parser.py and container_parser.
 engine/actions/catalog.py's CATALOG) own WHICH keys exist; this module owns only what they
 mean, their default and an example, so the reference is generated and cannot drift:
 tests/unit/test_playbook_docs.py fails when a table and this module disagree, or when
-docs/playbook.md is not what `python3 -m engine.playbook.docs` writes. (references.py is
-another thing: it checks the names steps point at.)
+docs/playbook.md is not what `python3 -m engine.playbook.docs` writes.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 A play's own keys are checked here; its tasks are expanded (engine/playbook/structure.py)
 and each parsed by task_parser.py, its containers and services by container_parser.py;
-`engine/playbook/references.py` then checks the names that point across steps and plays.
+`engine/playbook/cross_references.py` then checks the names that point across steps and plays.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from typing import Any
 from engine.errors import InputError, Location
 from engine.playbook.ansible import refuse_ansible_play_keys
 from engine.playbook.container_parser import parse_container, parse_service
+from engine.playbook.cross_references import check_references
 from engine.playbook.expansion import Expansion, TaskEntry, finish_step, local_file_bases
 from engine.playbook.handlers import resolve_notify
 from engine.playbook.keywords import PLAY_KEYWORDS, read_environment
 from engine.playbook.model import Play, Playbook, Step, StepKind, TaskSpec, step_id
-from engine.playbook.references import check_references
 from engine.playbook.resolve import checked_serial
 from engine.playbook.step_fields import beside_playbook
 from engine.playbook.structure import expand_play
