@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from engine.errors import InputError
-from engine.lazy import paused_gc
+from engine.lazy import is_vault_password_given, paused_gc
 
 if TYPE_CHECKING:
     from engine.connection.pool import EarlyConnections
@@ -72,6 +72,9 @@ def inventory_options(parser: argparse.ArgumentParser) -> None:
 
 def unlock(options: argparse.Namespace) -> None:
     """The vault passwords the options give, for the loaders (engine/vault.py)."""
+    if not is_vault_password_given(options.vault_password_file, options.vault_id,
+                                   options.ask_vault_pass):
+        return  # engine.vault waits for a vaulted value (engine/lazy.py)
     import getpass
 
     from engine import vault
