@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 
 def connection_settings(plan: Plan, inventory: Inventory,
-                         registries: Sequence[RegistryConfig]) -> dict[str, ConnectionSettings]:
+                        registries: Sequence[RegistryConfig]) -> dict[str, ConnectionSettings]:
     """How to reach every host of the plan and every file registry host; a bad connection
     var raises `InputError` (exit 4 before anything runs, `play graph` included)."""
     hosts = {host for host, _ in plan.nodes}
@@ -73,7 +73,7 @@ def _remote_users(plan: Plan, inventory: Inventory) -> dict[str, str]:
 
 
 def first_hosts(inventory: Inventory, placements: Sequence[PlayPlacement],
-                 forks: int) -> list[ConnectionSettings]:
+                forks: int) -> list[ConnectionSettings]:
     """How to reach the hosts the scheduler starts on: the first batch of the first play
     with hosts, in name order as the scheduler takes them, at most `forks`. Only SSH
     hosts with known host keys: under accept-new a connection writes known_hosts, which

@@ -71,7 +71,7 @@ def parse_container(play: int, kind: StepKind, raw: Any, path: Path, at: Locatio
         placement=_placement(fields, name),
     )
     refuse(f"container {name!r}", container_problems(as_written(name), as_written(body)),
-            fields.mapping, fields.location)
+           fields.mapping, fields.location)
     return Step(play, "container", name, fields.location, body, fields.string_list("after"),
                 frozenset(fields.string_list("tags")), follows_tasks="after" not in fields.mapping)
 
@@ -162,5 +162,5 @@ def parse_service(play: int, kind: StepKind, raw: Any, path: Path, at: Location)
                        tags=fields.string_list("tags"), meta=fields.string_map("meta"),
                        drain=fields.duration("drain", 0.0), when=condition(fields, "when"))
     refuse(f"service {name!r}", service_problems(as_written(name)), fields.mapping,
-            fields.location)
+           fields.location)
     return Step(play, "service", name, fields.location, body, fields.string_list("after"))

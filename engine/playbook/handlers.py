@@ -16,7 +16,7 @@ FLUSH_NAME = "(handlers notified in {section})"  # an implicit flush: no task ha
 
 
 def insert_flush(expansion: Expansion, section: str, index: int,
-                  before: tuple[str, ...]) -> None:
+                 before: tuple[str, ...]) -> None:
     """Put the `meta: flush_handlers` Ansible runs after pre_tasks and after roles and tasks
     (ansible-core's Play.compile) at `index`: the handlers notified so far run before the
     next section (the play's handler steps are the last flush). What waited for the

@@ -20,7 +20,7 @@ def literal_vars(variables: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def load_time_items(variables: Mapping[str, Any], loop: LoopSpec,
-                     fields: Fields) -> list[tuple[Any, str]]:
+                    fields: Fields) -> list[tuple[Any, str]]:
     """A looped include's items and the label of each (what its tasks' names end with): as
     in Ansible the file runs once per item, so play expands it once per item when the
     playbook loads; the list is rendered from play vars and -e."""

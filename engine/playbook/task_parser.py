@@ -33,7 +33,7 @@ def _meta_name(fields: Fields, written: list[str]) -> str | None:
 
 
 def parse_task(play: int, kind: StepKind, raw: Any, path: Path, at: Location,
-                bases: tuple[Path, ...] = ()) -> Step:
+               bases: tuple[Path, ...] = ()) -> Step:
     fields = Fields(raw, f"a {kind}", at)
     written = [key for key in fields.mapping if action_name(key) is not None]
     unknown = [key for key in fields.mapping
@@ -55,7 +55,7 @@ def parse_task(play: int, kind: StepKind, raw: Any, path: Path, at: Location,
     bases = bases or (path,)
     args = _action_args(action, key, fields, bases)
     refuse(f"{kind} {name!r}", task_problems(action, as_written(args)), fields.raw(key),
-            fields.at(key))
+           fields.at(key))
     loop = read_loop(fields, f"{kind} {name!r}")
     body = TaskSpec(
         action=action,
