@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from engine.commands import run_playbook
 from engine.errors import EXIT_INTERRUPTED, EXIT_INVALID, InputError
+from engine.lazy import own_vault_keyring
 
 # subcommand -> its module in engine/commands/, imported only when it is the one asked
 # for: importing all five at start-up made `play --version` take 21 ms of imports
@@ -21,10 +22,8 @@ SUBCOMMANDS = {"graph": "graph", "inventory": "inventory", "lab": "lab",
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from engine import vault
-
     arguments = list(sys.argv[1:] if argv is None else argv)
-    with vault.unlocked(vault.Keyring()):  # a command's own passwords and plaintexts
+    with own_vault_keyring():  # a command's own passwords and plaintexts
         return _main(arguments)
 
 

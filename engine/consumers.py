@@ -4,18 +4,18 @@ in (once healthy), every task that reads that service with `services()` (the pla
 `readers`, found before the run) is run again on its hosts, and when that changed its
 file, the containers it notifies that have a `reload_signal` and run there are sent it,
 before the step goes on (so a load balancer stops sending to an instance before the drain
-wait starts). Wired by engine/run.py between the task runner and the container steps.
+wait starts). Wired by engine/wiring.py between the task runner and the container steps.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from engine.containers.docker import Docker
 from engine.containers.facts import ContainerError, EngineDown
 from engine.errors import UnreachableError
+from engine.per_key import KeyedLocks
 from engine.playbook import ContainerSpec, Step, TaskSpec
 from engine.templating import ANY_SERVICE, render, template_errors
 
@@ -35,8 +35,7 @@ class Consumers:
         self._hosts: dict[str, list[str]] = {}
         for host, step_id in plan.nodes:
             self._hosts.setdefault(step_id, []).append(host)
-        self._locks: dict[tuple[str, str], threading.Lock] = {}
-        self._lock = threading.Lock()
+        self._locks: KeyedLocks[tuple[str, str]] = KeyedLocks()
 
     def follow(self, service: str) -> list[str]:
         """Called right after `service`'s records changed in the registry; returns what it
@@ -54,9 +53,8 @@ class Consumers:
         return notes
 
     def _follow_on(self, host: str, step: Step) -> list[str]:
-        with self._lock:
-            lock = self._locks.setdefault((host, step.id), threading.Lock())
-        with lock:  # one render and reload at a time per consumer, in the order of changes
+        # one render and reload at a time per consumer, in the order of changes
+        with self._locks.of((host, step.id)):
             try:
                 targets = self._reloadable(host, step)
                 if not targets:

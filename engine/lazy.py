@@ -15,19 +15,27 @@ to its first use:
 | rich (live console)     | 33 ms  | engine/run.py `_sinks`: on a terminal only        |
 | the HTML report         | 6 ms   | engine/run.py `_sinks`: with --report only        |
 | etcd3gw + requests      | 145 ms | engine/registry/__init__.py: an etcd registry only |
-| the container stage     | 31 ms  | engine/run.py `_wire`, checks/rendered.py: containers only |
-| the task runner         | 5 ms   | engine/run.py `_wire`: not for `play graph`       |
+| the container stage     | 31 ms  | engine/wiring.py `wire`, checks/rendered.py: containers only |
+| the task runner         | 5 ms   | engine/wiring.py `wire`: not for `play graph`     |
 | engine.run, inventories | 85 ms  | engine/commands/: once the options are parsed     |
 | the other subcommands   | 9 ms   | engine/cli.py: the one asked for only             |
+| engine.vault (+ hmac)   | 6 ms   | the vault gate below: a vaulted value or password |
 """
 
 from __future__ import annotations
 
 import gc
 import importlib
+import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import ModuleType
+
+# what ansible-vault's output starts with (engine/vault.py reads the rest)
+VAULT_HEADER = "$ANSIBLE_VAULT;"
+# Ansible's variable for a vault password file, read as --vault-password-file is
+VAULT_PASSWORD_FILE_VARIABLE = "ANSIBLE_VAULT_PASSWORD_FILE"
 
 
 def networkx() -> ModuleType:
@@ -49,3 +57,41 @@ def paused_gc() -> Iterator[None]:
         gc.freeze()
         if was_enabled:
             gc.enable()
+
+
+# --- the vault gate: engine.vault is imported by what needs it (engine/yamlfile.py at a
+# `!vault` value or an encrypted file, engine/commands/options.py when a password is given);
+# a command that meets neither never imports it, and then nothing was decrypted.
+
+def is_vaulted(text: str) -> bool:
+    """Whether `text` is what ansible-vault writes (a whole encrypted file or a value)."""
+    return text.lstrip().startswith(VAULT_HEADER)
+
+
+def is_vault_password_given(password_files: list[str], vault_ids: list[str],
+                            ask: bool) -> bool:
+    """Whether the command line (or ANSIBLE_VAULT_PASSWORD_FILE) gives a vault password."""
+    return bool(password_files or vault_ids or ask or os.environ.get(VAULT_PASSWORD_FILE_VARIABLE))
+
+
+def loaded_vault() -> ModuleType | None:
+    """engine.vault when something imported it; None: no password given, nothing decrypted."""
+    return sys.modules.get("engine.vault")
+
+
+@contextmanager
+def own_vault_keyring() -> Iterator[None]:
+    """A command decrypts with its own passwords and records its own plaintexts: a fresh
+    keyring when engine.vault is already loaded (another command in this process), and
+    when the command is what loaded it, what it left forgotten at its end."""
+    vault = loaded_vault()
+    if vault is not None:
+        with vault.unlocked(vault.Keyring()):
+            yield
+        return
+    try:
+        yield
+    finally:
+        vault = loaded_vault()
+        if vault is not None:
+            vault.forget()

@@ -16,9 +16,9 @@ from engine.actions.catalog import find_action
 from engine.connection.pool import ConnectionPool
 from engine.errors import UnreachableError
 from engine.execute import Node
+from engine.local_files import resolve_local_source
 from engine.playbook import Play, Step, TaskSpec
 from engine.playbook.keywords import loop_items, rendered_environment
-from engine.playbook.load import resolve_local_source
 from engine.results import Status, StepResult
 from engine.schema import as_boolean
 from engine.templating import (

@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.errors import InputError, Location
+from engine.lazy import VAULT_HEADER as HEADER
+from engine.lazy import VAULT_PASSWORD_FILE_VARIABLE
 
-HEADER = "$ANSIBLE_VAULT;"
 DEFAULT_LABEL = "default"  # Ansible's vault id when none is given
 ITERATIONS = 10_000        # Ansible's PBKDF2 rounds for format 1.1 and 1.2
 HOW_TO_UNLOCK = ("pass --vault-password-file FILE, --vault-id LABEL@FILE or --ask-vault-pass "
@@ -90,13 +91,15 @@ def current() -> Keyring:
     return _keyring
 
 
+def forget() -> None:
+    """Drop the passwords and plaintexts of the command that ended (engine/lazy.py)."""
+    global _keyring
+    _keyring = Keyring()
+
+
 def revealed() -> list[Any]:
     """Every value decrypted so far in this command: each one is a secret."""
     return list(_keyring.revealed)
-
-
-def is_vaulted(text: str) -> bool:
-    return text.lstrip().startswith(HEADER)
 
 
 def decrypt_value(envelope: str, at: Location) -> str:
@@ -177,10 +180,10 @@ def load_secrets(password_files: Sequence[str], vault_ids: Sequence[str], ask: b
             found.append(_prompted(prompt, label, f"--vault-id {vault_id}"))
         else:
             found.append(_from_file(source, label, f"--vault-id {vault_id}"))
-    environment_file = os.environ.get("ANSIBLE_VAULT_PASSWORD_FILE")
+    environment_file = os.environ.get(VAULT_PASSWORD_FILE_VARIABLE)
     named = [(path, f"--vault-password-file {path}") for path in password_files]
     if environment_file:
-        named.append((environment_file, f"ANSIBLE_VAULT_PASSWORD_FILE={environment_file}"))
+        named.append((environment_file, f"{VAULT_PASSWORD_FILE_VARIABLE}={environment_file}"))
     found += [_from_file(path, DEFAULT_LABEL, source) for path, source in named]
     if ask:
         found.append(_prompted(prompt, DEFAULT_LABEL, "--ask-vault-pass"))

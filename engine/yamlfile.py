@@ -15,8 +15,8 @@ from typing import Any
 
 import yaml
 
-from engine import vault
 from engine.errors import InputError, Location
+from engine.lazy import is_vaulted
 
 # A document may expand to at most this many nodes once aliases are followed.
 # Real playbooks and inventories are a few thousand nodes; an alias bomb is billions.
@@ -144,6 +144,8 @@ def _construct_vaulted(loader: _LineLoader, node: yaml.Node) -> str:
     if not isinstance(node, yaml.ScalarNode):
         raise InputError("a !vault value is the text ansible-vault encrypt_string printed "
                          "(a block starting $ANSIBLE_VAULT;), not a list or mapping", at)
+    from engine import vault  # the vault gate (engine/lazy.py)
+
     return vault.decrypt_value(str(node.value), at)
 
 
@@ -277,8 +279,10 @@ def load_yaml_file(path: str | Path) -> Any:
 
 def load_yaml_text(text: str, file_name: str) -> Any:
     """`load_yaml` of a file's text, which ansible-vault may have encrypted as a whole."""
-    if not vault.is_vaulted(text):
+    if not is_vaulted(text):
         return load_yaml(text, file_name)
+    from engine import vault  # the vault gate (engine/lazy.py)
+
     return vault.current().reveal(load_yaml(vault.decrypt_file(text, Location(file_name, 1)),
                                             file_name))
 

@@ -346,7 +346,8 @@ def prepare_case(case: Case) -> Any:
     """What `play` does with these files before anything runs (load, plan, pre-run checks,
     connection settings): the `engine.run.Prepared` run, or `InputError` (exit 4)."""
     from engine.commands.options import read_inventory as _load_inventory
-    from engine.run import RunOptions, prepare
+    from engine.run import prepare
+    from engine.run_options import RunOptions
 
     options = RunOptions(playbook=str(case.playbook), inventories=(str(case.inventory),),
                          extra_vars=tuple(arg for arg in case.extra_args if arg != "-e"))

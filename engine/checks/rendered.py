@@ -14,11 +14,11 @@ from typing import Any
 from engine.actions.catalog import CATALOG
 from engine.checks.undefined import templated_values
 from engine.errors import InputError
+from engine.local_files import find_local_file
 from engine.nested import leaves, rebuilt, strings
 from engine.output.redaction import MIN_SECRET, Redactor, secret_values
 from engine.playbook import ContainerSpec, ServiceSpec, Step, TaskSpec
 from engine.playbook.keywords import loop_items
-from engine.playbook.load import find_local_file
 from engine.playbook.values import (
     Later,
     Problem,

@@ -10,9 +10,9 @@ from collections.abc import Sequence
 
 from engine.commands.options import Parser, prepare_run, selection_options, unlock
 from engine.errors import EXIT_OK
+from engine.explain import explain_placements
 from engine.output.graph import render_graph
 from engine.output.graphviz import render_image
-from engine.run import explain_placements
 
 
 def make_parser() -> argparse.ArgumentParser:

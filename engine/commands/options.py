@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from engine.errors import InputError
-from engine.lazy import paused_gc
+from engine.lazy import is_vault_password_given, paused_gc
 
 if TYPE_CHECKING:
     from engine.connection.pool import EarlyConnections
     from engine.inventory import Inventory
     from engine.inventory.overrides import ConnectionDefaults
-    from engine.run import Prepared, RunOptions
+    from engine.run_options import Prepared, RunOptions
 
 DEFAULT_INVENTORY = "inventory/lab.yml"
 
@@ -72,6 +72,9 @@ def inventory_options(parser: argparse.ArgumentParser) -> None:
 
 def unlock(options: argparse.Namespace) -> None:
     """The vault passwords the options give, for the loaders (engine/vault.py)."""
+    if not is_vault_password_given(options.vault_password_file, options.vault_id,
+                                   options.ask_vault_pass):
+        return  # engine.vault waits for a vaulted value (engine/lazy.py)
     import getpass
 
     from engine import vault
@@ -162,7 +165,7 @@ def connection_defaults(options: argparse.Namespace) -> ConnectionDefaults:
 
 
 def to_run_options(options: argparse.Namespace, argv: Sequence[str] = ()) -> RunOptions:
-    from engine.run import RunOptions
+    from engine.run_options import RunOptions
 
     is_run = hasattr(options, "verbose")  # the run's parser, not graph's
     return RunOptions(

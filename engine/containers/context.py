@@ -1,6 +1,6 @@
 """What the run lends its container and service steps: the connections, each play's
 registry, the task runner's scopes and notifications, the consumers that follow the
-registry, and the run's --check and --diff. One frozen value, built by engine/run.py.
+registry, and the run's --check and --diff. One frozen value, built by engine/wiring.py.
 """
 
 from __future__ import annotations

@@ -5,11 +5,11 @@ it; the hosts that place replicas get their resources in the same round.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
 from engine.containers.facts import EngineDown, HostFacts, facts_command, parse_facts
+from engine.per_key import OncePerKey
 from engine.playbook import ContainerSpec, Play
 from engine.templating import render, template_errors
 
@@ -24,24 +24,19 @@ class FactsCache:
         self._connect = connect
         self._images_of = images_of
         self._resource_hosts = resource_hosts
-        self._facts: dict[str, HostFacts] = {}
-        self._locks: dict[str, threading.Lock] = {}
-        self._lock = threading.Lock()
+        self._facts: OncePerKey[str, HostFacts] = OncePerKey()
 
     def get(self, host: str) -> HostFacts:
-        with self._lock:
-            lock = self._locks.setdefault(host, threading.Lock())
-        with lock:
-            if host not in self._facts:
-                images = self._images_of(host)
-                result = self._connect(host).run(
-                    facts_command(images, with_resources=host in self._resource_hosts))
-                if not result.is_ok:
-                    raise EngineDown(f"cannot read the containers on {host} "
-                                     f"(is its Docker engine running?): "
-                                     f"{result.stderr_tail()}")
-                self._facts[host] = parse_facts(result.stdout, images)
-            return self._facts[host]
+        return self._facts.get(host, lambda: self._read(host))
+
+    def _read(self, host: str) -> HostFacts:
+        images = self._images_of(host)
+        result = self._connect(host).run(
+            facts_command(images, with_resources=host in self._resource_hosts))
+        if not result.is_ok:
+            raise EngineDown(f"cannot read the containers on {host} "
+                             f"(is its Docker engine running?): {result.stderr_tail()}")
+        return parse_facts(result.stdout, images)
 
 
 def planned_images(plan: Plan, host: str,

@@ -17,6 +17,7 @@ from engine.containers.facts import ContainerError, HostFacts
 from engine.containers.placement import Candidate, Placement, Policy, parse_memory, place
 from engine.errors import UnreachableError
 from engine.names import instance_id
+from engine.per_key import OncePerKey
 from engine.playbook import ContainerSpec, Play, ServiceSpec, Step
 from engine.registry import Registry
 from engine.templating import render, template_errors
@@ -33,9 +34,8 @@ class Replicas:
         self.facts = facts
         self.registry_for = registry_for
         self.scope_for = scope_for
-        self._placements: dict[str, Placement] = {}
-        self._locks: dict[str, threading.Lock] = {}
-        self._lock = threading.Lock()
+        self._placements: OncePerKey[str, Placement] = OncePerKey()
+        self._fixed_lock = threading.Lock()
         self._fixed_steps: dict[str, list[Step]] | None = None
 
     def candidates(self, step: Step) -> list[str]:
@@ -45,12 +45,7 @@ class Replicas:
         return [host for host in placement.hosts if (host, step.id) in self.plan.graph]
 
     def placement(self, step: Step, scope: Mapping[str, Any]) -> Placement:
-        with self._lock:
-            lock = self._locks.setdefault(step.id, threading.Lock())
-        with lock:
-            if step.id not in self._placements:
-                self._placements[step.id] = self._decide(step, scope)
-            return self._placements[step.id]
+        return self._placements.get(step.id, lambda: self._decide(step, scope))
 
     def _decide(self, step: Step, scope: Mapping[str, Any]) -> Placement:
         body = step.body
@@ -103,7 +98,7 @@ class Replicas:
     def _fixed_names(self, host: str) -> set[str]:
         """The containers this run starts on the host that are not replicated (one on every
         host of their play), by rendered name."""
-        with self._lock:
+        with self._fixed_lock:
             if self._fixed_steps is None:
                 self._fixed_steps = {}
                 for node_host, step_id in self.plan.nodes:

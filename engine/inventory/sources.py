@@ -15,7 +15,7 @@ from engine.errors import InputError, Location
 from engine.inventory.draft import Draft
 from engine.inventory.ini import parse_ini
 from engine.inventory.yaml_source import parse_yaml_inventory
-from engine.vault import is_vaulted
+from engine.lazy import is_vaulted
 from engine.yamlfile import YamlMap, load_yaml, load_yaml_text
 
 YAML_EXTENSIONS = (".yml", ".yaml", ".json")

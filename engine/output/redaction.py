@@ -10,8 +10,8 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from engine import vault
 from engine.errors import InputError
+from engine.lazy import loaded_vault
 from engine.nested import leaves
 from engine.templating import template_errors
 
@@ -52,6 +52,9 @@ def secret_values(variables: Mapping[str, Any]) -> set[str]:
 
 def vaulted_values() -> set[str]:
     """Every `!vault` value and every value of an encrypted file that was loaded."""
+    vault = loaded_vault()  # not loaded: nothing was decrypted (engine/lazy.py)
+    if vault is None:
+        return set()
     return {text for value in vault.revealed() for text in leaf_strings(value)}
 
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.errors import InputError
+from engine.local_files import find_local_file
 from engine.nested import strings
-from engine.playbook.load import find_local_file
 from engine.playbook.model import Playbook, Step, TaskSpec
 from engine.templating import is_template, services_read
 

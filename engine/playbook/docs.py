@@ -1,10 +1,10 @@
 """What each playbook key and action argument means: the text of docs/playbook.md.
 
-The loader's tables (load.py's *_KEYS, engine/actions/catalog.py's CATALOG) own WHICH keys
-exist; this module owns only what they mean, their default and an example, so the reference
-is generated and cannot drift: tests/unit/test_playbook_docs.py fails when a table and this
-module disagree, or when docs/playbook.md is not what `python3 -m engine.playbook.docs`
-writes. (references.py is another thing: it checks the names steps point at.)
+The loader's tables (the *_KEYS of load.py, task_parser.py and container_parser.py,
+engine/actions/catalog.py's CATALOG) own WHICH keys exist; this module owns only what they
+mean, their default and an example, so the reference is generated and cannot drift:
+tests/unit/test_playbook_docs.py fails when a table and this module disagree, or when
+docs/playbook.md is not what `python3 -m engine.playbook.docs` writes.
 """
 
 from __future__ import annotations
@@ -14,18 +14,18 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from engine.actions.catalog import CATALOG
-from engine.playbook.docs_ansible import ACTIONS as ANSIBLE_ACTIONS
-from engine.playbook.docs_ansible import MORE_ARGUMENTS
-from engine.playbook.load import (
+from engine.playbook.container_parser import (
     CONTAINER_KEYS,
     HEALTHCHECK_KEYS,
     PLACEMENT_KEYS,
-    PLAY_KEYS,
     PREFER_CHOICES,
     RESTART_POLICIES,
     SERVICE_KEYS,
-    TASK_KEYWORDS,
 )
+from engine.playbook.docs_ansible import ACTIONS as ANSIBLE_ACTIONS
+from engine.playbook.docs_ansible import MORE_ARGUMENTS
+from engine.playbook.load import PLAY_KEYS
+from engine.playbook.task_parser import TASK_KEYWORDS
 
 REQUIRED = "required"
 COMMAND = "python3 -m engine.playbook.docs > docs/playbook.md"

@@ -21,7 +21,8 @@ from engine.errors import InputError
 from engine.execute import Limits, Scheduler
 from engine.playbook import load_playbook
 from engine.playbook.keywords import split_free_form
-from engine.run import RunOptions, prepare
+from engine.run import prepare
+from engine.run_options import RunOptions
 from engine.tasks import StepOptions, StepRunner
 
 HOSTS = "all:\n  hosts:\n    web1: {connection: local}\n    web2: {connection: local}\n"

@@ -295,7 +295,8 @@ def test_a_delegated_task_uses_the_delegates_connection_and_the_hosts_vars(
     from engine.commands.options import read_inventory as _load_inventory
     from engine.connection import CommandResult
     from engine.execute import Limits, Scheduler
-    from engine.run import RunOptions, prepare
+    from engine.run import prepare
+    from engine.run_options import RunOptions
     from engine.tasks import StepOptions, StepRunner
 
     asked: list[tuple[str, str]] = []

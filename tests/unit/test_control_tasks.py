@@ -13,7 +13,8 @@ from typing import Any
 from engine.commands.options import read_inventory as _load_inventory
 from engine.execute import Limits, Scheduler
 from engine.results import StepResult
-from engine.run import RunOptions, prepare
+from engine.run import prepare
+from engine.run_options import RunOptions
 from engine.tasks import RunState, StepOptions, StepRunner
 
 ROOT = Path(__file__).parent.parent.parent

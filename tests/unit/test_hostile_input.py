@@ -35,9 +35,9 @@ from engine.containers.desired import rendered_fields
 from engine.containers.docker import create_options
 from engine.containers.spec import desired_container, env_file_text
 from engine.errors import EXIT_INVALID, EXIT_UNREACHABLE, InputError
+from engine.local_files import resolve_local_source
 from engine.names import instance_id
 from engine.playbook import ContainerSpec, ServiceSpec, TaskSpec
-from engine.playbook.load import resolve_local_source
 from engine.registry import Instance
 from engine.tasks import StepOptions, StepRunner
 from engine.templating import render

@@ -17,7 +17,7 @@ from engine.output.live import LiveConsole
 from engine.output.plain import PlainWriter
 from engine.output.redaction import secret_values
 from engine.results import Event, Recap, StepResult
-from engine.run import exit_status
+from engine.rollout import exit_status
 
 FAILED = StepResult("lab1", "0/task/x", "failed", msg="password hunter2 rejected",
                     diff="-old\n+hunter2\n", duration=0.5)
@@ -171,7 +171,8 @@ def test_exit_status_follows_the_spec() -> None:
 
 
 def test_a_log_file_is_created_private(tmp_path: Path) -> None:
-    from engine.run import RunOptions, _sinks
+    from engine.run import _sinks
+    from engine.run_options import RunOptions
 
     log = tmp_path / "run.log"
     old_umask = os.umask(0o022)

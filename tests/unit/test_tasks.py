@@ -12,7 +12,8 @@ import engine.tasks
 from engine.actions.base import ActionContext, Outcome
 from engine.commands.options import read_inventory as _load_inventory
 from engine.execute import Limits, Scheduler
-from engine.run import RunOptions, prepare
+from engine.run import prepare
+from engine.run_options import RunOptions
 from engine.tasks import StepOptions, StepRunner
 
 SECRET = "hunter2-secret"
