@@ -132,22 +132,7 @@ class FastRemote(_Tuned, Remote):  # type: ignore[misc]
     def close_proc_stdin(self) -> None:
         self.channel.shutdown_write()
 
-    def create_io_threads(self) -> tuple[dict[Callable[..., Any], Any], list[str], list[str]]:
-        """invoke's IO threads but the one for stderr: `wait` reads stderr in the thread
-        that runs the command. A thread costs about 17 kB of memory while it lives and is
-        started afresh for each command; with 1000 hosts that was 1000 threads more, for
-        a stream that almost always stays empty. (stdout keeps its thread: both streams
-        share the channel's window, so each must be read while the other is.)"""
-        threads, stdout, stderr = super().create_io_threads()
-        if threads.pop(self.handle_stderr, None) is not None:
-            self._stderr_reading = {"buffer_": stderr, "hide": "stderr" in self.opts["hide"],
-                                    "output": self.streams["err"]}
-        return threads, stdout, stderr
-
     def wait(self) -> None:
-        reading = self.__dict__.pop("_stderr_reading", None)
-        if reading is not None:
-            self.handle_stderr(**reading)  # until stderr ends: the command's end or a kill
         while not self.channel.status_event.wait(0.05):
             if self.has_dead_threads or self.channel.closed:
                 return
