@@ -268,7 +268,7 @@ def test_verbose_shows_commands_and_output_and_a_failed_run_writes_its_retry_fil
     assert any("lab1   stdout: " in line for line in lines)  # -vv: its output
     assert any("lab1 connected: connection ssh" in line and "target deploy@" in line
                for line in lines)  # -vvv: how the host was reached
-    assert retry.read_text() == "lab2\n"
+    assert retry.read_text() == "lab2\n", result.stdout[-3000:]
     again = run_play(lab, "partial_failure.yml", "-e", f"dir={srv_dir}", "--limit",
                      f"@{retry}", "--retry-file", str(retry))
     assert again.returncode == 2, again.stdout + again.stderr
