@@ -40,8 +40,8 @@ class _RunConfig(fabric.Config):  # type: ignore[misc]
     """Fabric's Config, with the two attributes invoke looks for on every read of a
     section (`config.run`, `config.timeouts`, ...): its section proxies have them, the root
     has not, so each read raised and caught an AttributeError whose message lists every
-    key and attribute (41 us; about 9 reads a command: 0.4 ms of CPU per command, 1.4 s of
-    the 1000-command run at 200 hosts). Given here as a section proxy has them: the root
+    key and attribute (41 us, about 9 reads a command: 200 hosts x 5 commands took 3.48 s
+    of CPU with them, 3.18 s without). Given here as a section proxy has them: the root
     is its own root, at the empty key path, so every write is tracked as before."""
 
     _keypath: tuple[str, ...] = ()
